@@ -1,0 +1,1 @@
+"""Tổng đài 1022 chatbot: the core (messages, pipeline, dialogue, repository, worker)."""

@@ -1,0 +1,42 @@
+"""The web app: webhooks, health and metrics. `create_app()` is the WSGI entry point."""
+from __future__ import annotations
+
+from flask import Flask
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from bot.config import Settings, load_env_file
+from bot.repository import Repository
+from nlu.client import NluClient
+
+MAX_BODY_BYTES = 1024 * 1024  # platform events are a few kilobytes
+
+
+def create_app(settings: Settings | None = None) -> Flask:
+    # Entry points wire the platforms in; the core itself never imports them.
+    from webhooks.blueprint import webhooks
+    from webhooks.registry import build_channels
+
+    if settings is None:
+        load_env_file()
+        settings = Settings.from_env()
+    app = Flask(__name__)
+    app.config.update(SECRET_KEY=settings.secret_key(), MAX_CONTENT_LENGTH=MAX_BODY_BYTES)
+    repository = Repository(settings.database_uri)
+    repository.wait_until_ready(60)
+    nlu = NluClient(settings.nlu_base_url, timeout=2)
+    app.extensions.update(settings=settings, repository=repository, nlu=nlu,
+                          channels=build_channels(settings))
+    app.register_blueprint(webhooks)
+
+    @app.get("/healthz")
+    def healthz():
+        checks = {"database": "ok" if repository.ping() else "down",
+                  "nlu": "ok" if nlu.is_ready() else "down"}
+        healthy = all(v == "ok" for v in checks.values())
+        return {"status": "ok" if healthy else "unavailable", **checks}, 200 if healthy else 503
+
+    @app.get("/metrics")
+    def metrics():
+        return generate_latest(), 200, {"Content-Type": CONTENT_TYPE_LATEST}
+
+    return app

@@ -1,0 +1,94 @@
+"""Settings from the environment (and `.env`), in one place. Names follow CONTRACT.md."""
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+from dotenv import load_dotenv
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DATABASE_NAME = "tongdai1022"
+
+
+def load_env_file() -> None:
+    """Read `.env` at the repository root; the real environment wins."""
+    load_dotenv(REPO_ROOT / ".env", override=False)
+
+
+@dataclass(frozen=True)
+class Settings:
+    var_dir: Path
+    mongodb_uri: str | None
+    embedded_db_port: int
+    host: str
+    port: int
+    nlu_url: str | None
+    nlu_port: int
+    fb_app_secret: str | None
+    fb_verify_token: str | None
+    fb_page_access_token: str | None
+    fb_graph_url: str
+    zalo_app_id: str | None
+    zalo_app_secret: str | None
+    zalo_oa_secret_key: str | None
+    zalo_access_token: str | None
+    zalo_refresh_token: str | None
+    zalo_openapi_url: str
+    zalo_oauth_url: str
+
+    @classmethod
+    def from_env(cls, env: dict | None = None) -> "Settings":
+        env = os.environ if env is None else env
+
+        def get(name: str, default: str | None = None) -> str | None:
+            value = env.get(name, "").strip()
+            return value or default
+
+        var_dir = Path(get("VAR_DIR", str(REPO_ROOT / "var")))
+        return cls(
+            var_dir=var_dir,
+            mongodb_uri=get("MONGODB_URI"),
+            embedded_db_port=int(get("EMBEDDED_DB_PORT", "27027")),
+            host=get("HOST", "127.0.0.1"),
+            port=int(get("PORT", "5000")),
+            nlu_url=get("NLU_URL"),
+            nlu_port=int(get("NLU_PORT", "5005")),
+            fb_app_secret=get("FB_APP_SECRET"),
+            fb_verify_token=get("FB_VERIFY_TOKEN"),
+            fb_page_access_token=get("FB_PAGE_ACCESS_TOKEN"),
+            fb_graph_url=get("FB_GRAPH_URL", "https://graph.facebook.com/v21.0").rstrip("/"),
+            zalo_app_id=get("ZALO_APP_ID"),
+            zalo_app_secret=get("ZALO_APP_SECRET"),
+            zalo_oa_secret_key=get("ZALO_OA_SECRET_KEY"),
+            zalo_access_token=get("ZALO_ACCESS_TOKEN"),
+            zalo_refresh_token=get("ZALO_REFRESH_TOKEN"),
+            zalo_openapi_url=get("ZALO_OPENAPI_URL", "https://openapi.zalo.me").rstrip("/"),
+            zalo_oauth_url=get("ZALO_OAUTH_URL", "https://oauth.zaloapp.com").rstrip("/"),
+        )
+
+    @property
+    def database_uri(self) -> str:
+        """MONGODB_URI, or the embedded server that `make run` starts."""
+        return self.mongodb_uri or f"mongodb://127.0.0.1:{self.embedded_db_port}/{DATABASE_NAME}"
+
+    @property
+    def nlu_base_url(self) -> str:
+        return (self.nlu_url or f"http://127.0.0.1:{self.nlu_port}").rstrip("/")
+
+    def secret_key(self) -> str:
+        """SECRET_KEY, or one generated on first use and kept under var/."""
+        configured = os.environ.get("SECRET_KEY", "").strip()
+        if configured:
+            return configured
+        path = self.var_dir / "secret_key"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:  # another process made it first
+            pass
+        else:
+            with os.fdopen(fd, "w") as f:
+                f.write(secrets.token_urlsafe(48))
+        return path.read_text().strip()

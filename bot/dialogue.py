@@ -1,0 +1,52 @@
+"""What the bot does with one understood message. Reads as a table: intent -> decision."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Callable
+
+from bot import texts
+from bot.repository import SERVICE_CATEGORIES
+from nlu.client import Parse
+
+# Below this confidence the bot says it did not understand instead of guessing.
+CONFIDENCE_THRESHOLD = 0.4
+CASE_CODE = re.compile(r"\bTV[-\s]?([A-HJ-NP-Z2-9]{6})\b", re.IGNORECASE)
+
+SMALL_TALK = {
+    "greet": texts.GREETING,
+    "thanks": texts.THANKS,
+    "goodbye": texts.GOODBYE,
+    "ask_human": texts.ASK_HUMAN,
+}
+
+
+@dataclass(frozen=True)
+class Decision:
+    reply: str | None = None
+    file_case: str | None = None  # a category: the pipeline files the case and sends its code
+
+
+def find_case_code(text: str) -> str | None:
+    match = CASE_CODE.search(text)
+    return f"TV-{match.group(1).upper()}" if match else None
+
+
+def decide(text: str, parse: Parse, case_of_this_user: Callable[[str], dict | None]) -> Decision:
+    code = find_case_code(text)
+    if code and (parse.intent == "check_status" or len(text.strip()) <= 12):
+        return _status(code, case_of_this_user)
+    if parse.confidence < CONFIDENCE_THRESHOLD:
+        return Decision(reply=texts.NOT_UNDERSTOOD)
+    if parse.intent in SERVICE_CATEGORIES:
+        return Decision(file_case=parse.intent)
+    if parse.intent == "check_status":
+        return Decision(reply=texts.ASK_CASE_CODE)
+    return Decision(reply=SMALL_TALK.get(parse.intent, texts.NOT_UNDERSTOOD))
+
+
+def _status(code: str, case_of_this_user: Callable[[str], dict | None]) -> Decision:
+    case = case_of_this_user(code)
+    if case is None:
+        return Decision(reply=texts.CASE_NOT_FOUND.format(code=code))
+    return Decision(reply=texts.case_status(case["code"], case["category"], case["status"]))

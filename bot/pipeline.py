@@ -1,0 +1,63 @@
+"""One inbound message, start to finish: understand it, decide, file a case, reply.
+Every step is idempotent, so a message processed twice (a worker died mid-way and the
+claim was retried) files one case and sends one reply."""
+from __future__ import annotations
+
+from typing import Mapping
+
+from bot import dialogue, texts
+from bot.channels import Channel
+from bot.repository import Repository
+from nlu.client import NluClient
+
+
+class RetryLater(Exception):
+    """A step failed in a way that another attempt may fix (e.g. the platform rate-limited us)."""
+
+
+class Pipeline:
+    def __init__(self, repository: Repository, nlu: NluClient, channels: Mapping[str, Channel]):
+        self.repository = repository
+        self.nlu = nlu
+        self.channels = channels
+
+    def handle(self, message: dict) -> dict:
+        parse = self.nlu.parse(message["text"])
+        decision = dialogue.decide(message["text"], parse, lambda code: self._case_of(message, code))
+        outcome = {"intent": parse.intent, "confidence": round(parse.confidence, 4)}
+        reply = decision.reply
+        if decision.file_case:
+            case = self.repository.file_case(
+                source=f"{message['channel']}:{message['message_id']}",
+                channel=message["channel"], user_id=message["user_id"],
+                category=decision.file_case, description=message["text"])
+            outcome["case_code"] = case["code"]
+            reply = texts.case_filed(case["category"], case["code"])
+        outcome["reply_state"] = self.reply(message, reply)
+        return outcome
+
+    def reply(self, inbound: dict, text: str) -> str:
+        record = self.repository.begin_outbound(
+            channel=inbound["channel"], user_id=inbound["user_id"],
+            message_id=f"reply:{inbound['message_id']}", text=text,
+            in_reply_to=inbound["message_id"])
+        if record is None:
+            return "already_attempted"
+        result = self.channels[inbound["channel"]].send_text(inbound["user_id"], text)
+        if result.ok:
+            self.repository.finish_outbound(record["_id"], "sent",
+                                            platform_message_id=result.platform_message_id)
+            return "sent"
+        fields = {"error_code": result.error_code, "error": result.error}
+        if result.retryable:
+            self.repository.finish_outbound(record["_id"], "retry", **fields)
+            raise RetryLater(f"send failed: {result.error_code}")
+        self.repository.finish_outbound(record["_id"], "failed", **fields)
+        return "failed"
+
+    def _case_of(self, message: dict, code: str) -> dict | None:
+        """Only the citizen who filed a case may read its status."""
+        case = self.repository.find_case(code)
+        if case and (case["channel"], case["user_id"]) == (message["channel"], message["user_id"]):
+            return case
+        return None

@@ -1,0 +1,212 @@
+"""The one module that owns MongoDB: every query and index of the app lives here.
+
+It keeps to the operations the embedded server (nx-27017) gets right, as measured in
+DESIGN.md and asserted by tests/test_repository_conformance.py:
+- times that are queried or updated are epoch seconds (floats); `created_at` is a datetime
+  written once at insert (nx stores a datetime given to `$set` as a string and does not
+  compare datetimes in range queries);
+- states are strings, never booleans (nx stores `$set: True` as 1);
+- no `$push` of subdocuments (nx stores them as JSON strings).
+"""
+from __future__ import annotations
+
+import secrets
+import time
+from datetime import datetime, timezone
+
+from pymongo import ASCENDING, MongoClient, ReturnDocument
+from pymongo.errors import DuplicateKeyError, PyMongoError
+
+from bot.messages import InboundMessage
+
+CASE_CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud on a phone
+CASE_CODE_LENGTH = 6
+SERVICE_CATEGORIES = ("report", "suggestion", "welfare", "health_advice")
+
+
+class DatabaseUnavailable(Exception):
+    """The database did not answer; callers answer 503 or retry later."""
+
+
+def new_case_code() -> str:
+    return "TV-" + "".join(secrets.choice(CASE_CODE_ALPHABET) for _ in range(CASE_CODE_LENGTH))
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class Repository:
+    def __init__(self, uri: str, server_timeout_ms: int = 5000):
+        self.client = MongoClient(uri, tz_aware=True, serverSelectionTimeoutMS=server_timeout_ms,
+                                  connectTimeoutMS=server_timeout_ms)
+        self.db = self.client.get_default_database()
+        self.messages = self.db["messages"]
+        self.cases = self.db["cases"]
+
+    def close(self) -> None:
+        self.client.close()
+
+    def ping(self) -> bool:
+        try:
+            self.client.admin.command("ping")
+            return True
+        except PyMongoError:
+            return False
+
+    def ensure_indexes(self) -> None:
+        """Idempotent: creating an index that exists is a no-op."""
+        self.messages.create_index([("channel", ASCENDING), ("message_id", ASCENDING)], unique=True)
+        self.messages.create_index([("state", ASCENDING), ("lease_until", ASCENDING)])
+        self.messages.create_index([("channel", ASCENDING), ("user_id", ASCENDING)])
+        self.cases.create_index([("code", ASCENDING)], unique=True)
+        self.cases.create_index([("source", ASCENDING)], unique=True)
+        self.cases.create_index([("channel", ASCENDING), ("user_id", ASCENDING)])
+
+    def wait_until_ready(self, deadline_seconds: float) -> None:
+        """At start-up the database may still be starting (make run starts everything at once)."""
+        deadline = time.monotonic() + deadline_seconds
+        while True:
+            try:
+                self.ensure_indexes()
+                return
+            except PyMongoError as exc:
+                if time.monotonic() > deadline:
+                    raise DatabaseUnavailable(str(exc)) from exc
+                time.sleep(0.5)
+
+    # ---- inbound messages: the queue the worker drains -------------------------------------
+
+    def store_inbound(self, messages: list[InboundMessage]) -> int:
+        """Store each message once; a redelivered one is skipped. Returns how many were new."""
+        stored = 0
+        for message in messages:
+            document = {
+                "channel": message.channel,
+                "message_id": message.message_id,
+                "user_id": message.user_id,
+                "direction": "in",
+                "event": message.event,
+                "text": message.text,
+                "sent_at_ms": message.sent_at_ms,
+                "created_at": utcnow(),
+                "received_ts": time.time(),
+                "state": "pending",
+                "lease_until": 0.0,
+                "attempts": 0,
+                "errors": 0,
+            }
+            try:
+                self.messages.insert_one(document)
+                stored += 1
+            except DuplicateKeyError:
+                pass  # the platform retried a delivery we already have
+            except PyMongoError as exc:
+                raise DatabaseUnavailable(str(exc)) from exc
+        return stored
+
+    def claim_inbound(self, worker_id: str, lease_seconds: float) -> dict | None:
+        """Atomically take the oldest pending message whose lease is free (or expired)."""
+        now = time.time()
+        return self.messages.find_one_and_update(
+            {"state": "pending", "lease_until": {"$lte": now}},
+            {"$set": {"lease_until": now + lease_seconds, "worker": worker_id},
+             "$inc": {"attempts": 1}},
+            sort=[("received_ts", ASCENDING)],
+            return_document=ReturnDocument.AFTER,
+        )
+
+    def release_inbound(self, doc_id, delay_seconds: float, reason: str, failed: bool) -> int:
+        """Give a claimed message back to the queue, to be tried after a delay. `failed` counts
+        the attempt as an error (an unreachable NLU server is not the message's fault).
+        Returns the message's error count."""
+        update = {"$set": {"lease_until": time.time() + delay_seconds, "last_error": reason}}
+        if failed:
+            update["$inc"] = {"errors": 1}
+        document = self.messages.find_one_and_update({"_id": doc_id}, update,
+                                                     return_document=ReturnDocument.AFTER)
+        return (document or {}).get("errors", 0)
+
+    def finish_inbound(self, doc_id, state: str, **outcome) -> None:
+        self.messages.update_one(
+            {"_id": doc_id},
+            {"$set": {"state": state, "lease_until": 0.0, "finished_ts": time.time(), **outcome}},
+        )
+
+    def count_inbound(self, state: str) -> int:
+        return self.messages.count_documents({"direction": "in", "state": state})
+
+    # ---- cases ----------------------------------------------------------------------------
+
+    def file_case(self, *, source: str, channel: str, user_id: str, category: str,
+                  description: str) -> dict:
+        """File one case for the message `source`; filing again for it returns the first case."""
+        if category not in SERVICE_CATEGORIES:
+            raise ValueError(f"not a service category: {category}")
+        for _ in range(10):
+            existing = self.cases.find_one({"source": source})
+            if existing:
+                return existing
+            document = {
+                "code": new_case_code(),
+                "source": source,
+                "channel": channel,
+                "user_id": user_id,
+                "category": category,
+                "description": description,
+                "status": "new",
+                "created_at": utcnow(),
+                "created_ts": time.time(),
+            }
+            try:
+                self.cases.insert_one(document)
+                return document
+            except DuplicateKeyError:
+                continue  # another worker filed it just now, or the code was taken: look again
+        raise RuntimeError("could not allocate a unique case code")
+
+    def find_case(self, code: str) -> dict | None:
+        return self.cases.find_one({"code": code.upper()})
+
+    # ---- outbound messages ----------------------------------------------------------------
+
+    def begin_outbound(self, *, channel: str, user_id: str, message_id: str, text: str,
+                       in_reply_to: str | None) -> dict | None:
+        """Record a reply before sending it. Returns the record to send, or None when this reply
+        was already sent or attempted: a send that crashed half-way is never repeated blindly."""
+        document = {
+            "channel": channel,
+            "message_id": message_id,
+            "user_id": user_id,
+            "direction": "out",
+            "text": text,
+            "in_reply_to": in_reply_to,
+            "created_at": utcnow(),
+            "received_ts": time.time(),
+            "state": "sending",
+            "attempts": 1,
+        }
+        try:
+            self.messages.insert_one(document)
+            return document
+        except DuplicateKeyError:
+            pass
+        retry = self.messages.find_one_and_update(
+            {"channel": channel, "message_id": message_id, "state": "retry"},
+            {"$set": {"state": "sending"}, "$inc": {"attempts": 1}},
+            return_document=ReturnDocument.AFTER,
+        )
+        if retry:
+            return retry
+        # A record still "sending" means a worker died mid-send: we cannot know whether the
+        # platform delivered it, so it is marked for staff instead of sent twice.
+        self.messages.update_one({"channel": channel, "message_id": message_id, "state": "sending"},
+                                 {"$set": {"state": "uncertain"}})
+        return None
+
+    def finish_outbound(self, doc_id, state: str, **fields) -> None:
+        self.messages.update_one({"_id": doc_id}, {"$set": {"state": state, **fields}})
+
+    def outbound_for(self, channel: str, user_id: str) -> list[dict]:
+        return list(self.messages.find({"channel": channel, "user_id": user_id, "direction": "out"})
+                    .sort("received_ts", ASCENDING))

@@ -1,0 +1,51 @@
+"""`make run`: start the database (embedded, unless MONGODB_URI is set), the NLU server
+(unless NLU_URL is set), the web app and the worker; Ctrl-C stops them all.
+
+honcho runs each service in its own process group and, on Ctrl-C or when any service exits,
+stops every one of them: nothing of ours outlives the command."""
+from __future__ import annotations
+
+import os
+import sys
+
+from honcho.manager import Manager
+
+from bot.config import REPO_ROOT, Settings, load_env_file
+
+APP_PYTHON = REPO_ROOT / ".venv" / "bin" / "python"
+NLU_PYTHON = REPO_ROOT / ".venv-nlu" / "bin" / "python"
+EMBEDDED_DB = REPO_ROOT / ".venv" / "bin" / "nx-27017"
+
+
+def services(settings: Settings) -> list[tuple[str, str]]:
+    found = []
+    if not settings.mongodb_uri:
+        data = settings.var_dir / "db"
+        data.mkdir(parents=True, exist_ok=True)
+        found.append(("database", f"exec {EMBEDDED_DB} --host 127.0.0.1 -p {settings.embedded_db_port}"
+                                  f" --data-dir {data} --pid-file {settings.var_dir / 'db.pid'}"
+                                  f" --log-file {settings.var_dir / 'db.log'}"))
+    if not settings.nlu_url:
+        found.append(("nlu", f"exec {NLU_PYTHON} -m nlu serve --host 127.0.0.1 --port {settings.nlu_port}"))
+    found.append(("web", f"exec {APP_PYTHON} -m bot.web"))
+    found.append(("worker", f"exec {APP_PYTHON} -m bot.worker"))
+    return found
+
+
+def main() -> None:
+    load_env_file()
+    settings = Settings.from_env()
+    settings.secret_key()  # generate it once here, not in two services at the same time
+    env = dict(os.environ, MONGODB_URI=settings.database_uri, NLU_URL=settings.nlu_base_url,
+               PYTHONUNBUFFERED="1")
+    manager = Manager()
+    for name, command in services(settings):
+        manager.add_process(name, command, env=env, cwd=str(REPO_ROOT))
+    print(f"Tổng đài 1022 starting at http://{settings.host}:{settings.port}/ "
+          "(Ctrl-C stops everything)", flush=True)
+    manager.loop()
+    sys.exit(manager.returncode)
+
+
+if __name__ == "__main__":
+    main()

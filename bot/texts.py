@@ -1,0 +1,57 @@
+"""Every sentence the bot sends a citizen. Tổng đài 1022 speaks politely: it calls itself
+"Tổng đài 1022" and addresses the citizen as "anh/chị"."""
+
+CATEGORY_NAMES = {
+    "report": "phản ánh vi phạm phòng, chống dịch",
+    "suggestion": "góp ý, kiến nghị",
+    "welfare": "đề nghị hỗ trợ an sinh",
+    "health_advice": "tư vấn sức khỏe",
+}
+
+STATUS_NAMES = {
+    "new": "đã tiếp nhận",
+    "routed": "đã chuyển cơ quan chức năng",
+    "in_progress": "đang xử lý",
+    "resolved": "đã xử lý xong",
+    "not_responsible": "không thuộc thẩm quyền",
+    "duplicate": "trùng với hồ sơ khác",
+    "reopened": "đã mở lại",
+}
+
+SERVICES = (
+    "Tổng đài 1022 tỉnh Trà Vinh tiếp nhận:\n"
+    "1. Phản ánh vi phạm phòng, chống dịch\n"
+    "2. Góp ý, kiến nghị\n"
+    "3. Đề nghị hỗ trợ an sinh khi bị ảnh hưởng bởi dịch\n"
+    "4. Tư vấn sức khỏe\n"
+    "Anh/chị vui lòng nhắn nội dung cần gửi."
+)
+
+GREETING = "Tổng đài 1022 xin chào anh/chị. " + SERVICES
+
+NOT_UNDERSTOOD = "Tổng đài 1022 chưa hiểu rõ nội dung anh/chị gửi. " + SERVICES
+
+ASK_HUMAN = ("Tổng đài 1022 đã ghi nhận yêu cầu gặp cán bộ trực tổng đài. "
+             "Cán bộ sẽ trả lời anh/chị trong thời gian sớm nhất.")
+
+THANKS = "Tổng đài 1022 cảm ơn anh/chị. Anh/chị cần hỗ trợ thêm, xin cứ nhắn cho tổng đài."
+
+GOODBYE = "Tổng đài 1022 cảm ơn anh/chị đã liên hệ. Chúc anh/chị nhiều sức khỏe."
+
+ASK_CASE_CODE = ("Anh/chị vui lòng gửi mã hồ sơ (dạng TV-XXXXXX) mà Tổng đài 1022 đã cung cấp "
+                 "để tra cứu tình trạng xử lý.")
+
+CASE_NOT_FOUND = ("Tổng đài 1022 không tìm thấy hồ sơ {code} do anh/chị gửi. "
+                  "Anh/chị vui lòng kiểm tra lại mã hồ sơ.")
+
+
+def case_filed(category: str, code: str) -> str:
+    text = (f"Tổng đài 1022 đã tiếp nhận {CATEGORY_NAMES[category]} của anh/chị. "
+            f"Mã hồ sơ: {code}. Anh/chị giữ mã này để tra cứu tình trạng xử lý.")
+    if category == "report":
+        text += " Thông tin người phản ánh được giữ bí mật."
+    return text
+
+
+def case_status(code: str, category: str, status: str) -> str:
+    return (f"Hồ sơ {code} ({CATEGORY_NAMES[category]}) hiện {STATUS_NAMES.get(status, status)}.")

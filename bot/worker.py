@@ -1,0 +1,95 @@
+"""The worker process: claims stored inbound messages and runs the pipeline on each.
+
+A claim is a lease: if this process dies mid-message, the lease runs out and another
+claim (here or in another worker) picks the message up again."""
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import threading
+import time
+
+from bot.pipeline import Pipeline, RetryLater
+from bot.repository import Repository
+from nlu.client import NluUnavailable
+
+log = logging.getLogger("tongdai.worker")
+
+LEASE_SECONDS = 60.0
+MAX_ERRORS = 8
+
+
+def backoff(errors: int) -> float:
+    return min(2.0 ** errors, 300.0)
+
+
+class Worker:
+    def __init__(self, repository: Repository, pipeline: Pipeline, worker_id: str | None = None):
+        self.repository = repository
+        self.pipeline = pipeline
+        self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}"
+        self.stopping = threading.Event()
+
+    def run_once(self) -> str:
+        """Process at most one message. Returns "processed", "idle" or "waiting" (NLU down)."""
+        message = self.repository.claim_inbound(self.worker_id, LEASE_SECONDS)
+        if message is None:
+            return "idle"
+        try:
+            outcome = self.pipeline.handle(message)
+        except NluUnavailable:
+            self.repository.release_inbound(message["_id"], 2.0, "nlu_unavailable", failed=False)
+            return "waiting"
+        except Exception as exc:  # one bad message must not stop the others
+            if not isinstance(exc, RetryLater):
+                log.exception("message %s failed", message["_id"])
+            errors = self.repository.release_inbound(message["_id"], backoff(message.get("errors", 0)),
+                                                     f"{type(exc).__name__}: {exc}", failed=True)
+            if errors >= MAX_ERRORS:
+                self.repository.finish_inbound(message["_id"], "failed")
+            return "processed"
+        self.repository.finish_inbound(message["_id"], "done", outcome=outcome)
+        return "processed"
+
+    def drain(self, deadline_seconds: float = 60.0) -> None:
+        """Process until nothing is claimable (used by tests and batch runs)."""
+        deadline = time.monotonic() + deadline_seconds
+        while time.monotonic() < deadline:
+            if self.run_once() != "processed":
+                return
+        raise TimeoutError("queue not drained before the deadline")
+
+    def run_forever(self) -> None:
+        log.info("worker %s started", self.worker_id)
+        while not self.stopping.is_set():
+            try:
+                state = self.run_once()
+            except Exception:  # the database may be restarting: wait and try again
+                log.exception("worker loop error")
+                state = "waiting"
+            if state != "processed":
+                self.stopping.wait(0.2 if state == "idle" else 2.0)
+        log.info("worker %s stopped", self.worker_id)
+
+
+def main() -> None:
+    from bot.config import Settings, load_env_file
+    from nlu.client import NluClient
+    from webhooks.registry import build_channels
+
+    load_env_file()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings = Settings.from_env()
+    repository = Repository(settings.database_uri)
+    repository.wait_until_ready(60)
+    pipeline = Pipeline(repository, NluClient(settings.nlu_base_url), build_channels(settings))
+    worker = Worker(repository, pipeline)
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: worker.stopping.set())
+    worker.run_forever()
+
+
+if __name__ == "__main__":
+    main()

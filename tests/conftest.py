@@ -1,0 +1,221 @@
+"""Test set-up: the real database server (embedded nx-27017 on a free loopback port, or
+TEST_MONGODB_URI), the real NLU server with the trained model, and fake platform send APIs."""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+from pymongo import MongoClient
+from pymongo.uri_parser import parse_uri
+
+from bot.app import create_app
+from bot.config import REPO_ROOT, Settings
+from bot.pipeline import Pipeline
+from bot.worker import Worker
+from nlu.client import NluClient
+from tests.fakes import FakeGraphAPI, FakeZaloOpenAPI
+from webhooks.registry import build_channels
+
+FIXTURES = Path(__file__).parent / "fixtures"
+NLU_PYTHON = REPO_ROOT / ".venv-nlu" / "bin" / "python"
+ZALO_APP_ID = "1234567890123456789"
+ZALO_OA_SECRET_KEY = "oa-secret-key-for-tests"
+FB_APP_SECRET = "fb-app-secret-for-tests"
+FB_VERIFY_TOKEN = "verify-me"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until(predicate, timeout: float, what: str, interval: float = 0.1):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = predicate()
+        if result:
+            return result
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+def load_fixture(platform: str, name: str) -> dict:
+    return json.loads((FIXTURES / platform / f"{name}.json").read_text(encoding="utf-8"))
+
+
+# ---- the database server -------------------------------------------------------------------
+
+@pytest.fixture(scope="session")
+def mongo_server(tmp_path_factory):
+    """Yields the server's base URI (no database name)."""
+    external = os.environ.get("TEST_MONGODB_URI")
+    if external:
+        hosts = ",".join(f"{h}:{p}" for h, p in parse_uri(external)["nodelist"])
+        yield f"mongodb://{hosts}"
+        return
+    data = tmp_path_factory.mktemp("db")
+    port = free_port()
+    nx = Path(sys.executable).parent / "nx-27017"
+    process = subprocess.Popen(
+        [str(nx), "--host", "127.0.0.1", "-p", str(port), "--data-dir", str(data),
+         "--pid-file", str(data / "nx.pid"), "--log-file", str(data / "nx.log")],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    uri = f"mongodb://127.0.0.1:{port}"
+    client = MongoClient(uri, serverSelectionTimeoutMS=500)
+
+    def answers():
+        try:
+            return client.admin.command("ping")
+        except Exception:
+            assert process.poll() is None, "the embedded database server exited"
+            return None
+
+    wait_until(answers, 30, "the embedded database server")
+    client.close()
+    yield uri
+    process.terminate()
+    process.wait(timeout=10)
+
+
+@pytest.fixture
+def database_uri(mongo_server):
+    """A fresh database per test, dropped afterwards."""
+    name = f"test_{uuid.uuid4().hex[:12]}"
+    yield f"{mongo_server}/{name}"
+    client = MongoClient(mongo_server, serverSelectionTimeoutMS=2000)
+    try:
+        client.drop_database(name)
+    except Exception:
+        pass  # a test may have stopped the server on purpose
+    client.close()
+
+
+# ---- the NLU server with the trained model --------------------------------------------------
+
+@pytest.fixture(scope="session")
+def nlu_url():
+    external = os.environ.get("TEST_NLU_URL")
+    if external:
+        yield external
+        return
+    port = free_port()
+    process = subprocess.Popen([str(NLU_PYTHON), "-m", "nlu", "serve", "--host", "127.0.0.1",
+                                "--port", str(port)], cwd=REPO_ROOT,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    url = f"http://127.0.0.1:{port}"
+    client = NluClient(url)
+
+    def ready():
+        if process.poll() is not None:
+            raise AssertionError("NLU server exited: " + process.stderr.read().decode()[-2000:])
+        return client.is_ready()
+
+    wait_until(ready, 240, "the NLU server", interval=0.5)
+    yield url
+    process.terminate()
+    process.wait(timeout=30)
+
+
+# ---- fake platforms -------------------------------------------------------------------------
+
+@pytest.fixture(scope="session")
+def fake_zalo_server():
+    server = FakeZaloOpenAPI()
+    yield server
+    server.close()
+
+
+@pytest.fixture(scope="session")
+def fake_graph_server():
+    server = FakeGraphAPI()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def fake_zalo(fake_zalo_server):
+    fake_zalo_server.reset()
+    return fake_zalo_server
+
+
+@pytest.fixture
+def fake_graph(fake_graph_server):
+    fake_graph_server.reset()
+    return fake_graph_server
+
+
+# ---- the app ---------------------------------------------------------------------------------
+
+def environment_for_tests(database_uri, nlu_url, zalo_url, graph_url, var_dir) -> dict:
+    return {
+        "VAR_DIR": str(var_dir), "MONGODB_URI": database_uri, "NLU_URL": nlu_url,
+        "ZALO_APP_ID": ZALO_APP_ID, "ZALO_OA_SECRET_KEY": ZALO_OA_SECRET_KEY,
+        "ZALO_APP_SECRET": "zalo-app-secret", "ZALO_ACCESS_TOKEN": FakeZaloOpenAPI.access_token,
+        "ZALO_REFRESH_TOKEN": "zalo-refresh-token", "ZALO_OPENAPI_URL": zalo_url,
+        "FB_APP_SECRET": FB_APP_SECRET, "FB_VERIFY_TOKEN": FB_VERIFY_TOKEN,
+        "FB_PAGE_ACCESS_TOKEN": FakeGraphAPI.page_token, "FB_GRAPH_URL": graph_url,
+    }
+
+
+@pytest.fixture
+def settings(database_uri, nlu_url, fake_zalo, fake_graph, tmp_path):
+    return Settings.from_env(environment_for_tests(database_uri, nlu_url, fake_zalo.url,
+                                              fake_graph.base_url, tmp_path / "var"))
+
+
+@pytest.fixture
+def app(settings):
+    app = create_app(settings)
+    app.config["TESTING"] = True
+    yield app
+    app.extensions["repository"].close()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def repository(app):
+    return app.extensions["repository"]
+
+
+@pytest.fixture
+def worker(app, settings):
+    repository = app.extensions["repository"]
+    pipeline = Pipeline(repository, NluClient(settings.nlu_base_url), build_channels(settings))
+    return Worker(repository, pipeline, worker_id="test-worker")
+
+
+# ---- signed deliveries, as the platforms send them -----------------------------------------
+
+def zalo_signature(body: bytes, app_id: str = ZALO_APP_ID, key: str = ZALO_OA_SECRET_KEY) -> str:
+    timestamp = str(json.loads(body)["timestamp"])
+    return "mac=" + hashlib.sha256(app_id.encode() + body + timestamp.encode() + key.encode()).hexdigest()
+
+
+def facebook_signature(body: bytes, secret: str = FB_APP_SECRET) -> str:
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def post_zalo(client, payload: dict, signature: str | None = None):
+    body = json.dumps(payload, ensure_ascii=False).encode()
+    return client.post("/webhooks/zalo", data=body, content_type="application/json",
+                       headers={"X-ZEvent-Signature": signature or zalo_signature(body)})
+
+
+def post_facebook(client, payload: dict, signature: str | None = None):
+    body = json.dumps(payload, ensure_ascii=False).encode()
+    return client.post("/webhooks/facebook", data=body, content_type="application/json",
+                       headers={"X-Hub-Signature-256": signature or facebook_signature(body)})

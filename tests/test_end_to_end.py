@@ -1,0 +1,121 @@
+"""A real chat message from the webhook to a filed case and a reply on the fake platform,
+through the real database and the real NLU server with the trained model."""
+import re
+
+from nlu.client import NluClient
+from bot.pipeline import Pipeline
+from bot.worker import Worker
+from tests.conftest import free_port, load_fixture, post_facebook, post_zalo, wait_until
+from webhooks.registry import build_channels
+
+CODE = re.compile(r"TV-[A-HJ-NP-Z2-9]{6}")
+
+
+def zalo_text(text: str, msg_id: str = "zmsg-e2e-1", user: str = "246845883529197922") -> dict:
+    event = load_fixture("zalo", "user_send_text")
+    event["message"].update(text=text, msg_id=msg_id)
+    event["sender"]["id"] = user
+    return event
+
+
+def test_zalo_violation_report_files_one_case_and_replies_with_its_code(client, repository, worker, fake_zalo):
+    event = load_fixture("zalo", "user_send_text")
+    assert post_zalo(client, event).status_code == 200
+    worker.drain()
+    [case] = list(repository.cases.find())
+    assert case["category"] == "report"
+    assert case["channel"] == "zalo" and case["user_id"] == event["sender"]["id"]
+    assert CODE.fullmatch(case["code"])
+    [reply] = fake_zalo.texts_to(event["sender"]["id"])
+    assert case["code"] in reply
+    [outbound] = list(repository.messages.find({"direction": "out"}))
+    assert outbound["state"] == "sent" and outbound["text"] == reply
+
+
+def test_messenger_violation_report_files_one_case_and_replies_with_its_code(client, repository, worker, fake_graph):
+    payload = load_fixture("facebook", "messages")
+    psid = payload["entry"][0]["messaging"][0]["sender"]["id"]
+    assert post_facebook(client, payload).status_code == 200
+    worker.drain()
+    [case] = list(repository.cases.find())
+    assert case["category"] == "report" and case["channel"] == "facebook"
+    [reply] = fake_graph.texts_to(psid)
+    assert case["code"] in reply
+    assert fake_graph.received[0]["messaging_type"] == "RESPONSE"
+
+
+def test_event_delivered_three_times_makes_one_message_one_case_one_reply(client, repository, worker, fake_zalo):
+    event = load_fixture("zalo", "user_send_text")
+    for _ in range(3):
+        assert post_zalo(client, event).status_code == 200
+        worker.drain()
+    assert repository.messages.count_documents({"direction": "in"}) == 1
+    assert repository.cases.count_documents({}) == 1
+    assert len(fake_zalo.received) == 1
+
+
+def test_retried_claim_makes_no_second_case_or_reply(client, repository, worker, fake_zalo):
+    """A worker that dies after replying but before marking the message done: the message
+    is claimed again when its lease runs out."""
+    assert post_zalo(client, load_fixture("zalo", "user_send_text")).status_code == 200
+    worker.drain()
+    repository.messages.update_one({"direction": "in"}, {"$set": {"state": "pending", "lease_until": 0.0}})
+    worker.drain()
+    assert repository.cases.count_documents({}) == 1
+    assert len(fake_zalo.received) == 1
+    assert repository.messages.find_one({"direction": "in"})["state"] == "done"
+
+
+def test_greeting_gets_the_services_and_files_no_case(client, repository, worker, fake_zalo):
+    assert post_zalo(client, zalo_text("Xin chào tổng đài")).status_code == 200
+    worker.drain()
+    assert repository.cases.count_documents({}) == 0
+    [reply] = fake_zalo.received
+    assert "Phản ánh vi phạm" in reply["message"]["text"]
+
+
+def test_citizen_can_ask_for_the_status_of_their_case(client, repository, worker, fake_zalo):
+    assert post_zalo(client, load_fixture("zalo", "user_send_text")).status_code == 200
+    worker.drain()
+    code = repository.cases.find_one()["code"]
+    assert post_zalo(client, zalo_text(f"cho hỏi hồ sơ {code} sao rồi", msg_id="zmsg-e2e-2")).status_code == 200
+    assert post_zalo(client, zalo_text(code, msg_id="zmsg-e2e-3", user="another-citizen")).status_code == 200
+    worker.drain()
+    mine = fake_zalo.texts_to("246845883529197922")[-1]
+    theirs = fake_zalo.texts_to("another-citizen")[-1]
+    assert code in mine and "đã tiếp nhận" in mine
+    assert "không tìm thấy" in theirs  # someone else's case stays private
+
+
+def test_rate_limited_send_is_retried_once_it_passes(client, repository, worker, fake_zalo):
+    fake_zalo.fail_next(-32)
+    assert post_zalo(client, load_fixture("zalo", "user_send_text")).status_code == 200
+    worker.drain()
+    assert repository.messages.find_one({"direction": "out"})["state"] == "retry"
+    wait_until(lambda: worker.run_once() == "processed", 10, "the retry after back-off")
+    assert [r["message"]["text"] for r in fake_zalo.received][0] == fake_zalo.received[1]["message"]["text"]
+    assert len(fake_zalo.received) == 2  # the refused attempt and the delivered one
+    assert repository.messages.find_one({"direction": "out"})["state"] == "sent"
+    assert repository.cases.count_documents({}) == 1
+
+
+def test_permanent_send_error_is_stored_with_a_reason_and_not_retried(client, repository, worker, fake_zalo):
+    fake_zalo.fail_next(-230)
+    assert post_zalo(client, load_fixture("zalo", "user_send_text")).status_code == 200
+    worker.drain()
+    outbound = repository.messages.find_one({"direction": "out"})
+    assert outbound["state"] == "failed" and outbound["error_code"] == "-230"
+    assert "7 ngày" in outbound["error"]
+    assert repository.messages.find_one({"direction": "in"})["state"] == "done"
+    assert len(fake_zalo.received) == 1
+
+
+def test_messages_wait_while_the_nlu_server_is_down(client, repository, settings, worker, fake_zalo):
+    down = Worker(repository, Pipeline(repository, NluClient(f"http://127.0.0.1:{free_port()}", timeout=1),
+                                       build_channels(settings)))
+    assert post_zalo(client, load_fixture("zalo", "user_send_text")).status_code == 200
+    assert down.run_once() == "waiting"
+    assert repository.messages.find_one({"direction": "in"})["state"] == "pending"
+    assert repository.cases.count_documents({}) == 0 and fake_zalo.received == []
+    wait_until(lambda: worker.run_once() == "processed", 10, "the message after the NLU is back")
+    assert repository.cases.count_documents({}) == 1

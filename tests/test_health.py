@@ -1,0 +1,27 @@
+from bot.app import create_app
+from bot.config import Settings
+from tests.conftest import free_port
+
+
+def test_healthz_is_ok_when_database_and_nlu_answer(client):
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.get_json() == {"status": "ok", "database": "ok", "nlu": "ok"}
+
+
+def test_healthz_is_503_and_names_the_nlu_when_it_is_down(settings):
+    env = {"MONGODB_URI": settings.database_uri, "VAR_DIR": str(settings.var_dir),
+           "NLU_URL": f"http://127.0.0.1:{free_port()}"}
+    app = create_app(Settings.from_env(env))
+    try:
+        response = app.test_client().get("/healthz")
+        assert response.status_code == 503
+        assert response.get_json()["nlu"] == "down" and response.get_json()["database"] == "ok"
+    finally:
+        app.extensions["repository"].close()
+
+
+def test_metrics_count_webhook_outcomes(client):
+    client.post("/webhooks/zalo", data=b"{}", headers={"X-ZEvent-Signature": "mac=00"})
+    text = client.get("/metrics").get_data(as_text=True)
+    assert 'tongdai_webhook_events_total{channel="zalo",outcome="bad_payload"}' in text

@@ -1,0 +1,105 @@
+"""MongoDB's documented behaviour for every operation bot/repository.py uses. The suite runs
+on the embedded server by default and on a real MongoDB with TEST_MONGODB_URI, so these tests
+are what lets the embedded server stand in for MongoDB."""
+import threading
+import unicodedata
+from datetime import datetime, timezone
+
+import pytest
+from pymongo import ASCENDING, MongoClient, ReturnDocument
+from pymongo.errors import DuplicateKeyError
+
+from bot.repository import Repository
+
+
+@pytest.fixture
+def db(database_uri):
+    client = MongoClient(database_uri, tz_aware=True)
+    yield client.get_default_database()
+    client.close()
+
+
+def test_unique_compound_index_rejects_a_second_document_and_creating_it_again_is_a_no_op(db):
+    for _ in range(2):
+        db.messages.create_index([("channel", ASCENDING), ("message_id", ASCENDING)], unique=True)
+    db.messages.insert_one({"channel": "zalo", "message_id": "1"})
+    db.messages.insert_one({"channel": "facebook", "message_id": "1"})
+    with pytest.raises(DuplicateKeyError):
+        db.messages.insert_one({"channel": "zalo", "message_id": "1"})
+    assert db.messages.count_documents({}) == 2
+
+
+def test_find_one_and_update_claims_the_oldest_matching_document_and_returns_it_after(db):
+    db.q.insert_many([{"n": n, "state": "pending", "lease_until": 0.0, "attempts": 0, "ts": float(10 - n)}
+                      for n in range(3)])
+    claimed = db.q.find_one_and_update(
+        {"state": "pending", "lease_until": {"$lte": 100.0}},
+        {"$set": {"lease_until": 160.5, "worker": "w"}, "$inc": {"attempts": 1}},
+        sort=[("ts", ASCENDING)], return_document=ReturnDocument.AFTER)
+    assert claimed["n"] == 2 and claimed["lease_until"] == 160.5 and claimed["attempts"] == 1
+    again = db.q.find_one_and_update({"state": "pending", "lease_until": {"$lte": 100.0}},
+                                     {"$set": {"lease_until": 160.5}}, sort=[("ts", ASCENDING)])
+    assert again["n"] == 1
+    assert db.q.find_one_and_update({"n": 99}, {"$set": {"x": 1}}) is None
+
+
+def test_find_one_and_update_is_atomic_under_concurrent_claims(db):
+    db.q.insert_many([{"n": n, "lease_until": 0.0} for n in range(40)])
+    claims, lock = [], threading.Lock()
+
+    def claim_all():
+        while True:
+            doc = db.q.find_one_and_update({"lease_until": {"$lte": 1.0}}, {"$set": {"lease_until": 9.0}})
+            if doc is None:
+                return
+            with lock:
+                claims.append(doc["n"])
+
+    threads = [threading.Thread(target=claim_all) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert sorted(claims) == list(range(40))
+
+
+def test_update_one_set_and_inc_and_count_documents(db):
+    db.m.insert_many([{"k": 1, "state": "pending", "errors": 0}, {"k": 2, "state": "pending", "errors": 0}])
+    result = db.m.update_one({"k": 1}, {"$set": {"state": "done", "outcome": {"intent": "report"}},
+                                        "$inc": {"errors": 2}})
+    assert result.matched_count == 1
+    assert db.m.find_one({"k": 1})["outcome"] == {"intent": "report"}
+    assert db.m.find_one({"k": 1})["errors"] == 2
+    assert db.m.count_documents({"state": "pending"}) == 1
+    assert db.m.update_one({"k": 3}, {"$set": {"state": "x"}}).matched_count == 0
+
+
+def test_find_with_sort_returns_documents_in_order(db):
+    db.m.insert_many([{"u": "a", "ts": 3.0}, {"u": "a", "ts": 1.0}, {"u": "b", "ts": 2.0}])
+    assert [d["ts"] for d in db.m.find({"u": "a"}).sort("ts", ASCENDING)] == [1.0, 3.0]
+
+
+def test_datetimes_and_vietnamese_text_round_trip(db):
+    created = datetime(2026, 11, 25, 8, 30, 15, 123000, tzinfo=timezone.utc)
+    text = unicodedata.normalize("NFC", "Phản ánh: tụ tập đông người ở ấp Ô Lắc, xã Đôn Châu 🙏")
+    db.m.insert_one({"created_at": created, "text": text})
+    stored = db.m.find_one()
+    assert stored["created_at"] == created and stored["text"] == text
+
+
+def test_list_collections_and_drop_database(db):
+    db.a.insert_one({"x": 1})
+    assert "a" in db.list_collection_names()
+
+
+def test_repository_creates_its_indexes_idempotently(database_uri):
+    repository = Repository(database_uri)
+    try:
+        repository.ensure_indexes()
+        repository.ensure_indexes()
+        keys = [[k for k, _ in ix["key"]] for ix in repository.messages.index_information().values()]
+        assert ["channel", "message_id"] in keys
+        assert any(v.get("unique") and [k for k, _ in v["key"]] == ["code"]
+                   for v in repository.cases.index_information().values())
+    finally:
+        repository.close()

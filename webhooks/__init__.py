@@ -1,0 +1,1 @@
+"""Chat platforms: one module per platform (verify, parse, send), a registry and one blueprint."""

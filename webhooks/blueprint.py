@@ -1,0 +1,52 @@
+"""`/webhooks/<channel>`: verify, parse, store, then answer 200. Nothing else happens here:
+the worker does the slow part, so platforms get their answer within their deadline."""
+from __future__ import annotations
+
+from flask import Blueprint, Response, abort, current_app, request
+
+from bot.channels import BadPayload
+from bot.repository import DatabaseUnavailable
+from bot import metrics
+
+webhooks = Blueprint("webhooks", __name__, url_prefix="/webhooks")
+
+
+def _channel(slug: str):
+    channel = current_app.extensions["channels"].get(slug)
+    if channel is None or not channel.is_configured():
+        abort(404)
+    return channel
+
+
+@webhooks.get("/<slug>")
+def handshake(slug: str):
+    channel = _channel(slug)
+    if not hasattr(channel, "handshake"):
+        abort(405)
+    status, body = channel.handshake(request.args)
+    return Response(body, status=status, mimetype="text/plain")
+
+
+@webhooks.post("/<slug>")
+def receive(slug: str):
+    channel = _channel(slug)
+    body = request.get_data(cache=False)
+    try:
+        if not channel.verify(body, request.headers):
+            metrics.WEBHOOK_EVENTS.labels(slug, "bad_signature").inc()
+            return {"error": "invalid signature"}, 403
+        messages = channel.parse(body)
+    except BadPayload as exc:
+        metrics.WEBHOOK_EVENTS.labels(slug, "bad_payload").inc()
+        return {"error": f"malformed event: {exc}"}, 400
+    try:
+        stored = current_app.extensions["repository"].store_inbound(messages)
+    except DatabaseUnavailable:
+        # 503 makes the platform deliver again later instead of us losing the message.
+        metrics.WEBHOOK_EVENTS.labels(slug, "database_unavailable").inc()
+        return {"error": "temporarily unavailable"}, 503
+    metrics.WEBHOOK_EVENTS.labels(slug, "stored").inc(stored)
+    metrics.WEBHOOK_EVENTS.labels(slug, "duplicate").inc(len(messages) - stored)
+    if not messages:
+        metrics.WEBHOOK_EVENTS.labels(slug, "ignored").inc()
+    return {"status": "ok", "stored": stored}, 200

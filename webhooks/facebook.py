@@ -1,0 +1,105 @@
+"""Facebook Messenger: verification handshake, signed events, and the Send API."""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from typing import Mapping
+
+import requests
+
+from bot.channels import BadPayload
+from bot.config import Settings
+from bot.messages import InboundMessage, SendResult
+
+RETRYABLE_CODES = {2: "Lỗi tạm thời của Facebook", 613: "Facebook giới hạn tốc độ gửi"}
+PERMANENT_CODES = {
+    10: "Ngoài thời hạn được phép nhắn tin cho người dùng",
+    190: "Page access token không hợp lệ hoặc đã hết hạn",
+    551: "Người dùng hiện không nhận được tin nhắn",
+}
+
+
+class FacebookChannel:
+    name = "facebook"
+
+    def __init__(self, settings: Settings, http: requests.Session | None = None):
+        self.settings = settings
+        self.http = http or requests.Session()
+
+    def is_configured(self) -> bool:
+        s = self.settings
+        return bool(s.fb_app_secret and s.fb_verify_token and s.fb_page_access_token)
+
+    def handshake(self, args: Mapping[str, str]) -> tuple[int, str]:
+        """Meta's subscription check: echo the challenge when the verify token matches."""
+        token = args.get("hub.verify_token", "")
+        if args.get("hub.mode") == "subscribe" and hmac.compare_digest(
+                token.encode(), self.settings.fb_verify_token.encode()):
+            return 200, args.get("hub.challenge", "")
+        return 403, "Forbidden"
+
+    def verify(self, body: bytes, headers: Mapping[str, str]) -> bool:
+        given = headers.get("X-Hub-Signature-256", "")
+        if not given.startswith("sha256="):
+            return False
+        expected = hmac.new(self.settings.fb_app_secret.encode(), body, hashlib.sha256).hexdigest()
+        return hmac.compare_digest(given[7:].strip().lower(), expected)
+
+    def parse(self, body: bytes) -> list[InboundMessage]:
+        try:
+            payload = json.loads(body)
+        except ValueError as exc:
+            raise BadPayload("body is not JSON") from exc
+        if not isinstance(payload, dict) or not isinstance(payload.get("entry"), list):
+            raise BadPayload("no entry list")
+        if payload.get("object") != "page":
+            return []
+        messages = []
+        # Meta batches several entries, each with several events, in one request: read them all.
+        for entry in payload["entry"]:
+            if not isinstance(entry, dict):
+                raise BadPayload("entry is not an object")
+            for event in entry.get("messaging") or []:
+                message = self._text_message(event)
+                if message:
+                    messages.append(message)
+        return messages
+
+    def _text_message(self, event) -> InboundMessage | None:
+        if not isinstance(event, dict):
+            raise BadPayload("messaging event is not an object")
+        message = event.get("message")
+        if not isinstance(message, dict) or message.get("is_echo"):
+            return None  # delivery, read, postback and our own echoes: later work
+        sender_id = (event.get("sender") or {}).get("id")
+        mid, text = message.get("mid"), message.get("text")
+        if not (sender_id and mid):
+            raise BadPayload("message without sender.id or mid")
+        if not isinstance(text, str):
+            return None  # attachments only: later work
+        return InboundMessage(channel=self.name, message_id=str(mid), user_id=str(sender_id),
+                              text=text, sent_at_ms=int(event.get("timestamp") or 0))
+
+    def send_text(self, user_id: str, text: str) -> SendResult:
+        try:
+            response = self.http.post(
+                f"{self.settings.fb_graph_url}/me/messages",
+                params={"access_token": self.settings.fb_page_access_token or ""},
+                json={"recipient": {"id": user_id}, "messaging_type": "RESPONSE",
+                      "message": {"text": text}},
+                timeout=20,
+            )
+            body = response.json()
+        except (requests.RequestException, ValueError) as exc:
+            return SendResult(ok=False, error_code="network", retryable=True,
+                              error=f"Không kết nối được Facebook: {type(exc).__name__}")
+        if response.status_code == 200 and isinstance(body, dict) and body.get("message_id"):
+            return SendResult(ok=True, platform_message_id=str(body["message_id"]))
+        error = body.get("error") or {} if isinstance(body, dict) else {}
+        code = error.get("code")
+        if code in RETRYABLE_CODES or response.status_code >= 500:
+            return SendResult(ok=False, error_code=str(code), retryable=True,
+                              error=RETRYABLE_CODES.get(code, f"Facebook lỗi HTTP {response.status_code}"))
+        return SendResult(ok=False, error_code=str(code),
+                          error=PERMANENT_CODES.get(code, f"Facebook báo lỗi {code}: {error.get('message', '')}"))

@@ -1,0 +1,13 @@
+"""Every platform the product speaks, by slug. Adding a platform is one line here."""
+from __future__ import annotations
+
+from bot.channels import Channel
+from bot.config import Settings
+from webhooks.facebook import FacebookChannel
+from webhooks.zalo import ZaloChannel
+
+CHANNEL_CLASSES = (ZaloChannel, FacebookChannel)
+
+
+def build_channels(settings: Settings) -> dict[str, Channel]:
+    return {cls.name: cls(settings) for cls in CHANNEL_CLASSES}
