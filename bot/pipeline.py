@@ -3,12 +3,16 @@ Every step is idempotent, so a message processed twice (a worker died mid-way an
 claim was retried) files one case and sends one reply."""
 from __future__ import annotations
 
+import logging
 from typing import Mapping
 
 from bot import dialogue, texts
 from bot.channels import Channel
 from bot.repository import Repository
 from nlu.client import NluClient
+
+
+log = logging.getLogger("tongdai.pipeline")
 
 
 class RetryLater(Exception):
@@ -49,6 +53,7 @@ class Pipeline:
                                             platform_message_id=result.platform_message_id)
             return "sent"
         fields = {"error_code": result.error_code, "error": result.error}
+        log.warning("send to %s failed: %s %s", inbound["channel"], result.error_code, result.error)
         if result.retryable:
             self.repository.finish_outbound(record["_id"], "retry", **fields)
             raise RetryLater(f"send failed: {result.error_code}")

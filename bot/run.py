@@ -14,17 +14,15 @@ from bot.config import REPO_ROOT, Settings, load_env_file
 
 APP_PYTHON = REPO_ROOT / ".venv" / "bin" / "python"
 NLU_PYTHON = REPO_ROOT / ".venv-nlu" / "bin" / "python"
-EMBEDDED_DB = REPO_ROOT / ".venv" / "bin" / "nx-27017"
 
 
 def services(settings: Settings) -> list[tuple[str, str]]:
     found = []
     if not settings.mongodb_uri:
-        data = settings.var_dir / "db"
-        data.mkdir(parents=True, exist_ok=True)
-        found.append(("database", f"exec {EMBEDDED_DB} --host 127.0.0.1 -p {settings.embedded_db_port}"
-                                  f" --data-dir {data} --pid-file {settings.var_dir / 'db.pid'}"
-                                  f" --log-file {settings.var_dir / 'db.log'}"))
+        var = settings.var_dir
+        found.append(("database", f"exec {APP_PYTHON} -m bot.embedded_db --port {settings.embedded_db_port}"
+                                  f" --data-dir {var / 'db'} --pid-file {var / 'db.pid'}"
+                                  f" --log-file {var / 'db.log'}"))
     if not settings.nlu_url:
         found.append(("nlu", f"exec {NLU_PYTHON} -m nlu serve --host 127.0.0.1 --port {settings.nlu_port}"))
     found.append(("web", f"exec {APP_PYTHON} -m bot.web"))

@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -65,11 +66,10 @@ def mongo_server(tmp_path_factory):
         return
     data = tmp_path_factory.mktemp("db")
     port = free_port()
-    nx = Path(sys.executable).parent / "nx-27017"
     process = subprocess.Popen(
-        [str(nx), "--host", "127.0.0.1", "-p", str(port), "--data-dir", str(data),
-         "--pid-file", str(data / "nx.pid"), "--log-file", str(data / "nx.log")],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        [sys.executable, "-m", "bot.embedded_db", "--port", str(port), "--data-dir", str(data / "data"),
+         "--pid-file", str(data / "db.pid"), "--log-file", str(data / "db.log")],
+        cwd=REPO_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     uri = f"mongodb://127.0.0.1:{port}"
     client = MongoClient(uri, serverSelectionTimeoutMS=500)
 
@@ -83,7 +83,7 @@ def mongo_server(tmp_path_factory):
     wait_until(answers, 30, "the embedded database server")
     client.close()
     yield uri
-    process.terminate()
+    os.kill(int((data / "db.pid").read_text()), signal.SIGTERM)  # stopped by its pid file
     process.wait(timeout=10)
 
 

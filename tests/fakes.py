@@ -1,31 +1,55 @@
 """Local HTTP servers that behave like the platforms' send APIs, errors included. The app
-reaches them only through FB_GRAPH_URL / ZALO_OPENAPI_URL, as it would reach the real ones."""
+reaches them only through FB_GRAPH_URL / ZALO_OPENAPI_URL, as it would reach the real ones.
+
+Plain http.server rather than a WSGI server: Zalo's `access_token` header has an underscore,
+and WSGI servers drop such headers."""
 from __future__ import annotations
 
 import itertools
+import json
 import threading
 import time
-
-from flask import Flask, jsonify, request
-from werkzeug.serving import make_server
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlsplit
 
 
 class FakePlatform:
-    """Runs a Flask app on a free loopback port in a thread and records what it received."""
+    """Serves `handle(path, query, headers, payload) -> (status, body)` on a free loopback port
+    in a thread, and records what it received."""
 
     def __init__(self):
-        self.app = Flask(type(self).__name__)
         self.received: list[dict] = []
+        self.received_at: list[float] = []  # time.monotonic() of each send, for benchmarks
         self.queued_errors: list = []
         self.ids = itertools.count(1)
         self.lock = threading.Lock()
-        self.routes()
-        self.server = make_server("127.0.0.1", 0, self.app, threaded=True)
+        platform = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                url = urlsplit(self.path)
+                length = int(self.headers.get("Content-Length") or 0)
+                try:
+                    payload = json.loads(self.rfile.read(length) or b"null")
+                except ValueError:
+                    payload = None
+                status, body = platform.handle(url.path, parse_qs(url.query), self.headers, payload)
+                data = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_port}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
 
-    def routes(self):
+    def handle(self, path, query, headers, payload) -> tuple[int, dict]:
         raise NotImplementedError
 
     def fail_next(self, error):
@@ -35,11 +59,13 @@ class FakePlatform:
     def record(self, payload: dict):
         with self.lock:
             self.received.append(payload)
+            self.received_at.append(time.monotonic())
             return self.queued_errors.pop(0) if self.queued_errors else None
 
     def reset(self):
         with self.lock:
             self.received.clear()
+            self.received_at.clear()
             self.queued_errors.clear()
 
     def wait_for(self, count: int, timeout: float = 60.0) -> list[dict]:
@@ -53,6 +79,7 @@ class FakePlatform:
 
     def close(self):
         self.server.shutdown()
+        self.server.server_close()
 
 
 class FakeZaloOpenAPI(FakePlatform):
@@ -60,18 +87,19 @@ class FakeZaloOpenAPI(FakePlatform):
 
     access_token = "zalo-access-token"
 
-    def routes(self):
-        @self.app.post("/v3.0/oa/message/cs")
-        def send():
-            if request.headers.get("access_token") != self.access_token:
-                return jsonify(error=-216, message="Access token is invalid")
-            payload = request.get_json()
-            error = self.record(payload)
-            if error is not None:
-                return jsonify(error=error, message="error")
-            return jsonify(error=0, message="Success",
-                           data={"message_id": f"zmsg{next(self.ids)}",
-                                 "user_id": payload["recipient"]["user_id"]})
+    def handle(self, path, query, headers, payload):
+        if path != "/v3.0/oa/message/cs":
+            return 404, {"error": 404, "message": "not found"}
+        if headers.get("access_token") != self.access_token:
+            return 200, {"error": -216, "message": "Access token is invalid"}
+        if not isinstance(payload, dict) or "recipient" not in payload:
+            return 200, {"error": -201, "message": "Parameters are invalid"}
+        error = self.record(payload)
+        if error is not None:
+            return 200, {"error": error, "message": "error"}
+        return 200, {"error": 0, "message": "Success",
+                     "data": {"message_id": f"zmsg{next(self.ids)}",
+                              "user_id": payload["recipient"]["user_id"]}}
 
     def texts_to(self, user_id: str) -> list[str]:
         return [p["message"]["text"] for p in self.received if p["recipient"]["user_id"] == user_id]
@@ -82,18 +110,16 @@ class FakeGraphAPI(FakePlatform):
 
     page_token = "fb-page-token"
 
-    def routes(self):
-        @self.app.post("/v21.0/me/messages")
-        def send():
-            if request.args.get("access_token") != self.page_token:
-                return jsonify(error={"message": "Invalid OAuth access token.",
-                                      "type": "OAuthException", "code": 190}), 400
-            payload = request.get_json()
-            error = self.record(payload)
-            if error is not None:
-                return jsonify(error={"message": "error", "type": "OAuthException",
-                                      "code": error}), 400
-            return jsonify(recipient_id=payload["recipient"]["id"], message_id=f"m_{next(self.ids)}")
+    def handle(self, path, query, headers, payload):
+        if path != "/v21.0/me/messages":
+            return 404, {"error": {"message": "Unknown path", "code": 803}}
+        if query.get("access_token") != [self.page_token]:
+            return 400, {"error": {"message": "Invalid OAuth access token.",
+                                   "type": "OAuthException", "code": 190}}
+        error = self.record(payload)
+        if error is not None:
+            return 400, {"error": {"message": "error", "type": "OAuthException", "code": error}}
+        return 200, {"recipient_id": payload["recipient"]["id"], "message_id": f"m_{next(self.ids)}"}
 
     @property
     def base_url(self) -> str:

@@ -1,0 +1,14 @@
+"""`make bench`: every benchmark, figures printed. `BENCH_COLD=1` also times a cold set-up
+(a fresh clone installing both environments and training the model: several minutes)."""
+import os
+
+from bench import message_flow, setup_time
+
+
+def main() -> None:
+    setup_time.run(cold=os.environ.get("BENCH_COLD") == "1")
+    message_flow.run()
+
+
+if __name__ == "__main__":
+    main()
