@@ -133,9 +133,6 @@ class Repository:
             {"$set": {"state": state, "lease_until": 0.0, "finished_ts": time.time(), **outcome}},
         )
 
-    def count_inbound(self, state: str) -> int:
-        return self.messages.count_documents({"direction": "in", "state": state})
-
     # ---- cases ----------------------------------------------------------------------------
 
     def file_case(self, *, source: str, channel: str, user_id: str, category: str,
@@ -206,7 +203,3 @@ class Repository:
 
     def finish_outbound(self, doc_id, state: str, **fields) -> None:
         self.messages.update_one({"_id": doc_id}, {"$set": {"state": state, **fields}})
-
-    def outbound_for(self, channel: str, user_id: str) -> list[dict]:
-        return list(self.messages.find({"channel": channel, "user_id": user_id, "direction": "out"})
-                    .sort("received_ts", ASCENDING))

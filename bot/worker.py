@@ -19,6 +19,7 @@ log = logging.getLogger("tongdai.worker")
 
 LEASE_SECONDS = 60.0
 MAX_ERRORS = 8
+IDLE_POLL_SECONDS = 0.05  # an indexed query; keeps message -> reply latency low
 
 
 def backoff(errors: int) -> float:
@@ -70,7 +71,7 @@ class Worker:
                 log.exception("worker loop error")
                 state = "waiting"
             if state != "processed":
-                self.stopping.wait(0.2 if state == "idle" else 2.0)
+                self.stopping.wait(IDLE_POLL_SECONDS if state == "idle" else 2.0)
         log.info("worker %s stopped", self.worker_id)
 
 

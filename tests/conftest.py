@@ -182,6 +182,16 @@ def app(settings):
 
 
 @pytest.fixture
+def unconfigured_app(settings):
+    """The app with no platform credentials at all."""
+    env = {"MONGODB_URI": settings.database_uri, "NLU_URL": settings.nlu_base_url,
+           "VAR_DIR": str(settings.var_dir)}
+    app = create_app(Settings.from_env(env))
+    yield app
+    app.extensions["repository"].close()
+
+
+@pytest.fixture
 def client(app):
     return app.test_client()
 

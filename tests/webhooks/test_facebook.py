@@ -1,8 +1,6 @@
 import copy
 
-from bot.app import create_app
-from bot.config import Settings
-from tests.conftest import FB_VERIFY_TOKEN, load_fixture, post_facebook
+from tests.conftest import FB_VERIFY_TOKEN, facebook_signature, load_fixture, post_facebook
 from tests.helpers import database_contents, inbound
 
 
@@ -67,7 +65,6 @@ def test_bad_signature_is_403_and_stores_nothing(client, repository):
 
 
 def test_malformed_json_is_400_and_stores_nothing(client, repository):
-    from tests.conftest import facebook_signature
     body = b'{"object": "page", "entry": [{'
     before = database_contents(repository)
     response = client.post("/webhooks/facebook", data=body, content_type="application/json",
@@ -76,14 +73,8 @@ def test_malformed_json_is_400_and_stores_nothing(client, repository):
     assert database_contents(repository) == before
 
 
-def test_unconfigured_channel_is_404(settings):
-    env = {"MONGODB_URI": settings.database_uri, "NLU_URL": settings.nlu_base_url,
-           "VAR_DIR": str(settings.var_dir)}
-    app = create_app(Settings.from_env(env))
-    try:
-        client = app.test_client()
-        assert post_facebook(client, load_fixture("facebook", "messages")).status_code == 404
-        assert client.get("/webhooks/facebook", query_string={"hub.mode": "subscribe"}).status_code == 404
-        assert database_contents(app.extensions["repository"]).get("messages", 0) == 0
-    finally:
-        app.extensions["repository"].close()
+def test_unconfigured_channel_is_404(unconfigured_app):
+    client = unconfigured_app.test_client()
+    assert post_facebook(client, load_fixture("facebook", "messages")).status_code == 404
+    assert client.get("/webhooks/facebook", query_string={"hub.mode": "subscribe"}).status_code == 404
+    assert inbound(unconfigured_app.extensions["repository"]) == []

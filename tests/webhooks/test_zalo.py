@@ -1,8 +1,6 @@
 import json
 import unicodedata
 
-from bot.app import create_app
-from bot.config import Settings
 from tests.conftest import load_fixture, post_zalo, zalo_signature
 from tests.helpers import database_contents, inbound
 
@@ -72,13 +70,7 @@ def test_text_event_without_message_id_is_400(client, repository):
     assert inbound(repository) == []
 
 
-def test_unconfigured_channel_is_404(settings):
-    env = {"MONGODB_URI": settings.database_uri, "NLU_URL": settings.nlu_base_url,
-           "VAR_DIR": str(settings.var_dir)}
-    app = create_app(Settings.from_env(env))
-    try:
-        response = post_zalo(app.test_client(), load_fixture("zalo", "user_send_text"))
-        assert response.status_code == 404
-        assert database_contents(app.extensions["repository"]).get("messages", 0) == 0
-    finally:
-        app.extensions["repository"].close()
+def test_unconfigured_channel_is_404(unconfigured_app):
+    response = post_zalo(unconfigured_app.test_client(), load_fixture("zalo", "user_send_text"))
+    assert response.status_code == 404
+    assert inbound(unconfigured_app.extensions["repository"]) == []
