@@ -54,7 +54,10 @@ install_venv() {  # install_venv DIR PYTHON REQUIREMENTS WHAT
   fi
   say "$what: installing $requirements (this takes a while the first time)..."
   local started=$SECONDS
-  "$dir/bin/python" -m pip install --quiet --disable-pip-version-check -r "$requirements"
+  # This machine's pip configuration names local indexes that may be absent: pip warns once per
+  # package about them, which would bury the set-up's own messages.
+  "$dir/bin/python" -m pip install --quiet --disable-pip-version-check -r "$requirements" \
+    2> >(grep -v 'is ignored: it is neither a file nor a directory' >&2)
   rm -f "$dir"/.installed-*
   touch "$stamp"
   say "$what: installed in $((SECONDS - started)) s"
