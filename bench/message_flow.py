@@ -12,9 +12,8 @@ import requests
 
 from bot.config import REPO_ROOT, Settings
 from bot.run import services
-from tests.conftest import (ZALO_APP_ID, ZALO_OA_SECRET_KEY, free_port, load_fixture,
-                            wait_until, zalo_signature)
-from tests.fakes import FakeZaloOpenAPI
+from tests.conftest import free_port, load_fixture, wait_until, zalo_environment, zalo_signature
+from tests.fakes import FakeZalo
 
 MESSAGES = 100
 RATE_PER_SECOND = 10
@@ -39,13 +38,12 @@ def summary(name: str, seconds: list[float]) -> str:
 
 
 def run() -> None:
-    fake = FakeZaloOpenAPI()
+    fake = FakeZalo()
     with tempfile.TemporaryDirectory() as var:
         port = free_port()
         env = {k: v for k, v in os.environ.items() if k not in ("MONGODB_URI", "NLU_URL")}
         env.update(PORT=str(port), NLU_PORT=str(free_port()), EMBEDDED_DB_PORT=str(free_port()),
-                   VAR_DIR=var, ZALO_APP_ID=ZALO_APP_ID, ZALO_OA_SECRET_KEY=ZALO_OA_SECRET_KEY,
-                   ZALO_ACCESS_TOKEN=fake.access_token, ZALO_OPENAPI_URL=fake.url, PYTHONUNBUFFERED="1")
+                   VAR_DIR=var, PYTHONUNBUFFERED="1", **zalo_environment(fake.url))
         settings = Settings.from_env(env)
         env.update(MONGODB_URI=settings.database_uri, NLU_URL=settings.nlu_base_url)
         logs = Path(var) / "logs"

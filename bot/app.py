@@ -25,7 +25,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     repository.wait_until_ready(60)
     nlu = NluClient(settings.nlu_base_url, timeout=2)
     app.extensions.update(settings=settings, repository=repository, nlu=nlu,
-                          channels=build_channels(settings))
+                          channels=build_channels(settings, repository))
     app.register_blueprint(webhooks)
 
     @app.get("/healthz")
@@ -33,7 +33,12 @@ def create_app(settings: Settings | None = None) -> Flask:
         checks = {"database": "ok" if repository.ping() else "down",
                   "nlu": "ok" if nlu.is_ready() else "down"}
         healthy = all(v == "ok" for v in checks.values())
-        return {"status": "ok" if healthy else "unavailable", **checks}, 200 if healthy else 503
+        # A channel that cannot send (e.g. its token cannot be refreshed) is reported, not fatal:
+        # the other channels and the queue still work.
+        channels = {name: channel.health() for name, channel in app.extensions["channels"].items()
+                    if channel.is_configured()} if checks["database"] == "ok" else {}
+        return ({"status": "ok" if healthy else "unavailable", **checks, "channels": channels},
+                200 if healthy else 503)
 
     @app.get("/metrics")
     def metrics():

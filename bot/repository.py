@@ -43,6 +43,7 @@ class Repository:
         self.db = self.client.get_default_database()
         self.messages = self.db["messages"]
         self.cases = self.db["cases"]
+        self.tokens = self.db["tokens"]
 
     def close(self) -> None:
         self.client.close()
@@ -203,3 +204,32 @@ class Repository:
 
     def finish_outbound(self, doc_id, state: str, **fields) -> None:
         self.messages.update_one({"_id": doc_id}, {"$set": {"state": state, **fields}})
+
+    # ---- platform tokens (refreshed at run time; the environment only seeds them) ----------
+
+    def seed_token(self, name: str, **fields) -> None:
+        """Store the environment's token unless the database already has one for `name`."""
+        try:
+            self.tokens.insert_one({"_id": name, "lease_owner": None, "lease_until": 0.0,
+                                    "updated_ts": time.time(), **fields})
+        except DuplicateKeyError:
+            pass
+
+    def token(self, name: str) -> dict | None:
+        return self.tokens.find_one({"_id": name})
+
+    def acquire_token_lease(self, name: str, owner: str, seconds: float) -> bool:
+        """One refresher at a time across every process: a lease that expires if its holder dies."""
+        now = time.time()
+        return self.tokens.find_one_and_update(
+            {"_id": name, "lease_until": {"$lte": now}},
+            {"$set": {"lease_owner": owner, "lease_until": now + seconds}}) is not None
+
+    def update_token(self, name: str, **fields) -> None:
+        """Unconditional: a new pair from the platform is the only valid one, whoever holds the
+        lease now (its refresh token is single-use and the old one is already spent)."""
+        self.tokens.update_one({"_id": name}, {"$set": {"updated_ts": time.time(), **fields}})
+
+    def release_token_lease(self, name: str, owner: str) -> None:
+        self.tokens.update_one({"_id": name, "lease_owner": owner},
+                               {"$set": {"lease_owner": None, "lease_until": 0.0}})

@@ -85,7 +85,7 @@ def main() -> None:
     settings = Settings.from_env()
     repository = Repository(settings.database_uri)
     repository.wait_until_ready(60)
-    pipeline = Pipeline(repository, NluClient(settings.nlu_base_url), build_channels(settings))
+    pipeline = Pipeline(repository, NluClient(settings.nlu_base_url), build_channels(settings, repository))
     worker = Worker(repository, pipeline)
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: worker.stopping.set())

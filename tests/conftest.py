@@ -23,7 +23,7 @@ from bot.config import REPO_ROOT, Settings
 from bot.pipeline import Pipeline
 from bot.worker import Worker
 from nlu.client import NluClient
-from tests.fakes import FakeGraphAPI, FakeZaloOpenAPI
+from tests.fakes import FakeGraphAPI, FakeZalo
 from webhooks.registry import build_channels
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -130,7 +130,7 @@ def nlu_url():
 
 @pytest.fixture(scope="session")
 def fake_zalo_server():
-    server = FakeZaloOpenAPI()
+    server = FakeZalo()
     yield server
     server.close()
 
@@ -156,12 +156,18 @@ def fake_graph(fake_graph_server):
 
 # ---- the app ---------------------------------------------------------------------------------
 
+def zalo_environment(fake_zalo_url: str) -> dict:
+    """A Zalo OA configured against the fake Zalo (Open API and OAuth)."""
+    return {"ZALO_APP_ID": ZALO_APP_ID, "ZALO_OA_SECRET_KEY": ZALO_OA_SECRET_KEY,
+            "ZALO_APP_SECRET": FakeZalo.APP_SECRET, "ZALO_ACCESS_TOKEN": FakeZalo.ACCESS_TOKEN,
+            "ZALO_REFRESH_TOKEN": FakeZalo.REFRESH_TOKEN, "ZALO_OPENAPI_URL": fake_zalo_url,
+            "ZALO_OAUTH_URL": fake_zalo_url}
+
+
 def environment_for_tests(database_uri, nlu_url, zalo_url, graph_url, var_dir) -> dict:
     return {
         "VAR_DIR": str(var_dir), "MONGODB_URI": database_uri, "NLU_URL": nlu_url,
-        "ZALO_APP_ID": ZALO_APP_ID, "ZALO_OA_SECRET_KEY": ZALO_OA_SECRET_KEY,
-        "ZALO_APP_SECRET": "zalo-app-secret", "ZALO_ACCESS_TOKEN": FakeZaloOpenAPI.access_token,
-        "ZALO_REFRESH_TOKEN": "zalo-refresh-token", "ZALO_OPENAPI_URL": zalo_url,
+        **zalo_environment(zalo_url),
         "FB_APP_SECRET": FB_APP_SECRET, "FB_VERIFY_TOKEN": FB_VERIFY_TOKEN,
         "FB_PAGE_ACCESS_TOKEN": FakeGraphAPI.page_token, "FB_GRAPH_URL": graph_url,
     }
@@ -204,7 +210,7 @@ def repository(app):
 @pytest.fixture
 def worker(app, settings):
     repository = app.extensions["repository"]
-    pipeline = Pipeline(repository, NluClient(settings.nlu_base_url), build_channels(settings))
+    pipeline = Pipeline(repository, NluClient(settings.nlu_base_url), build_channels(settings, repository))
     return Worker(repository, pipeline, worker_id="test-worker")
 
 

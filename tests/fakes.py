@@ -29,11 +29,17 @@ class FakePlatform:
             def do_POST(self):
                 url = urlsplit(self.path)
                 length = int(self.headers.get("Content-Length") or 0)
-                try:
-                    payload = json.loads(self.rfile.read(length) or b"null")
-                except ValueError:
+                raw = self.rfile.read(length)
+                query = parse_qs(url.query)
+                if self.headers.get("Content-Type", "").startswith("application/x-www-form-urlencoded"):
+                    query.update(parse_qs(raw.decode()))
                     payload = None
-                status, body = platform.handle(url.path, parse_qs(url.query), self.headers, payload)
+                else:
+                    try:
+                        payload = json.loads(raw or b"null")
+                    except ValueError:
+                        payload = None
+                status, body = platform.handle(url.path, query, self.headers, payload)
                 data = json.dumps(body).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
@@ -50,6 +56,7 @@ class FakePlatform:
         self.thread.start()
 
     def handle(self, path, query, headers, payload) -> tuple[int, dict]:
+        """`query` holds the query string and, for form posts, the form fields."""
         raise NotImplementedError
 
     def fail_next(self, error):
@@ -82,16 +89,36 @@ class FakePlatform:
         self.server.server_close()
 
 
-class FakeZaloOpenAPI(FakePlatform):
-    """`POST /v3.0/oa/message/cs`: like Zalo, errors come back with HTTP 200 and error != 0."""
+class FakeZalo(FakePlatform):
+    """Zalo's Open API (`POST /v3.0/oa/message/cs`) and OAuth (`POST /v4/oa/access_token`) on
+    one server. Like Zalo: errors come back with HTTP 200 and a non-zero `error`; every refresh
+    returns a new pair, the refresh token is single-use and the old access token dies."""
 
-    access_token = "zalo-access-token"
+    ACCESS_TOKEN = "zalo-access-token"
+    REFRESH_TOKEN = "zalo-refresh-token"
+    APP_SECRET = "zalo-app-secret"
+
+    def __init__(self):
+        super().__init__()
+        self.reset()
+
+    def reset(self):
+        super().reset()
+        with self.lock:
+            self.access_token, self.refresh_token = self.ACCESS_TOKEN, self.REFRESH_TOKEN
+            self.access_token_expired = False
+            self.oauth_calls = 0
+            self.oauth_delay = 0.0
 
     def handle(self, path, query, headers, payload):
+        if path == "/v4/oa/access_token":
+            return self.refresh(headers, query)
         if path != "/v3.0/oa/message/cs":
             return 404, {"error": 404, "message": "not found"}
         if headers.get("access_token") != self.access_token:
             return 200, {"error": -216, "message": "Access token is invalid"}
+        if self.access_token_expired:
+            return 200, {"error": -220, "message": "Access token has expired"}
         if not isinstance(payload, dict) or "recipient" not in payload:
             return 200, {"error": -201, "message": "Parameters are invalid"}
         error = self.record(payload)
@@ -100,6 +127,22 @@ class FakeZaloOpenAPI(FakePlatform):
         return 200, {"error": 0, "message": "Success",
                      "data": {"message_id": f"zmsg{next(self.ids)}",
                               "user_id": payload["recipient"]["user_id"]}}
+
+    def refresh(self, headers, form):
+        time.sleep(self.oauth_delay)  # a slow OAuth server widens the window for a race
+        with self.lock:
+            self.oauth_calls += 1
+            if headers.get("secret_key") != self.APP_SECRET:
+                return 200, {"error": -14002, "error_name": "Invalid app secret",
+                             "error_description": "secret_key is invalid"}
+            if form.get("grant_type") != ["refresh_token"] or form.get("refresh_token") != [self.refresh_token]:
+                return 200, {"error": -14014, "error_name": "Invalid refresh token",
+                             "error_description": "Refresh token is invalid or has been used"}
+            n = next(self.ids)
+            self.access_token, self.refresh_token = f"zalo-access-{n}", f"zalo-refresh-{n}"
+            self.access_token_expired = False
+            return 200, {"access_token": self.access_token, "refresh_token": self.refresh_token,
+                         "expires_in": "90000"}
 
     def texts_to(self, user_id: str) -> list[str]:
         return [p["message"]["text"] for p in self.received if p["recipient"]["user_id"] == user_id]

@@ -10,8 +10,7 @@ from pathlib import Path
 import requests
 
 from bot.config import REPO_ROOT
-from tests.conftest import (ZALO_APP_ID, ZALO_OA_SECRET_KEY, FakeZaloOpenAPI, free_port,
-                            load_fixture, wait_until, zalo_signature)
+from tests.conftest import free_port, load_fixture, wait_until, zalo_environment, zalo_signature
 
 OUR_VARIABLES = ("MONGODB_URI", "NLU_URL", "HOST", "PORT", "SECRET_KEY", "VAR_DIR")
 
@@ -44,9 +43,7 @@ def test_make_run_serves_replies_and_ctrl_c_stops_everything(tmp_path, fake_zalo
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k not in OUR_VARIABLES}
     env.update(PORT=str(port), NLU_PORT=str(free_port()), EMBEDDED_DB_PORT=str(free_port()),
-               VAR_DIR=str(tmp_path / "var"), ZALO_APP_ID=ZALO_APP_ID,
-               ZALO_OA_SECRET_KEY=ZALO_OA_SECRET_KEY, ZALO_ACCESS_TOKEN=FakeZaloOpenAPI.access_token,
-               ZALO_OPENAPI_URL=fake_zalo.url)
+               VAR_DIR=str(tmp_path / "var"), **zalo_environment(fake_zalo.url))
     make = subprocess.Popen(["make", "run"], cwd=REPO_ROOT, env=env, start_new_session=True,
                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     output: list[str] = []

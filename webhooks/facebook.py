@@ -23,9 +23,12 @@ PERMANENT_CODES = {
 class FacebookChannel:
     name = "facebook"
 
-    def __init__(self, settings: Settings, http: requests.Session | None = None):
+    def __init__(self, settings: Settings, repository=None, http: requests.Session | None = None):
         self.settings = settings
         self.http = http or requests.Session()
+
+    def health(self) -> str:
+        return "ok"
 
     def is_configured(self) -> bool:
         s = self.settings

@@ -3,11 +3,12 @@ from __future__ import annotations
 
 from bot.channels import Channel
 from bot.config import Settings
+from bot.repository import Repository
 from webhooks.facebook import FacebookChannel
 from webhooks.zalo import ZaloChannel
 
 CHANNEL_CLASSES = (ZaloChannel, FacebookChannel)
 
 
-def build_channels(settings: Settings) -> dict[str, Channel]:
-    return {cls.name: cls(settings) for cls in CHANNEL_CLASSES}
+def build_channels(settings: Settings, repository: Repository) -> dict[str, Channel]:
+    return {cls.name: cls(settings, repository) for cls in CHANNEL_CLASSES}
