@@ -2,6 +2,7 @@
 under `webhooks/`; the core never imports them (the entry points hand them in)."""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Mapping, Protocol
 
 from bot.messages import InboundMessage, SendResult
@@ -9,6 +10,18 @@ from bot.messages import InboundMessage, SendResult
 
 class BadPayload(ValueError):
     """The body is not an event this platform sends: answered with 400, nothing stored."""
+
+
+HOUR = 3600.0
+DAY = 24 * HOUR
+
+
+@dataclass(frozen=True)
+class Window:
+    """Whether the platform lets us message this user now, and how."""
+    allowed: bool
+    tag: str | None = None     # e.g. Messenger's HUMAN_AGENT outside the 24-hour window
+    reason: str | None = None  # why not, in Vietnamese, for staff
 
 
 class Channel(Protocol):
@@ -20,6 +33,8 @@ class Channel(Protocol):
 
     def parse(self, body: bytes) -> list[InboundMessage]: ...
 
-    def send_text(self, user_id: str, text: str) -> SendResult: ...
+    def reply_window(self, since_last_inbound: float, by_staff: bool) -> Window: ...
+
+    def send_text(self, user_id: str, text: str, tag: str | None = None) -> SendResult: ...
 
     def health(self) -> str: ...  # "ok", or what staff must fix (e.g. "token_refresh_failed")

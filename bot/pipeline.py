@@ -4,11 +4,13 @@ claim was retried) files one case and sends one reply."""
 from __future__ import annotations
 
 import logging
+import time
 from typing import Mapping
 
 from bot import dialogue, texts
-from bot.channels import Channel
+from bot.channels import Channel, Window
 from bot.repository import Repository
+from bot.text_split import split_text
 from nlu.client import NluClient
 
 
@@ -41,13 +43,27 @@ class Pipeline:
         return outcome
 
     def reply(self, inbound: dict, text: str) -> str:
-        record = self.repository.begin_outbound(
-            channel=inbound["channel"], user_id=inbound["user_id"],
-            message_id=f"reply:{inbound['message_id']}", text=text,
-            in_reply_to=inbound["message_id"])
+        """Send `text` (in as many parts as the platform needs) in answer to `inbound`. Each part
+        has its own record, keyed on the inbound message: a retry resends only what did not go."""
+        channel = self.channels[inbound["channel"]]
+        last = self.repository.last_inbound_ts(inbound["channel"], inbound["user_id"])
+        window = channel.reply_window(time.time() - (last or time.time()), by_staff=False)
+        states = [self._send_part(channel, inbound, f"reply:{inbound['message_id']}:{i}", part, window)
+                  for i, part in enumerate(split_text(text))]
+        attempted_now = [state for state in states if state != "already_attempted"]
+        if not attempted_now:
+            return "already_attempted"
+        return next((state for state in attempted_now if state != "sent"), "sent")
+
+    def _send_part(self, channel: Channel, inbound: dict, key: str, text: str, window: Window) -> str:
+        record = self.repository.begin_outbound(channel=inbound["channel"], user_id=inbound["user_id"],
+                                                message_id=key, text=text, in_reply_to=inbound["message_id"])
         if record is None:
             return "already_attempted"
-        result = self.channels[inbound["channel"]].send_text(inbound["user_id"], text)
+        if not window.allowed:
+            self.repository.finish_outbound(record["_id"], "refused", error=window.reason)
+            return "refused"
+        result = channel.send_text(inbound["user_id"], text, tag=window.tag)
         if result.ok:
             self.repository.finish_outbound(record["_id"], "sent",
                                             platform_message_id=result.platform_message_id)

@@ -14,7 +14,7 @@ import secrets
 import time
 from datetime import datetime, timezone
 
-from pymongo import ASCENDING, MongoClient, ReturnDocument
+from pymongo import ASCENDING, DESCENDING, MongoClient, ReturnDocument
 from pymongo.errors import DuplicateKeyError, PyMongoError
 
 from bot.messages import InboundMessage
@@ -59,7 +59,7 @@ class Repository:
         """Idempotent: creating an index that exists is a no-op."""
         self.messages.create_index([("channel", ASCENDING), ("message_id", ASCENDING)], unique=True)
         self.messages.create_index([("state", ASCENDING), ("lease_until", ASCENDING)])
-        self.messages.create_index([("channel", ASCENDING), ("user_id", ASCENDING)])
+        self.messages.create_index([("channel", ASCENDING), ("user_id", ASCENDING), ("received_ts", ASCENDING)])
         self.cases.create_index([("code", ASCENDING)], unique=True)
         self.cases.create_index([("source", ASCENDING)], unique=True)
         self.cases.create_index([("channel", ASCENDING), ("user_id", ASCENDING)])
@@ -133,6 +133,12 @@ class Repository:
             {"_id": doc_id},
             {"$set": {"state": state, "lease_until": 0.0, "finished_ts": time.time(), **outcome}},
         )
+
+    def last_inbound_ts(self, channel: str, user_id: str) -> float | None:
+        """When this user last wrote to us: the platforms' reply windows run from it."""
+        last = self.messages.find_one({"channel": channel, "user_id": user_id, "direction": "in"},
+                                      sort=[("received_ts", DESCENDING)])
+        return last["received_ts"] if last else None
 
     # ---- cases ----------------------------------------------------------------------------
 

@@ -2,8 +2,10 @@
 through the real database and the real NLU server with the trained model."""
 import re
 
+import pytest
+
+from bot.pipeline import Pipeline, RetryLater
 from nlu.client import NluClient
-from bot.pipeline import Pipeline
 from bot.worker import Worker
 from tests.conftest import free_port, load_fixture, post_facebook, post_zalo, wait_until
 from webhooks.registry import build_channels
@@ -112,10 +114,47 @@ def test_permanent_send_error_is_stored_with_a_reason_and_not_retried(client, re
 
 def test_messages_wait_while_the_nlu_server_is_down(client, repository, settings, worker, fake_zalo):
     down = Worker(repository, Pipeline(repository, NluClient(f"http://127.0.0.1:{free_port()}", timeout=1),
-                                       build_channels(settings)))
+                                       build_channels(settings, repository)))
     assert post_zalo(client, load_fixture("zalo", "user_send_text")).status_code == 200
     assert down.run_once() == "waiting"
     assert repository.messages.find_one({"direction": "in"})["state"] == "pending"
     assert repository.cases.count_documents({}) == 0 and fake_zalo.received == []
     wait_until(lambda: worker.run_once() == "processed", 10, "the message after the NLU is back")
     assert repository.cases.count_documents({}) == 1
+
+
+def test_messenger_reply_after_24_hours_is_refused_and_stored_with_the_reason(client, repository, worker, fake_graph):
+    """A message that waited a day (the NLU server was down): Messenger forbids an automated reply."""
+    assert post_facebook(client, load_fixture("facebook", "messages")).status_code == 200
+    repository.messages.update_one({"direction": "in"}, {"$inc": {"received_ts": -25 * 3600}})
+    worker.drain()
+    assert repository.cases.count_documents({}) == 1
+    outbound = repository.messages.find_one({"direction": "out"})
+    assert outbound["state"] == "refused" and "24 giờ" in outbound["error"]
+    assert fake_graph.received == []
+
+
+def test_zalo_reply_window_is_seven_days(client, repository, worker, fake_zalo):
+    assert post_zalo(client, zalo_text("Xin chào", msg_id="old-1")).status_code == 200
+    repository.messages.update_one({"message_id": "old-1"}, {"$inc": {"received_ts": -6 * 86400}})
+    worker.drain()
+    assert len(fake_zalo.received) == 1
+    assert post_zalo(client, zalo_text("Xin chào", msg_id="old-2", user="u-8-days")).status_code == 200
+    repository.messages.update_one({"message_id": "old-2"}, {"$inc": {"received_ts": -8 * 86400}})
+    worker.drain()
+    assert len(fake_zalo.received) == 1
+    assert "7 ngày" in repository.messages.find_one({"direction": "out", "user_id": "u-8-days"})["error"]
+
+
+def test_long_reply_goes_in_parts_and_a_retry_resends_only_the_failed_part(client, repository, worker, fake_zalo):
+    assert post_zalo(client, load_fixture("zalo", "user_send_text")).status_code == 200
+    inbound = repository.messages.find_one({"direction": "in"})
+    long_text = "Anh/chị theo dõi SpO2 mỗi ngày và gọi 115 khi khó thở. " * 80  # about 4,400 characters
+    fake_zalo.queued_errors = [None, -32]  # the second part is rate-limited once
+    with pytest.raises(RetryLater):
+        worker.pipeline.reply(inbound, long_text)
+    assert worker.pipeline.reply(inbound, long_text) == "sent"
+    sent = [p["message"]["text"] for p in fake_zalo.received]
+    assert len(sent) == 4 and sent[1] == sent[2]  # part 2 was refused, then resent; part 1 only once
+    assert " ".join([sent[0], sent[2], sent[3]]) == long_text.strip()
+    assert all(len(t) <= 2000 for t in sent)

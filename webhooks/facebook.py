@@ -8,7 +8,7 @@ from typing import Mapping
 
 import requests
 
-from bot.channels import BadPayload
+from bot.channels import DAY, BadPayload, Window
 from bot.config import Settings
 from bot.messages import InboundMessage, SendResult
 
@@ -33,6 +33,19 @@ class FacebookChannel:
     def is_configured(self) -> bool:
         s = self.settings
         return bool(s.fb_app_secret and s.fb_verify_token and s.fb_page_access_token)
+
+    def reply_window(self, since_last_inbound: float, by_staff: bool) -> Window:
+        # Messenger: anything within 24 h of the user's last message; after that only a reply
+        # typed by a person, tagged HUMAN_AGENT, and only up to 7 days.
+        if since_last_inbound <= DAY:
+            return Window(True)
+        if by_staff and since_last_inbound <= 7 * DAY:
+            return Window(True, tag="HUMAN_AGENT")
+        if by_staff:
+            return Window(False, reason="Đã quá 7 ngày kể từ tin nhắn cuối của người dân: "
+                                        "Messenger không cho phép gửi tin.")
+        return Window(False, reason="Đã quá 24 giờ kể từ tin nhắn cuối của người dân: Messenger chỉ "
+                                    "cho phép cán bộ trả lời (trong 7 ngày), không cho gửi tin tự động.")
 
     def handshake(self, args: Mapping[str, str]) -> tuple[int, str]:
         """Meta's subscription check: echo the challenge when the verify token matches."""
@@ -84,15 +97,15 @@ class FacebookChannel:
         return InboundMessage(channel=self.name, message_id=str(mid), user_id=str(sender_id),
                               text=text, sent_at_ms=int(event.get("timestamp") or 0))
 
-    def send_text(self, user_id: str, text: str) -> SendResult:
+    def send_text(self, user_id: str, text: str, tag: str | None = None) -> SendResult:
+        payload = {"recipient": {"id": user_id}, "messaging_type": "RESPONSE", "message": {"text": text}}
+        if tag:
+            payload.update(messaging_type="MESSAGE_TAG", tag=tag)
         try:
             response = self.http.post(
                 f"{self.settings.fb_graph_url}/me/messages",
                 params={"access_token": self.settings.fb_page_access_token or ""},
-                json={"recipient": {"id": user_id}, "messaging_type": "RESPONSE",
-                      "message": {"text": text}},
-                timeout=20,
-            )
+                json=payload, timeout=20)
             body = response.json()
         except (requests.RequestException, ValueError) as exc:
             return SendResult(ok=False, error_code="network", retryable=True,

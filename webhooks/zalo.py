@@ -12,7 +12,7 @@ from typing import Mapping
 
 import requests
 
-from bot.channels import BadPayload
+from bot.channels import DAY, BadPayload, Window
 from bot.config import Settings
 from bot.messages import InboundMessage, SendResult
 from bot.repository import Repository
@@ -149,6 +149,13 @@ class ZaloChannel:
     def health(self) -> str:
         return self.tokens.health()
 
+    def reply_window(self, since_last_inbound: float, by_staff: bool) -> Window:
+        # Zalo: consultation messages only to users who interacted within the last 7 days.
+        if since_last_inbound <= 7 * DAY:
+            return Window(True)
+        return Window(False, reason="Người dân không tương tác với OA trong 7 ngày qua: "
+                                    "Zalo không cho phép gửi tin tư vấn.")
+
     def is_configured(self) -> bool:
         s = self.settings
         return bool(s.zalo_app_id and s.zalo_oa_secret_key)
@@ -183,7 +190,7 @@ class ZaloChannel:
         return [InboundMessage(channel=self.name, message_id=str(msg_id), user_id=str(user_id),
                                text=text, sent_at_ms=sent_at_ms, event=event["event_name"])]
 
-    def send_text(self, user_id: str, text: str) -> SendResult:
+    def send_text(self, user_id: str, text: str, tag: str | None = None) -> SendResult:
         payload = {"recipient": {"user_id": user_id}, "message": {"text": text}}
         token = self.tokens.access_token()
         result = self._send(token, payload)
