@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Mapping, Protocol
 
-from bot.messages import InboundMessage, SendResult
+from bot.messages import Event, SendResult
 
 
 class BadPayload(ValueError):
@@ -31,7 +31,7 @@ class Channel(Protocol):
 
     def verify(self, body: bytes, headers: Mapping[str, str]) -> bool: ...
 
-    def parse(self, body: bytes) -> list[InboundMessage]: ...
+    def parse(self, body: bytes) -> list[Event]: ...
 
     def reply_window(self, since_last_inbound: float, by_staff: bool) -> Window: ...
 

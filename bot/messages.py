@@ -1,8 +1,8 @@
-"""The one normalized message type every platform's event becomes, and the result of a send."""
+"""The normalized types every platform event becomes, and the result of a send."""
 from __future__ import annotations
 
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
 
 
 def nfc(text: str | None) -> str:
@@ -10,16 +10,69 @@ def nfc(text: str | None) -> str:
 
 
 @dataclass(frozen=True)
+class Attachment:
+    type: str                      # image, gif, video, audio, file, sticker, link, location, business_card, fallback
+    url: str | None = None         # the platform's URL: it expires, so the worker keeps a copy
+    name: str | None = None
+    size: int | None = None
+    description: str | None = None
+    latitude: float | None = None
+    longitude: float | None = None
+
+    def to_document(self) -> dict:
+        return {k: v for k, v in asdict(self).items() if v is not None}
+
+
+# What an inbound event asks of us: a citizen's message goes through the pipeline; the others
+# are recorded and handled without the NLU.
+MESSAGE, FOLLOW, UNFOLLOW, USER_INFO = "message", "follow", "unfollow", "user_info"
+
+
+@dataclass(frozen=True)
 class InboundMessage:
     channel: str          # "zalo", "facebook", "web"
     message_id: str       # the platform's id: the dedupe key within a channel
     user_id: str          # the platform's id of the citizen
-    text: str             # NFC-normalized
+    text: str             # NFC-normalized; may be empty (a photo, a location, a follow)
     sent_at_ms: int       # the platform's timestamp, milliseconds since the epoch
     event: str = "text"   # the platform's event name, kept for the record
+    kind: str = MESSAGE
+    attachments: tuple[Attachment, ...] = ()
+    payload: str | None = None   # a quick reply's or a button's payload
+    reply_to: str | None = None  # the platform id of the message this one quotes
+    info: dict = field(default_factory=dict)  # what the citizen shared (name, phone, address)
 
     def __post_init__(self):
         object.__setattr__(self, "text", nfc(self.text))
+
+
+@dataclass(frozen=True)
+class StaffMessage:
+    """A person answered from the platform's own inbox (Zalo's OA chat tool, Meta's Page inbox):
+    kept in the history, and the bot leaves the conversation to that person."""
+    channel: str
+    message_id: str
+    user_id: str
+    text: str
+    sent_at_ms: int
+    staff_id: str | None = None
+    attachments: tuple[Attachment, ...] = ()
+
+    def __post_init__(self):
+        object.__setattr__(self, "text", nfc(self.text))
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """The citizen's device got (`delivered`) or showed (`seen`) our messages."""
+    channel: str
+    user_id: str
+    status: str
+    message_ids: tuple[str, ...] = ()
+    watermark_ms: int | None = None  # Messenger: everything sent up to this time
+
+
+Event = InboundMessage | StaffMessage | Receipt
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,8 @@ from typing import Mapping
 
 from bot import dialogue, texts
 from bot.channels import Channel, Window
+from bot.media import MediaStore
+from bot.messages import FOLLOW, MESSAGE, UNFOLLOW, USER_INFO
 from bot.repository import Repository
 from bot.text_split import split_text
 from nlu.client import NluClient
@@ -16,18 +18,43 @@ from nlu.client import NluClient
 
 log = logging.getLogger("tongdai.pipeline")
 
+GET_STARTED = "GET_STARTED"  # the payload of Messenger's "Get Started" button
+
 
 class RetryLater(Exception):
     """A step failed in a way that another attempt may fix (e.g. the platform rate-limited us)."""
 
 
 class Pipeline:
-    def __init__(self, repository: Repository, nlu: NluClient, channels: Mapping[str, Channel]):
+    def __init__(self, repository: Repository, nlu: NluClient, channels: Mapping[str, Channel],
+                 media: MediaStore):
         self.repository = repository
         self.nlu = nlu
         self.channels = channels
+        self.media = media
 
     def handle(self, message: dict) -> dict:
+        channel, user = message["channel"], message["user_id"]
+        kind = message.get("kind", MESSAGE)
+        if kind == UNFOLLOW:
+            self.repository.update_conversation(channel, user, following="no")
+            return {"action": "unfollowed"}
+        if kind == FOLLOW:
+            self.repository.update_conversation(channel, user, following="yes")
+            return {"reply_state": self.reply(message, texts.WELCOME)}
+        if kind == USER_INFO:
+            self.repository.update_conversation(channel, user, profile=message.get("info") or {})
+            return {"reply_state": self.reply(message, texts.INFO_RECEIVED)}
+        attachments = self.media.keep_all(message) if message.get("attachments") else []
+        if self.repository.conversation(channel, user)["handler"] == "staff":
+            return {"held_by_staff": True}  # a person holds this chat: the bot stays silent
+        if message.get("payload") == GET_STARTED:
+            return {"reply_state": self.reply(message, texts.GREETING)}
+        if attachments and not message["text"].strip():
+            return {"reply_state": self.reply(message, texts.attachment_received([a["type"] for a in attachments]))}
+        return self.understand(message)
+
+    def understand(self, message: dict) -> dict:
         parse = self.nlu.parse(message["text"])
         decision = dialogue.decide(message["text"], parse, lambda code: self._case_of(message, code))
         outcome = {"intent": parse.intent, "confidence": round(parse.confidence, 4)}
@@ -65,7 +92,7 @@ class Pipeline:
             return "refused"
         result = channel.send_text(inbound["user_id"], text, tag=window.tag)
         if result.ok:
-            self.repository.finish_outbound(record["_id"], "sent",
+            self.repository.finish_outbound(record["_id"], "sent", sent_ts=time.time(),
                                             platform_message_id=result.platform_message_id)
             return "sent"
         fields = {"error_code": result.error_code, "error": result.error}

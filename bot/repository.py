@@ -17,7 +17,7 @@ from datetime import datetime, timezone
 from pymongo import ASCENDING, DESCENDING, MongoClient, ReturnDocument
 from pymongo.errors import DuplicateKeyError, PyMongoError
 
-from bot.messages import InboundMessage
+from bot.messages import InboundMessage, Receipt, StaffMessage
 
 CASE_CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud on a phone
 CASE_CODE_LENGTH = 6
@@ -44,6 +44,7 @@ class Repository:
         self.messages = self.db["messages"]
         self.cases = self.db["cases"]
         self.tokens = self.db["tokens"]
+        self.conversations = self.db["conversations"]
 
     def close(self) -> None:
         self.client.close()
@@ -60,6 +61,8 @@ class Repository:
         self.messages.create_index([("channel", ASCENDING), ("message_id", ASCENDING)], unique=True)
         self.messages.create_index([("state", ASCENDING), ("lease_until", ASCENDING)])
         self.messages.create_index([("channel", ASCENDING), ("user_id", ASCENDING), ("received_ts", ASCENDING)])
+        self.messages.create_index([("channel", ASCENDING), ("platform_message_id", ASCENDING)])
+        self.conversations.create_index([("channel", ASCENDING), ("user_id", ASCENDING)], unique=True)
         self.cases.create_index([("code", ASCENDING)], unique=True)
         self.cases.create_index([("source", ASCENDING)], unique=True)
         self.cases.create_index([("channel", ASCENDING), ("user_id", ASCENDING)])
@@ -88,7 +91,12 @@ class Repository:
                 "user_id": message.user_id,
                 "direction": "in",
                 "event": message.event,
+                "kind": message.kind,
                 "text": message.text,
+                "attachments": [a.to_document() for a in message.attachments],
+                "payload": message.payload,
+                "reply_to": message.reply_to,
+                "info": message.info,
                 "sent_at_ms": message.sent_at_ms,
                 "created_at": utcnow(),
                 "received_ts": time.time(),
@@ -105,6 +113,61 @@ class Repository:
             except PyMongoError as exc:
                 raise DatabaseUnavailable(str(exc)) from exc
         return stored
+
+    def store_staff_message(self, message: StaffMessage) -> bool:
+        """A reply a person sent from the platform's own inbox: kept in the history, and the
+        conversation is left to people from now on. Returns False for a redelivery."""
+        try:
+            self.messages.insert_one({
+                "channel": message.channel, "message_id": message.message_id,
+                "user_id": message.user_id, "direction": "out", "sender": "staff",
+                "staff_id": message.staff_id, "text": message.text,
+                "attachments": [a.to_document() for a in message.attachments],
+                "sent_at_ms": message.sent_at_ms, "created_at": utcnow(), "received_ts": time.time(),
+                "state": "sent", "sent_ts": time.time(), "platform_message_id": message.message_id})
+        except DuplicateKeyError:
+            return False
+        except PyMongoError as exc:
+            raise DatabaseUnavailable(str(exc)) from exc
+        self.set_handler(message.channel, message.user_id, "staff")
+        return True
+
+    def apply_receipt(self, receipt: Receipt) -> int:
+        """Mark our messages delivered or seen. Returns how many were updated."""
+        field = f"{receipt.status}_ts"
+        query = {"channel": receipt.channel, "direction": "out", field: {"$exists": False}}
+        if receipt.message_ids:
+            query["platform_message_id"] = {"$in": list(receipt.message_ids)}
+        elif receipt.watermark_ms:
+            # Messenger: everything we sent this user up to the watermark.
+            query.update(user_id=receipt.user_id, state="sent", sent_ts={"$lte": receipt.watermark_ms / 1000})
+        else:
+            return 0
+        try:
+            return self.messages.update_many(query, {"$set": {field: time.time()}}).modified_count
+        except PyMongoError as exc:
+            raise DatabaseUnavailable(str(exc)) from exc
+
+    # ---- conversations: who holds the chat, what the citizen told us about themselves ------
+
+    def conversation(self, channel: str, user_id: str) -> dict:
+        return self.conversations.find_one({"channel": channel, "user_id": user_id}) or {
+            "channel": channel, "user_id": user_id, "handler": "bot"}
+
+    def update_conversation(self, channel: str, user_id: str, **fields) -> None:
+        on_insert = {"created_at": utcnow()}
+        if "handler" not in fields:
+            on_insert["handler"] = "bot"
+        self.conversations.update_one({"channel": channel, "user_id": user_id},
+                                      {"$set": {"updated_ts": time.time(), **fields}, "$setOnInsert": on_insert},
+                                      upsert=True)
+
+    def set_handler(self, channel: str, user_id: str, handler: str) -> None:
+        """"bot" answers; "staff": a person holds the chat and the bot stays silent."""
+        self.update_conversation(channel, user_id, handler=handler, handler_since_ts=time.time())
+
+    def save_attachments(self, doc_id, attachments: list[dict]) -> None:
+        self.messages.update_one({"_id": doc_id}, {"$set": {"attachments": attachments}})
 
     def claim_inbound(self, worker_id: str, lease_seconds: float) -> dict | None:
         """Atomically take the oldest pending message whose lease is free (or expired)."""

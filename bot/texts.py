@@ -55,3 +55,20 @@ def case_filed(category: str, code: str) -> str:
 
 def case_status(code: str, category: str, status: str) -> str:
     return (f"Hồ sơ {code} ({CATEGORY_NAMES[category]}) hiện {STATUS_NAMES.get(status, status)}.")
+
+WELCOME = ("Cảm ơn anh/chị đã quan tâm Tổng đài 1022 tỉnh Trà Vinh. " + SERVICES)
+
+INFO_RECEIVED = ("Tổng đài 1022 đã nhận thông tin liên hệ anh/chị cung cấp. "
+                 "Thông tin này chỉ dùng để xử lý yêu cầu của anh/chị và được giữ bí mật.")
+
+ATTACHMENT_NAMES = {"image": "hình ảnh", "gif": "hình ảnh", "sticker": "nhãn dán", "video": "video",
+                    "audio": "tin nhắn thoại", "file": "tệp", "location": "vị trí", "link": "đường dẫn",
+                    "business_card": "danh thiếp"}
+
+
+def attachment_received(types: list[str]) -> str:
+    if types and all(t == "sticker" for t in types):
+        return "Tổng đài 1022 có thể giúp gì cho anh/chị? " + SERVICES
+    names = list(dict.fromkeys(ATTACHMENT_NAMES.get(t, "tệp") for t in types))
+    return (f"Tổng đài 1022 đã nhận {', '.join(names)} anh/chị gửi. Anh/chị vui lòng nhắn thêm "
+            "nội dung cần phản ánh hoặc đề nghị (việc gì, ở đâu, khi nào) để tổng đài tiếp nhận.")

@@ -10,10 +10,14 @@ import signal
 import socket
 import threading
 import time
+from typing import Mapping
 
+from bot.channels import Channel
+from bot.config import Settings, load_env_file
+from bot.media import MediaStore
 from bot.pipeline import Pipeline, RetryLater
 from bot.repository import Repository
-from nlu.client import NluUnavailable
+from nlu.client import NluClient, NluUnavailable
 
 log = logging.getLogger("tongdai.worker")
 
@@ -75,9 +79,14 @@ class Worker:
         log.info("worker %s stopped", self.worker_id)
 
 
+def build_pipeline(settings: Settings, repository: Repository, channels: Mapping[str, Channel],
+                   nlu: NluClient | None = None) -> Pipeline:
+    return Pipeline(repository, nlu or NluClient(settings.nlu_base_url), channels,
+                    MediaStore(settings.var_dir / "media", repository))
+
+
 def main() -> None:
-    from bot.config import Settings, load_env_file
-    from nlu.client import NluClient
+    # The entry point wires the platforms in; the core itself never imports them.
     from webhooks.registry import build_channels
 
     load_env_file()
@@ -85,8 +94,7 @@ def main() -> None:
     settings = Settings.from_env()
     repository = Repository(settings.database_uri)
     repository.wait_until_ready(60)
-    pipeline = Pipeline(repository, NluClient(settings.nlu_base_url), build_channels(settings, repository))
-    worker = Worker(repository, pipeline)
+    worker = Worker(repository, build_pipeline(settings, repository, build_channels(settings, repository)))
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: worker.stopping.set())
     worker.run_forever()

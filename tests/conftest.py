@@ -20,8 +20,7 @@ from pymongo.uri_parser import parse_uri
 
 from bot.app import create_app
 from bot.config import REPO_ROOT, Settings
-from bot.pipeline import Pipeline
-from bot.worker import Worker
+from bot.worker import Worker, build_pipeline
 from nlu.client import NluClient
 from tests.fakes import FakeGraphAPI, FakeZalo
 from webhooks.registry import build_channels
@@ -210,7 +209,7 @@ def repository(app):
 @pytest.fixture
 def worker(app, settings):
     repository = app.extensions["repository"]
-    pipeline = Pipeline(repository, NluClient(settings.nlu_base_url), build_channels(settings, repository))
+    pipeline = build_pipeline(settings, repository, build_channels(settings, repository))
     return Worker(repository, pipeline, worker_id="test-worker")
 
 

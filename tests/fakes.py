@@ -21,6 +21,7 @@ class FakePlatform:
         self.received: list[dict] = []
         self.received_at: list[float] = []  # time.monotonic() of each send, for benchmarks
         self.queued_errors: list = []
+        self.files: dict[str, tuple[str, bytes]] = {}
         self.ids = itertools.count(1)
         self.lock = threading.Lock()
         platform = self
@@ -43,6 +44,18 @@ class FakePlatform:
                 data = json.dumps(body).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def do_GET(self):
+                """Attachments on the platform's CDN: `platform.files[path] = (content_type, bytes)`."""
+                content_type, data = platform.files.get(urlsplit(self.path).path, ("text/plain", None))
+                if data is None:
+                    self.send_error(404)
+                    return
+                self.send_response(200)
+                self.send_header("Content-Type", content_type)
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
                 self.wfile.write(data)
@@ -74,6 +87,7 @@ class FakePlatform:
             self.received.clear()
             self.received_at.clear()
             self.queued_errors.clear()
+            self.files.clear()
 
     def wait_for(self, count: int, timeout: float = 60.0) -> list[dict]:
         deadline = time.monotonic() + timeout

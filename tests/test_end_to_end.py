@@ -4,9 +4,9 @@ import re
 
 import pytest
 
-from bot.pipeline import Pipeline, RetryLater
+from bot.pipeline import RetryLater
 from nlu.client import NluClient
-from bot.worker import Worker
+from bot.worker import Worker, build_pipeline
 from tests.conftest import free_port, load_fixture, post_facebook, post_zalo, wait_until
 from webhooks.registry import build_channels
 
@@ -113,8 +113,8 @@ def test_permanent_send_error_is_stored_with_a_reason_and_not_retried(client, re
 
 
 def test_messages_wait_while_the_nlu_server_is_down(client, repository, settings, worker, fake_zalo):
-    down = Worker(repository, Pipeline(repository, NluClient(f"http://127.0.0.1:{free_port()}", timeout=1),
-                                       build_channels(settings, repository)))
+    nlu_down = NluClient(f"http://127.0.0.1:{free_port()}", timeout=1)
+    down = Worker(repository, build_pipeline(settings, repository, build_channels(settings, repository), nlu_down))
     assert post_zalo(client, load_fixture("zalo", "user_send_text")).status_code == 200
     assert down.run_once() == "waiting"
     assert repository.messages.find_one({"direction": "in"})["state"] == "pending"

@@ -6,7 +6,7 @@ from flask import Blueprint, Response, abort, current_app, request
 
 from bot.channels import BadPayload
 from bot.repository import DatabaseUnavailable
-from bot import metrics
+from bot import intake, metrics
 
 webhooks = Blueprint("webhooks", __name__, url_prefix="/webhooks")
 
@@ -35,18 +35,16 @@ def receive(slug: str):
         if not channel.verify(body, request.headers):
             metrics.WEBHOOK_EVENTS.labels(slug, "bad_signature").inc()
             return {"error": "invalid signature"}, 403
-        messages = channel.parse(body)
+        events = channel.parse(body)
     except BadPayload as exc:
         metrics.WEBHOOK_EVENTS.labels(slug, "bad_payload").inc()
         return {"error": f"malformed event: {exc}"}, 400
     try:
-        stored = current_app.extensions["repository"].store_inbound(messages)
+        outcomes = intake.accept(current_app.extensions["repository"], events)
     except DatabaseUnavailable:
         # 503 makes the platform deliver again later instead of us losing the message.
         metrics.WEBHOOK_EVENTS.labels(slug, "database_unavailable").inc()
         return {"error": "temporarily unavailable"}, 503
-    metrics.WEBHOOK_EVENTS.labels(slug, "stored").inc(stored)
-    metrics.WEBHOOK_EVENTS.labels(slug, "duplicate").inc(len(messages) - stored)
-    if not messages:
-        metrics.WEBHOOK_EVENTS.labels(slug, "ignored").inc()
-    return {"status": "ok", "stored": stored}, 200
+    for outcome, count in outcomes.items():
+        metrics.WEBHOOK_EVENTS.labels(slug, outcome).inc(count)
+    return {"status": "ok", **outcomes}, 200

@@ -3,14 +3,14 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 from typing import Mapping
 
 import requests
 
-from bot.channels import DAY, BadPayload, Window
+from bot.channels import DAY, Window
 from bot.config import Settings
-from bot.messages import InboundMessage, SendResult
+from bot.messages import Event, SendResult
+from webhooks import facebook_events
 
 RETRYABLE_CODES = {2: "Lỗi tạm thời của Facebook", 613: "Facebook giới hạn tốc độ gửi"}
 PERMANENT_CODES = {
@@ -62,43 +62,12 @@ class FacebookChannel:
         expected = hmac.new(self.settings.fb_app_secret.encode(), body, hashlib.sha256).hexdigest()
         return hmac.compare_digest(given[7:].strip().lower(), expected)
 
-    def parse(self, body: bytes) -> list[InboundMessage]:
-        try:
-            payload = json.loads(body)
-        except ValueError as exc:
-            raise BadPayload("body is not JSON") from exc
-        if not isinstance(payload, dict) or not isinstance(payload.get("entry"), list):
-            raise BadPayload("no entry list")
-        if payload.get("object") != "page":
-            return []
-        messages = []
-        # Meta batches several entries, each with several events, in one request: read them all.
-        for entry in payload["entry"]:
-            if not isinstance(entry, dict):
-                raise BadPayload("entry is not an object")
-            for event in entry.get("messaging") or []:
-                message = self._text_message(event)
-                if message:
-                    messages.append(message)
-        return messages
-
-    def _text_message(self, event) -> InboundMessage | None:
-        if not isinstance(event, dict):
-            raise BadPayload("messaging event is not an object")
-        message = event.get("message")
-        if not isinstance(message, dict) or message.get("is_echo"):
-            return None  # delivery, read, postback and our own echoes: later work
-        sender_id = (event.get("sender") or {}).get("id")
-        mid, text = message.get("mid"), message.get("text")
-        if not (sender_id and mid):
-            raise BadPayload("message without sender.id or mid")
-        if not isinstance(text, str):
-            return None  # attachments only: later work
-        return InboundMessage(channel=self.name, message_id=str(mid), user_id=str(sender_id),
-                              text=text, sent_at_ms=int(event.get("timestamp") or 0))
+    def parse(self, body: bytes) -> list[Event]:
+        return facebook_events.parse(body)
 
     def send_text(self, user_id: str, text: str, tag: str | None = None) -> SendResult:
-        payload = {"recipient": {"id": user_id}, "messaging_type": "RESPONSE", "message": {"text": text}}
+        payload = {"recipient": {"id": user_id}, "messaging_type": "RESPONSE",
+                   "message": {"text": text, "metadata": facebook_events.BOT_METADATA}}
         if tag:
             payload.update(messaging_type="MESSAGE_TAG", tag=tag)
         try:

@@ -17,10 +17,14 @@ def test_user_send_text(client, repository):
     assert stored["state"] == "pending" and stored["created_at"] is not None
 
 
-def test_user_send_sticker(client, repository):
+def test_user_send_sticker(client, repository, worker, fake_zalo):
     response = post_zalo(client, load_fixture("zalo", "user_send_sticker"))
     assert response.status_code == 200
-    assert inbound(repository) == []
+    [sticker] = inbound(repository)[0]["attachments"]
+    assert (sticker["type"], sticker["description"]) == ("sticker", "bfe458bf64fa8da4d4eb")
+    worker.drain()
+    [reply] = fake_zalo.received
+    assert "có thể giúp gì" in reply["message"]["text"]
 
 
 def test_redelivered_event_is_stored_once(client, repository):

@@ -6,7 +6,8 @@ import requests
 
 from bot.repository import Repository
 from tests.fakes import FakeZalo
-from webhooks.zalo import ZaloChannel, ZaloTokens
+from webhooks.zalo import ZaloChannel
+from webhooks.zalo_tokens import ZaloTokens
 
 
 def test_expired_access_token_is_refreshed_once_and_the_send_retried(settings, repository, fake_zalo):

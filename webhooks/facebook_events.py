@@ -1,0 +1,114 @@
+"""Messenger webhook payloads -> normalized events."""
+from __future__ import annotations
+
+import json
+
+from bot.channels import BadPayload
+from bot.messages import Attachment, Event, InboundMessage, Receipt, StaffMessage
+
+CHANNEL = "facebook"
+# Set on every message this bot sends and echoed back by Meta: an echo without it was typed by a
+# person in the Page inbox.
+BOT_METADATA = "tongdai1022-bot"
+
+
+def parse(body: bytes) -> list[Event]:
+    try:
+        payload = json.loads(body)
+    except ValueError as exc:
+        raise BadPayload("body is not JSON") from exc
+    if not isinstance(payload, dict) or not isinstance(payload.get("entry"), list):
+        raise BadPayload("no entry list")
+    if payload.get("object") != "page":
+        return []
+    events: list[Event] = []
+    # Meta batches several entries, each with several events, in one request: read them all, in
+    # order. Under the handover protocol, events for a thread another app controls come as standby.
+    for entry in payload["entry"]:
+        entry = _obj(entry, "entry")
+        for key in ("messaging", "standby"):
+            items = entry.get(key) or []
+            if not isinstance(items, list):
+                raise BadPayload(f"entry.{key} is not a list")
+            for item in items:
+                events.extend(_event(_obj(item, f"{key} event")))
+    return events
+
+
+def _obj(value, what: str) -> dict:
+    if not isinstance(value, dict):
+        raise BadPayload(f"{what} is not an object")
+    return value
+
+
+def _id(value, what: str) -> str:
+    if not isinstance(value, (str, int)) or isinstance(value, bool) or value == "":
+        raise BadPayload(f"missing {what}")
+    return str(value)
+
+
+def _event(event: dict) -> list[Event]:
+    timestamp = event.get("timestamp")
+    timestamp = timestamp if isinstance(timestamp, int) else 0
+    if isinstance(event.get("message"), dict):
+        return _message(event, event["message"], timestamp)
+    if isinstance(event.get("postback"), dict):
+        return _postback(event, event["postback"], timestamp)
+    if isinstance(event.get("delivery"), dict):
+        delivery = event["delivery"]
+        return [Receipt(CHANNEL, _sender(event), "delivered",
+                        message_ids=tuple(map(str, delivery.get("mids") or [])),
+                        watermark_ms=delivery.get("watermark"))]
+    if isinstance(event.get("read"), dict):
+        return [Receipt(CHANNEL, _sender(event), "seen", watermark_ms=event["read"].get("watermark"))]
+    return []  # reactions, referrals, opt-ins...: acknowledged, not stored
+
+
+def _sender(event: dict) -> str:
+    return _id(_obj(event.get("sender"), "sender").get("id"), "sender.id")
+
+
+def _message(event: dict, message: dict, timestamp: int) -> list[Event]:
+    text = message.get("text")
+    if text is not None and not isinstance(text, str):
+        raise BadPayload("message.text is not a string")
+    mid = _id(message.get("mid"), "message.mid")
+    attachments = tuple(_attachment(a) for a in _list(message.get("attachments"), "attachments"))
+    if message.get("is_echo"):
+        if message.get("metadata") == BOT_METADATA:
+            return []  # our own message, echoed back
+        recipient = _id(_obj(event.get("recipient"), "recipient").get("id"), "recipient.id")
+        return [StaffMessage(CHANNEL, mid, recipient, text or "", timestamp,
+                             staff_id=str(message.get("app_id") or "page_inbox"), attachments=attachments)]
+    quick_reply = message.get("quick_reply") if isinstance(message.get("quick_reply"), dict) else {}
+    reply_to = message.get("reply_to") if isinstance(message.get("reply_to"), dict) else {}
+    return [InboundMessage(CHANNEL, mid, _sender(event), text or "", timestamp, event="message",
+                           attachments=attachments, payload=quick_reply.get("payload"),
+                           reply_to=reply_to.get("mid"))]
+
+
+def _postback(event: dict, postback: dict, timestamp: int) -> list[Event]:
+    user = _sender(event)
+    # Older postbacks have no mid: the user and time identify the tap.
+    mid = str(postback.get("mid") or f"postback:{user}:{timestamp}")
+    return [InboundMessage(CHANNEL, mid, user, str(postback.get("title") or ""), timestamp,
+                           event="postback", payload=postback.get("payload"))]
+
+
+def _list(value, what: str) -> list:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise BadPayload(f"{what} is not a list")
+    return value
+
+
+def _attachment(item) -> Attachment:
+    item = _obj(item, "attachment")
+    kind = str(item.get("type") or "unknown")
+    payload = item.get("payload") if isinstance(item.get("payload"), dict) else {}
+    if kind == "location":
+        coordinates = payload.get("coordinates") or {}
+        return Attachment(kind, latitude=coordinates.get("lat"), longitude=coordinates.get("long"),
+                          description=item.get("title"))
+    return Attachment(kind, url=payload.get("url"), name=item.get("title") or payload.get("title"))

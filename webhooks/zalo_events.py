@@ -1,0 +1,151 @@
+"""Zalo OA webhook payloads -> normalized events. One function per kind of event; the table
+below says which event names each handles, and which are deliberately ignored."""
+from __future__ import annotations
+
+import json
+
+from bot.channels import BadPayload
+from bot.messages import (FOLLOW, UNFOLLOW, USER_INFO, Attachment, Event, InboundMessage, Receipt,
+                          StaffMessage)
+
+CHANNEL = "zalo"
+
+
+def load(body: bytes) -> dict:
+    try:
+        event = json.loads(body)
+    except ValueError as exc:
+        raise BadPayload("body is not JSON") from exc
+    if not isinstance(event, dict) or not isinstance(event.get("event_name"), str):
+        raise BadPayload("no event_name")
+    return event
+
+
+def parse(body: bytes) -> list[Event]:
+    event = load(body)
+    handler = EVENT_HANDLERS.get(event["event_name"])
+    return handler(event) if handler else []  # unknown or ignored: acknowledged, counted
+
+
+def _obj(value, what: str) -> dict:
+    if not isinstance(value, dict):
+        raise BadPayload(f"{what} is not an object")
+    return value
+
+
+def _id(value, what: str) -> str:
+    # Zalo's ids and timestamps are big integers sent as strings: kept as strings.
+    if not isinstance(value, (str, int)) or isinstance(value, bool) or value == "":
+        raise BadPayload(f"missing {what}")
+    return str(value)
+
+
+def _timestamp(event: dict) -> int:
+    try:
+        return int(event.get("timestamp") or 0)
+    except (TypeError, ValueError) as exc:
+        raise BadPayload("timestamp is not a number") from exc
+
+
+def _number(value) -> float | None:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _attachment(item) -> Attachment:
+    item = _obj(item, "attachment")
+    kind, payload = str(item.get("type") or "unknown"), item.get("payload") or {}
+    if not isinstance(payload, dict):
+        raise BadPayload("attachment payload is not an object")
+    if kind == "location":
+        coordinates = payload.get("coordinates") or {}  # strings, in Zalo's payloads
+        return Attachment(kind, latitude=_number(coordinates.get("latitude")),
+                          longitude=_number(coordinates.get("longitude")))
+    size = payload.get("size")
+    return Attachment(kind, url=payload.get("url") or payload.get("thumbnail"), name=payload.get("name"),
+                      size=int(size) if str(size or "").isdigit() else None,
+                      description=payload.get("description") or payload.get("id"))
+
+
+def _attachments(message: dict) -> tuple[Attachment, ...]:
+    items = message.get("attachments") or []
+    if not isinstance(items, list):
+        raise BadPayload("attachments is not a list")
+    return tuple(_attachment(item) for item in items)
+
+
+def citizen_message(event: dict) -> list[Event]:
+    sender, message = _obj(event.get("sender"), "sender"), _obj(event.get("message"), "message")
+    text = message.get("text")
+    if text is not None and not isinstance(text, str):
+        raise BadPayload("message.text is not a string")
+    return [InboundMessage(channel=CHANNEL, message_id=_id(message.get("msg_id"), "message.msg_id"),
+                           user_id=_id(sender.get("id"), "sender.id"), text=text or "",
+                           sent_at_ms=_timestamp(event), event=event["event_name"],
+                           attachments=_attachments(message),
+                           reply_to=message.get("quote_msg_id"))]
+
+
+def follow(event: dict) -> list[Event]:
+    # follow/unfollow name the user in `follower` and carry no message id: the event itself
+    # (user and time) is the dedupe key.
+    user = _id(_obj(event.get("follower"), "follower").get("id"), "follower.id")
+    kind = FOLLOW if event["event_name"] == "follow" else UNFOLLOW
+    timestamp = _timestamp(event)
+    return [InboundMessage(channel=CHANNEL, message_id=f"{kind}:{user}:{timestamp}", user_id=user,
+                           text="", sent_at_ms=timestamp, event=event["event_name"], kind=kind)]
+
+
+def submit_info(event: dict) -> list[Event]:
+    user = _id(_obj(event.get("sender"), "sender").get("id"), "sender.id")
+    info = _obj(event.get("info"), "info")
+    address = info.get("full_address") if isinstance(info.get("full_address"), dict) else {}
+    shared = {"name": info.get("name"), "phone": info.get("phone"),
+              "address": address.get("user_address") or info.get("address"),
+              "ward": address.get("user_ward") or info.get("ward"),
+              "district": address.get("user_district") or info.get("district"),
+              "city": address.get("user_city") or info.get("city")}
+    timestamp = _timestamp(event)
+    return [InboundMessage(channel=CHANNEL, message_id=f"info:{user}:{timestamp}", user_id=user, text="",
+                           sent_at_ms=timestamp, event=event["event_name"], kind=USER_INFO,
+                           info={k: str(v) for k, v in shared.items() if v})]
+
+
+def receipt(event: dict) -> list[Event]:
+    # Delivery and read receipts of our messages: the OA is the sender, the citizen the recipient.
+    user = _id(_obj(event.get("recipient"), "recipient").get("id"), "recipient.id")
+    message = _obj(event.get("message"), "message")
+    ids = message.get("msg_ids") or ([message["msg_id"]] if message.get("msg_id") else [])
+    if not isinstance(ids, list):
+        raise BadPayload("message.msg_ids is not a list")
+    status = "seen" if event["event_name"] == "user_seen_message" else "delivered"
+    return [Receipt(channel=CHANNEL, user_id=user, status=status, message_ids=tuple(map(str, ids)))]
+
+
+def oa_echo(event: dict) -> list[Event]:
+    sender, message = _obj(event.get("sender"), "sender"), _obj(event.get("message"), "message")
+    if not sender.get("admin_id"):
+        return []  # the echo of what this bot sent through the API
+    return [StaffMessage(channel=CHANNEL, message_id=_id(message.get("msg_id"), "message.msg_id"),
+                         user_id=_id(_obj(event.get("recipient"), "recipient").get("id"), "recipient.id"),
+                         text=message.get("text") or "", sent_at_ms=_timestamp(event),
+                         staff_id=str(sender["admin_id"]), attachments=_attachments(message))]
+
+
+USER_MESSAGE_EVENTS = ("user_send_text", "user_send_image", "user_send_link", "user_send_audio",
+                       "user_send_video", "user_send_sticker", "user_send_location",
+                       "user_send_business_card", "user_send_file", "user_send_gif",
+                       "anonymous_send_text")
+OA_ECHO_EVENTS = ("oa_send_text", "oa_send_image", "oa_send_file", "oa_send_sticker", "oa_send_gif",
+                  "oa_send_list")
+EVENT_HANDLERS = {
+    **dict.fromkeys(USER_MESSAGE_EVENTS, citizen_message),
+    **dict.fromkeys(OA_ECHO_EVENTS, oa_echo),
+    "follow": follow,
+    "unfollow": follow,
+    "user_submit_info": submit_info,
+    "user_received_message": receipt,
+    "user_seen_message": receipt,
+}
