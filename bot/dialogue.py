@@ -9,7 +9,8 @@ from bot import texts
 from bot.repository import SERVICE_CATEGORIES
 from nlu.client import Parse
 
-# Below this confidence the bot says it did not understand instead of guessing.
+# The NLU answers nlu_fallback below the threshold chosen from its evaluation (nlu/README.md);
+# this is the dialogue's own floor, for an NLU server configured without one.
 CONFIDENCE_THRESHOLD = 0.4
 CASE_CODE = re.compile(r"\bTV[-\s]?([A-HJ-NP-Z2-9]{6})\b", re.IGNORECASE)
 
@@ -18,6 +19,10 @@ SMALL_TALK = {
     "thanks": texts.THANKS,
     "goodbye": texts.GOODBYE,
     "ask_human": texts.ASK_HUMAN,
+    "bot_challenge": texts.BOT_CHALLENGE,
+    "affirm": texts.ACKNOWLEDGED,
+    "deny": texts.ACKNOWLEDGED,
+    "cancel": texts.NOTHING_TO_CANCEL,
 }
 
 

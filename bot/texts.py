@@ -38,6 +38,14 @@ THANKS = "Tổng đài 1022 cảm ơn anh/chị. Anh/chị cần hỗ trợ thê
 
 GOODBYE = "Tổng đài 1022 cảm ơn anh/chị đã liên hệ. Chúc anh/chị nhiều sức khỏe."
 
+BOT_CHALLENGE = ("Dạ, đây là trợ lý tự động của Tổng đài 1022. Anh/chị cần gặp cán bộ trực tổng đài, "
+                 "xin nhắn \"gặp cán bộ\".")
+
+ACKNOWLEDGED = "Dạ, Tổng đài 1022 đã rõ. Anh/chị cần hỗ trợ gì thêm, xin cứ nhắn cho tổng đài."
+
+NOTHING_TO_CANCEL = ("Hiện anh/chị không có yêu cầu nào đang soạn để hủy. "
+                     "Anh/chị cần hỗ trợ gì, xin cứ nhắn cho tổng đài.")
+
 ASK_CASE_CODE = ("Anh/chị vui lòng gửi mã hồ sơ (dạng TV-XXXXXX) mà Tổng đài 1022 đã cung cấp "
                  "để tra cứu tình trạng xử lý.")
 

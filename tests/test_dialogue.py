@@ -1,0 +1,38 @@
+"""The dialogue table: what the bot decides for each understood message (no I/O)."""
+import pytest
+
+from bot import dialogue, texts
+from nlu.client import Parse
+
+NO_CASES = lambda code: None  # noqa: E731
+
+
+@pytest.mark.parametrize("intent", ["report", "suggestion", "welfare", "health_advice"])
+def test_service_intents_file_a_case(intent):
+    assert dialogue.decide("...", Parse(intent, 0.95), NO_CASES) == dialogue.Decision(file_case=intent)
+
+
+@pytest.mark.parametrize("intent, reply", [
+    ("greet", texts.GREETING), ("thanks", texts.THANKS), ("goodbye", texts.GOODBYE),
+    ("ask_human", texts.ASK_HUMAN), ("bot_challenge", texts.BOT_CHALLENGE), ("affirm", texts.ACKNOWLEDGED),
+    ("cancel", texts.NOTHING_TO_CANCEL), ("out_of_scope", texts.NOT_UNDERSTOOD),
+    ("nlu_fallback", texts.NOT_UNDERSTOOD), ("check_status", texts.ASK_CASE_CODE),
+])
+def test_other_intents_reply_without_a_case(intent, reply):
+    assert dialogue.decide("...", Parse(intent, 0.95), NO_CASES) == dialogue.Decision(reply=reply)
+
+
+def test_low_confidence_is_not_guessed():
+    assert dialogue.decide("...", Parse("report", 0.2), NO_CASES).reply == texts.NOT_UNDERSTOOD
+
+
+def test_case_code_is_found_in_any_case_and_with_or_without_the_dash():
+    assert dialogue.find_case_code("cho hỏi hồ sơ tv 7kq2mx sao rồi") == "TV-7KQ2MX"
+    assert dialogue.find_case_code("TV-7KQ2MX") == "TV-7KQ2MX"
+    assert dialogue.find_case_code("TV-7KQ2M0") is None  # 0 is not in the alphabet
+
+
+def test_status_of_the_citizens_own_case():
+    case = {"code": "TV-7KQ2MX", "category": "welfare", "status": "in_progress"}
+    decision = dialogue.decide("TV-7KQ2MX", Parse("check_status", 0.9), lambda code: case)
+    assert decision.reply == "Hồ sơ TV-7KQ2MX (đề nghị hỗ trợ an sinh) hiện đang xử lý."
