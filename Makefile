@@ -7,7 +7,8 @@ setup:
 run: setup
 	@.venv/bin/python -m bot.run
 
-test: setup
+test:
+	@bash scripts/setup.sh --with-browser
 	@.venv/bin/python -m pytest
 
 bench: setup

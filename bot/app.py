@@ -8,25 +8,28 @@ from bot.config import Settings, load_env_file
 from bot.repository import Repository
 from nlu.client import NluClient
 
-MAX_BODY_BYTES = 1024 * 1024  # platform events are a few kilobytes
+MAX_BODY_BYTES = 11 * 1024 * 1024  # platform events are kilobytes; a web-chat photo up to 10 MB
 
 
 def create_app(settings: Settings | None = None) -> Flask:
     # Entry points wire the platforms in; the core itself never imports them.
     from webhooks.blueprint import webhooks
     from webhooks.registry import build_channels
+    from webhooks.web import web_chat
 
     if settings is None:
         load_env_file()
         settings = Settings.from_env()
     app = Flask(__name__)
-    app.config.update(SECRET_KEY=settings.secret_key(), MAX_CONTENT_LENGTH=MAX_BODY_BYTES)
+    app.config.update(SECRET_KEY=settings.secret_key(), MAX_CONTENT_LENGTH=MAX_BODY_BYTES,
+                      SESSION_COOKIE_SAMESITE="Lax", SESSION_COOKIE_HTTPONLY=True)
     repository = Repository(settings.database_uri)
     repository.wait_until_ready(60)
     nlu = NluClient(settings.nlu_base_url, timeout=2)
     app.extensions.update(settings=settings, repository=repository, nlu=nlu,
                           channels=build_channels(settings, repository))
     app.register_blueprint(webhooks)
+    app.register_blueprint(web_chat)
 
     @app.get("/healthz")
     def healthz():

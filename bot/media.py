@@ -63,6 +63,15 @@ class MediaStore:
             log.warning("attachment fetch failed: %s", type(exc).__name__)
             return {"fetch_error": f"không tải được tệp ({type(exc).__name__})"}
 
+    def store(self, data: bytes, content_type: str) -> dict:
+        """Keep an upload (the web chat's photos): the same checks as a fetched attachment."""
+        if content_type not in ALLOWED_CONTENT_TYPES:
+            return {"fetch_error": f"loại tệp không được chấp nhận ({content_type or 'không rõ'})"}
+        return self._write([data], content_type)
+
+    def path_of(self, stored: dict) -> Path:
+        return self.directory / stored["path"]
+
     def _too_large(self) -> dict:
         return {"fetch_error": f"tệp quá lớn (trên {self.max_bytes // (1024 * 1024) or 1} MB)"}
 

@@ -18,6 +18,7 @@ class Attachment:
     description: str | None = None
     latitude: float | None = None
     longitude: float | None = None
+    stored: dict | None = None     # our copy (see bot/media.py), once kept
 
     def to_document(self) -> dict:
         return {k: v for k, v in asdict(self).items() if v is not None}

@@ -169,6 +169,11 @@ class Repository:
     def save_attachments(self, doc_id, attachments: list[dict]) -> None:
         self.messages.update_one({"_id": doc_id}, {"$set": {"attachments": attachments}})
 
+    def history(self, channel: str, user_id: str, after_ts: float = 0.0, limit: int = 200) -> list[dict]:
+        """One citizen's conversation, both directions, oldest first."""
+        return list(self.messages.find({"channel": channel, "user_id": user_id, "received_ts": {"$gt": after_ts}})
+                    .sort("received_ts", ASCENDING).limit(limit))
+
     def claim_inbound(self, worker_id: str, lease_seconds: float) -> dict | None:
         """Atomically take the oldest pending message whose lease is free (or expired)."""
         now = time.time()

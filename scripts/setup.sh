@@ -63,6 +63,22 @@ install_venv() {  # install_venv DIR PYTHON REQUIREMENTS WHAT
   say "$what: installed in $((SECONDS - started)) s"
 }
 
+ensure_chromium() {
+  # The browser tests drive Debian's Chromium: Playwright's own browser download is not possible
+  # on machines without general internet access.
+  if command -v chromium >/dev/null 2>&1; then
+    say "Chromium for the browser tests: present"
+  elif [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    say "Chromium for the browser tests: installing with apt-get (about 30 s)..."
+    apt-get update -qq >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  else
+    say "Chromium not found: the browser tests need it. Install it: sudo apt-get install chromium" >&2
+    exit 1
+  fi
+}
+
+if [ "${1:-}" = "--with-browser" ]; then ensure_chromium; fi
 install_venv .venv "$(find_app_python)" requirements.txt "app environment"
 install_venv .venv-nlu "$(find_nlu_python)" nlu/requirements.txt "NLU environment (Rasa 3.6, TensorFlow)"
 .venv-nlu/bin/python -m nlu train

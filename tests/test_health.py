@@ -7,7 +7,7 @@ def test_healthz_is_ok_when_database_and_nlu_answer(client):
     response = client.get("/healthz")
     assert response.status_code == 200
     assert response.get_json() == {"status": "ok", "database": "ok", "nlu": "ok",
-                                   "channels": {"zalo": "ok", "facebook": "ok"}}
+                                   "channels": {"zalo": "ok", "facebook": "ok", "web": "ok"}}
 
 
 def test_healthz_is_503_and_names_the_nlu_when_it_is_down(settings):

@@ -8,12 +8,14 @@ from bot.channels import BadPayload
 from bot.repository import DatabaseUnavailable
 from bot import intake, metrics
 
+MAX_EVENT_BYTES = 1024 * 1024  # platform events are a few kilobytes; a 50-event batch well under this
+
 webhooks = Blueprint("webhooks", __name__, url_prefix="/webhooks")
 
 
 def _channel(slug: str):
     channel = current_app.extensions["channels"].get(slug)
-    if channel is None or not channel.is_configured():
+    if channel is None or not channel.is_configured() or not getattr(channel, "receives_webhooks", True):
         abort(404)
     return channel
 
@@ -30,6 +32,7 @@ def handshake(slug: str):
 @webhooks.post("/<slug>")
 def receive(slug: str):
     channel = _channel(slug)
+    request.max_content_length = MAX_EVENT_BYTES  # larger bodies get 413 before being read
     body = request.get_data(cache=False)
     try:
         if not channel.verify(body, request.headers):

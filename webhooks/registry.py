@@ -5,9 +5,10 @@ from bot.channels import Channel
 from bot.config import Settings
 from bot.repository import Repository
 from webhooks.facebook import FacebookChannel
+from webhooks.web import WebChannel
 from webhooks.zalo import ZaloChannel
 
-CHANNEL_CLASSES = (ZaloChannel, FacebookChannel)
+CHANNEL_CLASSES = (ZaloChannel, FacebookChannel, WebChannel)
 
 
 def build_channels(settings: Settings, repository: Repository) -> dict[str, Channel]:

@@ -1,0 +1,156 @@
+"""The web chat (`/`): a citizen talks to the bot in a browser, no platform account needed.
+
+Identity is a random id in Flask's signed session cookie (HttpOnly, SameSite=Lax). The browser
+posts messages as JSON, or photos with a custom header, which a cross-site form cannot do; it
+polls the conversation for the bot's answers. A "send" on this channel only records the reply:
+the page fetches it from the history."""
+from __future__ import annotations
+
+import secrets
+import time
+import uuid
+from typing import Mapping
+
+from flask import Blueprint, abort, current_app, render_template, request, send_file, session
+
+from bot import intake
+from bot.channels import Window
+from bot.config import Settings
+from bot.media import MediaStore
+from bot.messages import Attachment, Event, InboundMessage, SendResult, nfc
+from bot.repository import DatabaseUnavailable, Repository
+from bot.text_split import PLATFORM_TEXT_LIMIT
+
+MAX_PHOTO_BYTES = 10 * 1024 * 1024
+UPLOAD_HEADER = ("X-Requested-With", "tongdai1022")
+
+
+class WebChannel:
+    name = "web"
+    receives_webhooks = False
+
+    def __init__(self, settings: Settings, repository: Repository):
+        self.settings = settings
+
+    def is_configured(self) -> bool:
+        return True
+
+    def health(self) -> str:
+        return "ok"
+
+    def verify(self, body: bytes, headers: Mapping[str, str]) -> bool:
+        return False
+
+    def parse(self, body: bytes) -> list[Event]:
+        return []
+
+    def reply_window(self, since_last_inbound: float, by_staff: bool) -> Window:
+        return Window(True)
+
+    def send_text(self, user_id: str, text: str, tag: str | None = None) -> SendResult:
+        return SendResult(ok=True, platform_message_id=f"web-{uuid.uuid4().hex}")
+
+
+web_chat = Blueprint("web_chat", __name__, template_folder="templates", static_folder="static",
+                     static_url_path="/static/chat")
+
+
+def _citizen() -> str:
+    if "citizen" not in session:
+        session["citizen"] = secrets.token_urlsafe(16)
+        session.permanent = True
+    return session["citizen"]
+
+
+def _repository() -> Repository:
+    return current_app.extensions["repository"]
+
+
+def _media() -> MediaStore:
+    return MediaStore(current_app.extensions["settings"].var_dir / "media", _repository())
+
+
+def _accept(message: InboundMessage):
+    try:
+        intake.accept(_repository(), [message])
+    except DatabaseUnavailable:
+        return {"error": "Hệ thống đang bận, anh/chị vui lòng gửi lại sau ít phút."}, 503
+    return {"status": "stored", "id": message.message_id}, 202
+
+
+def _message_id(citizen: str) -> str:
+    # The page sends its own id with each message, so a resend after a network error is one message.
+    client_id = str(request.headers.get("X-Message-Id") or (request.get_json(silent=True) or {}).get("id") or "")
+    if not (8 <= len(client_id) <= 64) or not client_id.replace("-", "").isalnum():
+        client_id = uuid.uuid4().hex
+    return f"{citizen}:{client_id}"
+
+
+@web_chat.get("/")
+def page():
+    _citizen()
+    return render_template("chat.html")
+
+
+@web_chat.post("/chat/messages")
+def post_message():
+    body = request.get_json(silent=True)
+    if not request.is_json or not isinstance(body, dict) or not isinstance(body.get("text"), str):
+        return {"error": "Nội dung tin nhắn không hợp lệ."}, 400
+    text = nfc(body["text"]).strip()
+    if not text:
+        return {"error": "Anh/chị chưa nhập nội dung."}, 400
+    if len(text) > PLATFORM_TEXT_LIMIT:
+        return {"error": f"Tin nhắn dài quá {PLATFORM_TEXT_LIMIT} ký tự, anh/chị vui lòng chia nhỏ."}, 400
+    citizen = _citizen()
+    return _accept(InboundMessage(channel="web", message_id=_message_id(citizen), user_id=citizen,
+                                  text=text, sent_at_ms=int(time.time() * 1000)))
+
+
+@web_chat.post("/chat/photos")
+def post_photo():
+    if request.headers.get(UPLOAD_HEADER[0]) != UPLOAD_HEADER[1]:
+        return {"error": "Yêu cầu không hợp lệ."}, 403
+    photo = request.files.get("photo")
+    if photo is None:
+        return {"error": "Anh/chị chưa chọn ảnh."}, 400
+    data = photo.read(MAX_PHOTO_BYTES + 1)
+    if len(data) > MAX_PHOTO_BYTES:
+        return {"error": "Ảnh lớn hơn 10 MB, anh/chị vui lòng chọn ảnh khác."}, 413
+    kept = _media().store(data, (photo.mimetype or "").lower())
+    if "stored" not in kept or not kept["stored"]["content_type"].startswith("image/"):
+        return {"error": "Chỉ nhận ảnh (JPG, PNG, GIF, WEBP, HEIC)."}, 400
+    citizen = _citizen()
+    caption = nfc(request.form.get("caption", "")).strip()[:PLATFORM_TEXT_LIMIT]
+    attachment = Attachment("image", name=(photo.filename or "")[:200] or None, size=len(data),
+                            stored=kept["stored"])
+    return _accept(InboundMessage(channel="web", message_id=_message_id(citizen), user_id=citizen,
+                                  text=caption, sent_at_ms=int(time.time() * 1000), attachments=(attachment,)))
+
+
+@web_chat.get("/chat/messages")
+def history():
+    try:
+        after = float(request.args.get("after", 0))
+    except ValueError:
+        after = 0.0
+    messages = _repository().history("web", _citizen(), after_ts=after)
+    shown = [m for m in messages if m["direction"] == "in" or m.get("state") == "sent"]
+    # A reply still being sent must not fall behind the cursor: the page asks again from there.
+    unsent = [m["received_ts"] for m in messages if m not in shown]
+    cursor = min(unsent) - 1e-6 if unsent else max([m["received_ts"] for m in shown], default=after)
+    return {"cursor": cursor, "messages": [{
+        "id": str(m["_id"]), "direction": m["direction"], "text": m.get("text", ""),
+        "photos": [f"/chat/media/{a['stored']['sha256']}" for a in m.get("attachments") or [] if a.get("stored")],
+    } for m in shown]}
+
+
+@web_chat.get("/chat/media/<sha256>")
+def media(sha256: str):
+    """Only the citizen who sent a photo can load it again."""
+    for message in _repository().history("web", _citizen()):
+        for attachment in message.get("attachments") or []:
+            stored = attachment.get("stored") or {}
+            if stored.get("sha256") == sha256:
+                return send_file(_media().path_of(stored), mimetype=stored["content_type"])
+    abort(404)
