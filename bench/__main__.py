@@ -2,12 +2,13 @@
 (a fresh clone installing both environments and training the model: several minutes)."""
 import os
 
-from bench import message_flow, setup_time
+from bench import message_flow, setup_time, zalo_tokens
 
 
 def main() -> None:
     setup_time.run(cold=os.environ.get("BENCH_COLD") == "1")
     message_flow.run()
+    zalo_tokens.run()
 
 
 if __name__ == "__main__":

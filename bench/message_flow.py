@@ -1,22 +1,20 @@
-"""100 Zalo messages through the real processes (embedded database, NLU server, web app,
-worker) to a fake Zalo Open API: webhook answer time and message -> reply time."""
+"""Through the real processes (embedded database, NLU server, web app, worker) to fake platforms:
+webhook answer time for single Zalo events and for 50-event Messenger batches, and
+message -> reply time."""
+import copy
 import json
-import os
 import statistics
-import subprocess
-import tempfile
 import time
-from pathlib import Path
 
 import requests
 
-from bot.config import REPO_ROOT, Settings
-from bot.run import services
-from tests.conftest import free_port, load_fixture, wait_until, zalo_environment, zalo_signature
-from tests.fakes import FakeZalo
+from bench.services import running
+from tests.conftest import facebook_signature, load_fixture, zalo_signature
+from tests.fakes import FakeGraphAPI, FakeZalo
 
 MESSAGES = 100
 RATE_PER_SECOND = 10
+BATCHES, BATCH_SIZE = 20, 50
 TEXTS = [
     "tối qua ở khóm 4 phường 1 có đám nhậu đông người không đeo khẩu trang",
     "em mất việc vì dịch, gia đình khó khăn xin được hỗ trợ",
@@ -37,53 +35,55 @@ def summary(name: str, seconds: list[float]) -> str:
             f"max {max(ms):.1f} ms, mean {statistics.mean(ms):.1f} ms (n={len(ms)})")
 
 
+def single_zalo_events(url: str, fake: FakeZalo) -> None:
+    answer, sent_at = [], {}
+    template = load_fixture("zalo", "user_send_text")
+    for i in range(MESSAGES):
+        event = copy.deepcopy(template)
+        event["sender"]["id"] = f"bench-user-{i}"
+        event["message"].update(msg_id=f"bench-{i}", text=TEXTS[i % len(TEXTS)])
+        body = json.dumps(event).encode()
+        headers = {"Content-Type": "application/json", "X-ZEvent-Signature": zalo_signature(body)}
+        sent_at[f"bench-user-{i}"] = t0 = time.monotonic()
+        response = requests.post(f"{url}/webhooks/zalo", data=body, headers=headers, timeout=10)
+        answer.append(time.monotonic() - t0)
+        assert response.status_code == 200, response.text
+        time.sleep(max(0.0, t0 + 1 / RATE_PER_SECOND - time.monotonic()))
+    fake.wait_for(MESSAGES, timeout=300)
+    replies = [at - sent_at[p["recipient"]["user_id"]] for p, at in zip(fake.received, fake.received_at)]
+    print(f"{MESSAGES} Zalo messages at {RATE_PER_SECOND}/s, one worker, embedded database:")
+    print("  " + summary("webhook answer", answer))
+    print("  " + summary("message -> reply", replies))
+
+
+def messenger_batches(url: str, graph: FakeGraphAPI) -> None:
+    template = load_fixture("facebook", "messages")
+    answer = []
+    for b in range(BATCHES):
+        payload = copy.deepcopy(template)
+        event = payload["entry"][0]["messaging"][0]
+        payload["entry"][0]["messaging"] = [
+            {**event, "sender": {"id": f"psid-{b}-{i}"}, "message": {"mid": f"m-{b}-{i}", "text": TEXTS[i % len(TEXTS)]}}
+            for i in range(BATCH_SIZE)]
+        body = json.dumps(payload).encode()
+        t0 = time.monotonic()
+        response = requests.post(f"{url}/webhooks/facebook", data=body, timeout=20, headers={
+            "Content-Type": "application/json", "X-Hub-Signature-256": facebook_signature(body)})
+        answer.append(time.monotonic() - t0)
+        assert response.status_code == 200, response.text
+    print(f"{BATCHES} Messenger batches of {BATCH_SIZE} events:")
+    print("  " + summary("webhook answer per batch", answer))
+    started = time.monotonic()
+    graph.wait_for(BATCHES * BATCH_SIZE, timeout=600)
+    print(f"  all {BATCHES * BATCH_SIZE} replies sent {time.monotonic() - started:.1f} s after the last batch")
+
+
 def run() -> None:
-    fake = FakeZalo()
-    with tempfile.TemporaryDirectory() as var:
-        port = free_port()
-        env = {k: v for k, v in os.environ.items() if k not in ("MONGODB_URI", "NLU_URL")}
-        env.update(PORT=str(port), NLU_PORT=str(free_port()), EMBEDDED_DB_PORT=str(free_port()),
-                   VAR_DIR=var, PYTHONUNBUFFERED="1", **zalo_environment(fake.url))
-        settings = Settings.from_env(env)
-        env.update(MONGODB_URI=settings.database_uri, NLU_URL=settings.nlu_base_url)
-        logs = Path(var) / "logs"
-        logs.mkdir()
-        processes = [subprocess.Popen(["bash", "-c", command], cwd=REPO_ROOT, env=env,
-                                      stdout=open(logs / f"{name}.log", "w"), stderr=subprocess.STDOUT)
-                     for name, command in services(settings)]
-        try:
-            started = time.monotonic()
-            url = f"http://127.0.0.1:{port}"
-            wait_until(lambda: _healthy(url), 300, "the services", interval=0.2)
-            print(f"all services healthy {time.monotonic() - started:.1f} s after start")
-            answer, sent_at = [], {}
-            template = load_fixture("zalo", "user_send_text")
-            for i in range(MESSAGES):
-                event = json.loads(json.dumps(template))
-                event["sender"]["id"] = f"bench-user-{i}"
-                event["message"].update(msg_id=f"bench-{i}", text=TEXTS[i % len(TEXTS)])
-                body = json.dumps(event).encode()
-                headers = {"Content-Type": "application/json", "X-ZEvent-Signature": zalo_signature(body)}
-                sent_at[f"bench-user-{i}"] = t0 = time.monotonic()
-                response = requests.post(f"{url}/webhooks/zalo", data=body, headers=headers, timeout=10)
-                answer.append(time.monotonic() - t0)
-                assert response.status_code == 200, response.text
-                time.sleep(max(0.0, t0 + 1 / RATE_PER_SECOND - time.monotonic()))
-            fake.wait_for(MESSAGES, timeout=300)
-            replies = [at - sent_at[p["recipient"]["user_id"]] for p, at in zip(fake.received, fake.received_at)]
-            print(f"{MESSAGES} messages at {RATE_PER_SECOND}/s on the embedded database:")
-            print("  " + summary("webhook answer", answer))
-            print("  " + summary("message -> reply", replies))
-        finally:
-            for process in processes:
-                process.terminate()
-            for process in processes:
-                process.wait(timeout=30)
-            fake.close()
-
-
-def _healthy(url: str) -> bool:
+    zalo, graph = FakeZalo(), FakeGraphAPI()
     try:
-        return requests.get(f"{url}/healthz", timeout=2).status_code == 200
-    except requests.RequestException:
-        return False
+        with running(zalo.url, graph.base_url) as url:
+            single_zalo_events(url, zalo)
+            messenger_batches(url, graph)
+    finally:
+        zalo.close()
+        graph.close()

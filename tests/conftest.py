@@ -164,8 +164,10 @@ def zalo_environment(fake_zalo_url: str) -> dict:
 
 
 def environment_for_tests(database_uri, nlu_url, zalo_url, graph_url, var_dir) -> dict:
+    """Every platform configured against the fakes; database and NLU left out when None."""
     return {
-        "VAR_DIR": str(var_dir), "MONGODB_URI": database_uri, "NLU_URL": nlu_url,
+        "VAR_DIR": str(var_dir), **({"MONGODB_URI": database_uri} if database_uri else {}),
+        **({"NLU_URL": nlu_url} if nlu_url else {}),
         **zalo_environment(zalo_url),
         "FB_APP_SECRET": FB_APP_SECRET, "FB_VERIFY_TOKEN": FB_VERIFY_TOKEN,
         "FB_PAGE_ACCESS_TOKEN": FakeGraphAPI.page_token, "FB_GRAPH_URL": graph_url,

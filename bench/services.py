@@ -1,0 +1,52 @@
+"""Start the product's own processes (as `make run` does) on free ports, for benchmarks."""
+from __future__ import annotations
+
+import contextlib
+import os
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import requests
+
+from bot.config import REPO_ROOT, Settings
+from bot.run import services
+from tests.conftest import environment_for_tests, free_port, wait_until
+
+
+@contextlib.contextmanager
+def running(fake_zalo_url: str, fake_graph_url: str):
+    """Yields the web app's base URL once /healthz answers 200; stops everything afterwards."""
+    with tempfile.TemporaryDirectory() as var:
+        port = free_port()
+        env = {k: v for k, v in os.environ.items() if k not in ("MONGODB_URI", "NLU_URL")}
+        env.update(environment_for_tests(None, None, fake_zalo_url, fake_graph_url, var))
+        env = {k: v for k, v in env.items() if v is not None}
+        env.update(PORT=str(port), NLU_PORT=str(free_port()), EMBEDDED_DB_PORT=str(free_port()),
+                   PYTHONUNBUFFERED="1")
+        settings = Settings.from_env(env)
+        env.update(MONGODB_URI=settings.database_uri, NLU_URL=settings.nlu_base_url)
+        logs = Path(var) / "logs"
+        logs.mkdir()
+        processes = [subprocess.Popen(["bash", "-c", command], cwd=REPO_ROOT, env=env,
+                                      stdout=open(logs / f"{name}.log", "w"), stderr=subprocess.STDOUT)
+                     for name, command in services(settings)]
+        try:
+            started = time.monotonic()
+            url = f"http://127.0.0.1:{port}"
+            wait_until(lambda: _healthy(url), 300, "the services", interval=0.2)
+            print(f"all services healthy {time.monotonic() - started:.1f} s after start")
+            yield url
+        finally:
+            for process in processes:
+                process.terminate()
+            for process in processes:
+                process.wait(timeout=30)
+
+
+def _healthy(url: str) -> bool:
+    try:
+        return requests.get(f"{url}/healthz", timeout=2).status_code == 200
+    except requests.RequestException:
+        return False
