@@ -170,7 +170,7 @@ def environment_for_tests(database_uri, nlu_url, zalo_url, graph_url, var_dir) -
         **({"NLU_URL": nlu_url} if nlu_url else {}),
         **zalo_environment(zalo_url),
         "FB_APP_SECRET": FB_APP_SECRET, "FB_VERIFY_TOKEN": FB_VERIFY_TOKEN,
-        "FB_PAGE_ACCESS_TOKEN": FakeGraphAPI.page_token, "FB_GRAPH_URL": graph_url,
+        "FB_PAGE_ACCESS_TOKEN": FakeGraphAPI.PAGE_TOKEN, "FB_GRAPH_URL": graph_url,
     }
 
 

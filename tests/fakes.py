@@ -165,7 +165,15 @@ class FakeZalo(FakePlatform):
 class FakeGraphAPI(FakePlatform):
     """`POST /v21.0/me/messages?access_token=…`: the Graph API's Send API."""
 
-    page_token = "fb-page-token"
+    PAGE_TOKEN = "fb-page-token"
+
+    def __init__(self):
+        super().__init__()
+        self.reset()
+
+    def reset(self):
+        super().reset()
+        self.page_token = self.PAGE_TOKEN
 
     def handle(self, path, query, headers, payload):
         if path != "/v21.0/me/messages":

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import time
 from typing import Mapping
 
 import requests
@@ -10,8 +11,10 @@ import requests
 from bot.channels import DAY, Window
 from bot.config import Settings
 from bot.messages import Event, SendResult
+from bot.repository import Repository
 from webhooks import facebook_events
 
+TOKEN_INVALID = 190
 RETRYABLE_CODES = {2: "Lỗi tạm thời của Facebook", 613: "Facebook giới hạn tốc độ gửi"}
 PERMANENT_CODES = {
     10: "Ngoài thời hạn được phép nhắn tin cho người dùng",
@@ -23,12 +26,15 @@ PERMANENT_CODES = {
 class FacebookChannel:
     name = "facebook"
 
-    def __init__(self, settings: Settings, repository=None, http: requests.Session | None = None):
+    def __init__(self, settings: Settings, repository: Repository, http: requests.Session | None = None):
         self.settings = settings
+        self.repository = repository
         self.http = http or requests.Session()
 
     def health(self) -> str:
-        return "ok"
+        # A page token dies when a page admin changes their password: staff must replace it.
+        stored = self.repository.token(self.name) or {}
+        return "token_invalid" if stored.get("invalid_ts") else "ok"
 
     def is_configured(self) -> bool:
         s = self.settings
@@ -80,11 +86,22 @@ class FacebookChannel:
             return SendResult(ok=False, error_code="network", retryable=True,
                               error=f"Không kết nối được Facebook: {type(exc).__name__}")
         if response.status_code == 200 and isinstance(body, dict) and body.get("message_id"):
+            self._token_state(valid=True)
             return SendResult(ok=True, platform_message_id=str(body["message_id"]))
         error = body.get("error") or {} if isinstance(body, dict) else {}
         code = error.get("code")
+        if code == TOKEN_INVALID:
+            self._token_state(valid=False)
         if code in RETRYABLE_CODES or response.status_code >= 500:
             return SendResult(ok=False, error_code=str(code), retryable=True,
                               error=RETRYABLE_CODES.get(code, f"Facebook lỗi HTTP {response.status_code}"))
         return SendResult(ok=False, error_code=str(code),
                           error=PERMANENT_CODES.get(code, f"Facebook báo lỗi {code}: {error.get('message', '')}"))
+
+    def _token_state(self, valid: bool) -> None:
+        stored = self.repository.token(self.name)
+        if valid and stored and stored.get("invalid_ts"):
+            self.repository.update_token(self.name, invalid_ts=None)
+        elif not valid:
+            self.repository.seed_token(self.name)
+            self.repository.update_token(self.name, invalid_ts=time.time())
