@@ -10,3 +10,9 @@ def database_contents(repository) -> dict[str, int]:
 
 def inbound(repository) -> list[dict]:
     return list(repository.messages.find({"direction": "in"}))
+
+
+def the_inbound(repository) -> dict:
+    """The one inbound message stored (fails when there is none or more than one)."""
+    [message] = inbound(repository)
+    return message

@@ -5,6 +5,7 @@ import json
 
 from bot.channels import BadPayload
 from bot.messages import Attachment, Event, InboundMessage, Receipt, StaffMessage
+from webhooks.payload import ident, items, obj
 
 CHANNEL = "facebook"
 # Set on every message this bot sends and echoed back by Meta: an echo without it was typed by a
@@ -25,26 +26,13 @@ def parse(body: bytes) -> list[Event]:
     # Meta batches several entries, each with several events, in one request: read them all, in
     # order. Under the handover protocol, events for a thread another app controls come as standby.
     for entry in payload["entry"]:
-        entry = _obj(entry, "entry")
+        entry = obj(entry, "entry")
         for key in ("messaging", "standby"):
-            items = entry.get(key) or []
-            if not isinstance(items, list):
-                raise BadPayload(f"entry.{key} is not a list")
-            for item in items:
-                events.extend(_event(_obj(item, f"{key} event")))
+            for item in items(entry.get(key), f"entry.{key}"):
+                events.extend(_event(obj(item, f"{key} event")))
     return events
 
 
-def _obj(value, what: str) -> dict:
-    if not isinstance(value, dict):
-        raise BadPayload(f"{what} is not an object")
-    return value
-
-
-def _id(value, what: str) -> str:
-    if not isinstance(value, (str, int)) or isinstance(value, bool) or value == "":
-        raise BadPayload(f"missing {what}")
-    return str(value)
 
 
 def _event(event: dict) -> list[Event]:
@@ -65,19 +53,19 @@ def _event(event: dict) -> list[Event]:
 
 
 def _sender(event: dict) -> str:
-    return _id(_obj(event.get("sender"), "sender").get("id"), "sender.id")
+    return ident(obj(event.get("sender"), "sender").get("id"), "sender.id")
 
 
 def _message(event: dict, message: dict, timestamp: int) -> list[Event]:
     text = message.get("text")
     if text is not None and not isinstance(text, str):
         raise BadPayload("message.text is not a string")
-    mid = _id(message.get("mid"), "message.mid")
-    attachments = tuple(_attachment(a) for a in _list(message.get("attachments"), "attachments"))
+    mid = ident(message.get("mid"), "message.mid")
+    attachments = tuple(_attachment(a) for a in items(message.get("attachments"), "attachments"))
     if message.get("is_echo"):
         if message.get("metadata") == BOT_METADATA:
             return []  # our own message, echoed back
-        recipient = _id(_obj(event.get("recipient"), "recipient").get("id"), "recipient.id")
+        recipient = ident(obj(event.get("recipient"), "recipient").get("id"), "recipient.id")
         return [StaffMessage(CHANNEL, mid, recipient, text or "", timestamp,
                              staff_id=str(message.get("app_id") or "page_inbox"), attachments=attachments)]
     quick_reply = message.get("quick_reply") if isinstance(message.get("quick_reply"), dict) else {}
@@ -95,16 +83,9 @@ def _postback(event: dict, postback: dict, timestamp: int) -> list[Event]:
                            event="postback", payload=postback.get("payload"))]
 
 
-def _list(value, what: str) -> list:
-    if value is None:
-        return []
-    if not isinstance(value, list):
-        raise BadPayload(f"{what} is not a list")
-    return value
-
 
 def _attachment(item) -> Attachment:
-    item = _obj(item, "attachment")
+    item = obj(item, "attachment")
     kind = str(item.get("type") or "unknown")
     payload = item.get("payload") if isinstance(item.get("payload"), dict) else {}
     if kind == "location":

@@ -7,6 +7,7 @@ import json
 from bot.channels import BadPayload
 from bot.messages import (FOLLOW, UNFOLLOW, USER_INFO, Attachment, Event, InboundMessage, Receipt,
                           StaffMessage)
+from webhooks.payload import ident, items, obj
 
 CHANNEL = "zalo"
 
@@ -27,17 +28,6 @@ def parse(body: bytes) -> list[Event]:
     return handler(event) if handler else []  # unknown or ignored: acknowledged, counted
 
 
-def _obj(value, what: str) -> dict:
-    if not isinstance(value, dict):
-        raise BadPayload(f"{what} is not an object")
-    return value
-
-
-def _id(value, what: str) -> str:
-    # Zalo's ids and timestamps are big integers sent as strings: kept as strings.
-    if not isinstance(value, (str, int)) or isinstance(value, bool) or value == "":
-        raise BadPayload(f"missing {what}")
-    return str(value)
 
 
 def _timestamp(event: dict) -> int:
@@ -55,7 +45,7 @@ def _number(value) -> float | None:
 
 
 def _attachment(item) -> Attachment:
-    item = _obj(item, "attachment")
+    item = obj(item, "attachment")
     kind, payload = str(item.get("type") or "unknown"), item.get("payload") or {}
     if not isinstance(payload, dict):
         raise BadPayload("attachment payload is not an object")
@@ -70,19 +60,16 @@ def _attachment(item) -> Attachment:
 
 
 def _attachments(message: dict) -> tuple[Attachment, ...]:
-    items = message.get("attachments") or []
-    if not isinstance(items, list):
-        raise BadPayload("attachments is not a list")
-    return tuple(_attachment(item) for item in items)
+    return tuple(_attachment(item) for item in items(message.get("attachments"), "attachments"))
 
 
 def citizen_message(event: dict) -> list[Event]:
-    sender, message = _obj(event.get("sender"), "sender"), _obj(event.get("message"), "message")
+    sender, message = obj(event.get("sender"), "sender"), obj(event.get("message"), "message")
     text = message.get("text")
     if text is not None and not isinstance(text, str):
         raise BadPayload("message.text is not a string")
-    return [InboundMessage(channel=CHANNEL, message_id=_id(message.get("msg_id"), "message.msg_id"),
-                           user_id=_id(sender.get("id"), "sender.id"), text=text or "",
+    return [InboundMessage(channel=CHANNEL, message_id=ident(message.get("msg_id"), "message.msg_id"),
+                           user_id=ident(sender.get("id"), "sender.id"), text=text or "",
                            sent_at_ms=_timestamp(event), event=event["event_name"],
                            attachments=_attachments(message),
                            reply_to=message.get("quote_msg_id"))]
@@ -91,7 +78,7 @@ def citizen_message(event: dict) -> list[Event]:
 def follow(event: dict) -> list[Event]:
     # follow/unfollow name the user in `follower` and carry no message id: the event itself
     # (user and time) is the dedupe key.
-    user = _id(_obj(event.get("follower"), "follower").get("id"), "follower.id")
+    user = ident(obj(event.get("follower"), "follower").get("id"), "follower.id")
     kind = FOLLOW if event["event_name"] == "follow" else UNFOLLOW
     timestamp = _timestamp(event)
     return [InboundMessage(channel=CHANNEL, message_id=f"{kind}:{user}:{timestamp}", user_id=user,
@@ -99,8 +86,8 @@ def follow(event: dict) -> list[Event]:
 
 
 def submit_info(event: dict) -> list[Event]:
-    user = _id(_obj(event.get("sender"), "sender").get("id"), "sender.id")
-    info = _obj(event.get("info"), "info")
+    user = ident(obj(event.get("sender"), "sender").get("id"), "sender.id")
+    info = obj(event.get("info"), "info")
     address = info.get("full_address") if isinstance(info.get("full_address"), dict) else {}
     shared = {"name": info.get("name"), "phone": info.get("phone"),
               "address": address.get("user_address") or info.get("address"),
@@ -115,21 +102,19 @@ def submit_info(event: dict) -> list[Event]:
 
 def receipt(event: dict) -> list[Event]:
     # Delivery and read receipts of our messages: the OA is the sender, the citizen the recipient.
-    user = _id(_obj(event.get("recipient"), "recipient").get("id"), "recipient.id")
-    message = _obj(event.get("message"), "message")
-    ids = message.get("msg_ids") or ([message["msg_id"]] if message.get("msg_id") else [])
-    if not isinstance(ids, list):
-        raise BadPayload("message.msg_ids is not a list")
+    user = ident(obj(event.get("recipient"), "recipient").get("id"), "recipient.id")
+    message = obj(event.get("message"), "message")
+    ids = items(message.get("msg_ids"), "message.msg_ids") or ([message["msg_id"]] if message.get("msg_id") else [])
     status = "seen" if event["event_name"] == "user_seen_message" else "delivered"
     return [Receipt(channel=CHANNEL, user_id=user, status=status, message_ids=tuple(map(str, ids)))]
 
 
 def oa_echo(event: dict) -> list[Event]:
-    sender, message = _obj(event.get("sender"), "sender"), _obj(event.get("message"), "message")
+    sender, message = obj(event.get("sender"), "sender"), obj(event.get("message"), "message")
     if not sender.get("admin_id"):
         return []  # the echo of what this bot sent through the API
-    return [StaffMessage(channel=CHANNEL, message_id=_id(message.get("msg_id"), "message.msg_id"),
-                         user_id=_id(_obj(event.get("recipient"), "recipient").get("id"), "recipient.id"),
+    return [StaffMessage(channel=CHANNEL, message_id=ident(message.get("msg_id"), "message.msg_id"),
+                         user_id=ident(obj(event.get("recipient"), "recipient").get("id"), "recipient.id"),
                          text=message.get("text") or "", sent_at_ms=_timestamp(event),
                          staff_id=str(sender["admin_id"]), attachments=_attachments(message))]
 

@@ -1,6 +1,6 @@
 """One test per Messenger fixture: the stored normalized message, and what the bot does with it."""
 from tests.conftest import load_fixture, post_facebook
-from tests.helpers import inbound
+from tests.helpers import inbound, the_inbound
 
 PSID = "6543217890123456"
 
@@ -9,11 +9,6 @@ def deliver(client, name: str) -> dict:
     payload = load_fixture("facebook", name)
     assert post_facebook(client, payload).status_code == 200
     return payload
-
-
-def stored(repository) -> dict:
-    [message] = inbound(repository)
-    return message
 
 
 def test_messages__batch(client, repository, worker, fake_graph):
@@ -47,24 +42,24 @@ def test_messages__echo_from_page_inbox(client, repository, worker, fake_graph):
 
 def test_messages__quick_reply(client, repository):
     deliver(client, "messages__quick_reply")
-    message = stored(repository)
+    message = the_inbound(repository)
     assert (message["text"], message["payload"]) == ("Phản ánh vi phạm", "CATEGORY_REPORT")
 
 
 def test_messages__image(client, repository):
     deliver(client, "messages__image")
-    [image] = stored(repository)["attachments"]
+    [image] = the_inbound(repository)["attachments"]
     assert image["type"] == "image" and image["url"].startswith("https://scontent.xx.fbcdn.net/")
 
 
 def test_messages__video_audio_file(client, repository):
     deliver(client, "messages__video_audio_file")
-    assert [a["type"] for a in stored(repository)["attachments"]] == ["video", "audio", "file"]
+    assert [a["type"] for a in the_inbound(repository)["attachments"]] == ["video", "audio", "file"]
 
 
 def test_messages__location(client, repository, worker, fake_graph):
     deliver(client, "messages__location")
-    [location] = stored(repository)["attachments"]
+    [location] = the_inbound(repository)["attachments"]
     assert (location["latitude"], location["longitude"]) == (9.8127, 106.2993)
     worker.drain()
     [reply] = fake_graph.texts_to(PSID)
@@ -73,18 +68,18 @@ def test_messages__location(client, repository, worker, fake_graph):
 
 def test_messages__fallback(client, repository):
     deliver(client, "messages__fallback")
-    assert stored(repository)["attachments"][0]["type"] == "fallback"
+    assert the_inbound(repository)["attachments"][0]["type"] == "fallback"
 
 
 def test_messages__reply_to(client, repository):
     deliver(client, "messages__reply_to")
-    assert stored(repository)["reply_to"] == "m_bot_earlier"
+    assert the_inbound(repository)["reply_to"] == "m_bot_earlier"
 
 
 def test_messaging_postbacks(client, repository, worker, fake_graph):
     """The Get Started button: greeted with the hotline's services."""
     deliver(client, "messaging_postbacks")
-    message = stored(repository)
+    message = the_inbound(repository)
     assert (message["event"], message["payload"], message["message_id"]) == ("postback", "GET_STARTED", "m_pb_01")
     worker.drain()
     [greeting] = fake_graph.texts_to(PSID)
@@ -116,7 +111,7 @@ def test_message_reads(client, repository, worker, fake_graph):
 def test_standby(client, repository):
     """Under the handover protocol a thread another app controls sends its events as standby."""
     deliver(client, "standby")
-    assert stored(repository)["text"] == "Alo, có ai ở đó không?"
+    assert the_inbound(repository)["text"] == "Alo, có ai ở đó không?"
 
 
 def test_instagram(client, repository):

@@ -2,7 +2,7 @@
 import pytest
 
 from tests.conftest import load_fixture, post_zalo
-from tests.helpers import inbound
+from tests.helpers import inbound, the_inbound
 
 CITIZEN = "246845883529197922"
 
@@ -13,65 +13,60 @@ def deliver(client, name: str) -> dict:
     return event
 
 
-def stored(repository) -> dict:
-    [message] = inbound(repository)
-    return message
-
-
 def test_anonymous_send_text(client, repository):
     event = deliver(client, "anonymous_send_text")
-    message = stored(repository)
+    message = the_inbound(repository)
     assert (message["user_id"], message["message_id"]) == (event["sender"]["id"], "anon-msg-01")
     assert message["text"].startswith("toi muon phan anh")
 
 
 def test_user_send_image(client, repository):
     deliver(client, "user_send_image")
-    message = stored(repository)
+    message = the_inbound(repository)
     assert message["text"] == "Đám tiệc ở khóm 2 phường 5"
     assert message["attachments"] == [{"type": "image", "url": "https://photo-stal-1.zadn.vn/abc.jpg"}]
 
 
 def test_user_send_gif(client, repository):
     deliver(client, "user_send_gif")
-    assert stored(repository)["attachments"][0]["type"] == "gif"
+    assert the_inbound(repository)["attachments"][0]["type"] == "gif"
 
 
 def test_user_send_link(client, repository):
     deliver(client, "user_send_link")
-    [link] = stored(repository)["attachments"]
+    [link] = the_inbound(repository)["attachments"]
     assert link["url"] == "https://baotravinh.vn/tin-tuc/abc" and "phòng, chống dịch" in link["description"]
 
 
 def test_user_send_audio(client, repository):
     deliver(client, "user_send_audio")
-    assert stored(repository)["attachments"] == [{"type": "audio", "url": "https://voice-stal.zadn.vn/voice/abc.amr"}]
+    assert the_inbound(repository)["attachments"] == [{"type": "audio", "url": "https://voice-stal.zadn.vn/voice/abc.amr"}]
 
 
 def test_user_send_video(client, repository):
     deliver(client, "user_send_video")
-    assert stored(repository)["attachments"][0]["url"] == "https://video-stal.zadn.vn/abc.mp4"
+    assert the_inbound(repository)["attachments"][0]["url"] == "https://video-stal.zadn.vn/abc.mp4"
 
 
 def test_user_send_location(client, repository):
     deliver(client, "user_send_location")
-    assert stored(repository)["attachments"] == [{"type": "location", "latitude": 9.9347, "longitude": 106.3453}]
+    assert the_inbound(repository)["attachments"] == [{"type": "location", "latitude": 9.9347, "longitude": 106.3453}]
 
 
 def test_user_send_business_card(client, repository):
     deliver(client, "user_send_business_card")
-    assert stored(repository)["attachments"][0]["type"] == "business_card"
+    assert the_inbound(repository)["attachments"][0]["type"] == "business_card"
 
 
 def test_user_send_file(client, repository):
     deliver(client, "user_send_file")
-    [file] = stored(repository)["attachments"]
+    [file] = the_inbound(repository)["attachments"]
     assert (file["name"], file["size"]) == ("danh-sach-ho-ngheo.pdf", 24576)
 
 
 def test_follow(client, repository, worker, fake_zalo):
     deliver(client, "follow")
-    message = stored(repository)
+    message = the_inbound(repository)
     assert (message["kind"], message["user_id"]) == ("follow", CITIZEN)
     worker.drain()
     [welcome] = fake_zalo.texts_to(CITIZEN)
@@ -80,7 +75,7 @@ def test_follow(client, repository, worker, fake_zalo):
 
 def test_unfollow(client, repository, worker, fake_zalo):
     deliver(client, "unfollow")
-    assert stored(repository)["kind"] == "unfollow"
+    assert the_inbound(repository)["kind"] == "unfollow"
     worker.drain()
     assert fake_zalo.received == []
     assert repository.conversation("zalo", CITIZEN)["following"] == "no"
@@ -88,7 +83,7 @@ def test_unfollow(client, repository, worker, fake_zalo):
 
 def test_user_submit_info(client, repository, worker):
     deliver(client, "user_submit_info")
-    assert stored(repository)["info"] == {"name": "Nguyễn Thị Hoa", "phone": "0912345678",
+    assert the_inbound(repository)["info"] == {"name": "Nguyễn Thị Hoa", "phone": "0912345678",
                                           "address": "Ấp Kinh Xáng", "ward": "Xã Nhị Long",
                                           "district": "Càng Long", "city": "Trà Vinh"}
     worker.drain()
@@ -124,7 +119,7 @@ def test_oa_send_text__by_staff(client, repository, worker, fake_zalo):
     deliver(client, "user_send_text")
     worker.drain()
     assert fake_zalo.received == []
-    assert stored(repository)["outcome"] == {"held_by_staff": True}
+    assert the_inbound(repository)["outcome"] == {"held_by_staff": True}
 
 
 def test_user_reacted_message(client, repository):
