@@ -30,6 +30,10 @@ SMALL_TALK = {
 class Decision:
     reply: str | None = None
     file_case: str | None = None  # a category: the pipeline files the case and sends its code
+    choices: tuple = ()           # (title, payload) buttons offered with the reply
+
+
+WITH_SERVICE_CHOICES = {texts.GREETING, texts.NOT_UNDERSTOOD}
 
 
 def find_case_code(text: str) -> str | None:
@@ -38,6 +42,13 @@ def find_case_code(text: str) -> str | None:
 
 
 def decide(text: str, parse: Parse, case_of_this_user: Callable[[str], dict | None]) -> Decision:
+    decision = _decide(text, parse, case_of_this_user)
+    if decision.reply in WITH_SERVICE_CHOICES:
+        return Decision(reply=decision.reply, choices=texts.SERVICE_CHOICES)
+    return decision
+
+
+def _decide(text: str, parse: Parse, case_of_this_user: Callable[[str], dict | None]) -> Decision:
     code = find_case_code(text)
     if code and (parse.intent == "check_status" or len(text.strip()) <= 12):
         return _status(code, case_of_this_user)

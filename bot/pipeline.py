@@ -41,15 +41,18 @@ class Pipeline:
             return {"action": "unfollowed"}
         if kind == FOLLOW:
             self.repository.update_conversation(channel, user, following="yes")
-            return {"reply_state": self.reply(message, texts.WELCOME)}
+            return {"reply_state": self.reply(message, texts.WELCOME, texts.SERVICE_CHOICES)}
         if kind == USER_INFO:
             self.repository.update_conversation(channel, user, profile=message.get("info") or {})
             return {"reply_state": self.reply(message, texts.INFO_RECEIVED)}
         attachments = self.media.keep_all(message) if message.get("attachments") else []
         if self.repository.conversation(channel, user)["handler"] == "staff":
             return {"held_by_staff": True}  # a person holds this chat: the bot stays silent
-        if message.get("payload") == GET_STARTED:
-            return {"reply_state": self.reply(message, texts.GREETING)}
+        payload = message.get("payload") or ""
+        if payload == GET_STARTED:
+            return {"reply_state": self.reply(message, texts.GREETING, texts.SERVICE_CHOICES)}
+        if payload.startswith(texts.CATEGORY_PAYLOAD) and payload[len(texts.CATEGORY_PAYLOAD):] in texts.ASK_DETAILS:
+            return {"reply_state": self.reply(message, texts.ASK_DETAILS[payload[len(texts.CATEGORY_PAYLOAD):]])}
         if attachments and not message["text"].strip():
             return {"reply_state": self.reply(message, texts.attachment_received([a["type"] for a in attachments]))}
         return self.understand(message)
@@ -66,31 +69,35 @@ class Pipeline:
                 category=decision.file_case, description=message["text"])
             outcome["case_code"] = case["code"]
             reply = texts.case_filed(case["category"], case["code"])
-        outcome["reply_state"] = self.reply(message, reply)
+        outcome["reply_state"] = self.reply(message, reply, decision.choices)
         return outcome
 
-    def reply(self, inbound: dict, text: str) -> str:
+    def reply(self, inbound: dict, text: str, choices: tuple = ()) -> str:
         """Send `text` (in as many parts as the platform needs) in answer to `inbound`. Each part
         has its own record, keyed on the inbound message: a retry resends only what did not go."""
         channel = self.channels[inbound["channel"]]
         last = self.repository.last_inbound_ts(inbound["channel"], inbound["user_id"])
         window = channel.reply_window(time.time() - (last or time.time()), by_staff=False)
-        states = [self._send_part(channel, inbound, f"reply:{inbound['message_id']}:{i}", part, window)
-                  for i, part in enumerate(split_text(text))]
+        parts = split_text(text)
+        states = [self._send_part(channel, inbound, f"reply:{inbound['message_id']}:{i}", part, window,
+                                  choices if i == len(parts) - 1 else ())  # buttons go with the last part
+                  for i, part in enumerate(parts)]
         attempted_now = [state for state in states if state != "already_attempted"]
         if not attempted_now:
             return "already_attempted"
         return next((state for state in attempted_now if state != "sent"), "sent")
 
-    def _send_part(self, channel: Channel, inbound: dict, key: str, text: str, window: Window) -> str:
+    def _send_part(self, channel: Channel, inbound: dict, key: str, text: str, window: Window,
+                   choices: tuple) -> str:
         record = self.repository.begin_outbound(channel=inbound["channel"], user_id=inbound["user_id"],
-                                                message_id=key, text=text, in_reply_to=inbound["message_id"])
+                                                message_id=key, text=text, in_reply_to=inbound["message_id"],
+                                                choices=choices)
         if record is None:
             return "already_attempted"
         if not window.allowed:
             self.repository.finish_outbound(record["_id"], "refused", error=window.reason)
             return "refused"
-        result = channel.send_text(inbound["user_id"], text, tag=window.tag)
+        result = channel.send_text(inbound["user_id"], text, tag=window.tag, choices=choices)
         if result.ok:
             self.repository.finish_outbound(record["_id"], "sent", sent_ts=time.time(),
                                             platform_message_id=result.platform_message_id)

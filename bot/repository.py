@@ -243,7 +243,7 @@ class Repository:
     # ---- outbound messages ----------------------------------------------------------------
 
     def begin_outbound(self, *, channel: str, user_id: str, message_id: str, text: str,
-                       in_reply_to: str | None) -> dict | None:
+                       in_reply_to: str | None, choices: tuple = ()) -> dict | None:
         """Record a reply before sending it. Returns the record to send, or None when this reply
         was already sent or attempted: a send that crashed half-way is never repeated blindly."""
         document = {
@@ -252,6 +252,7 @@ class Repository:
             "user_id": user_id,
             "direction": "out",
             "text": text,
+            "choices": [list(choice) for choice in choices],
             "in_reply_to": in_reply_to,
             "created_at": utcnow(),
             "received_ts": time.time(),

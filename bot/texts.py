@@ -27,6 +27,20 @@ SERVICES = (
     "Anh/chị vui lòng nhắn nội dung cần gửi."
 )
 
+# Offered as buttons (Messenger quick replies, web chat buttons); titles at most 20 characters.
+CATEGORY_PAYLOAD = "CATEGORY_"
+SERVICE_CHOICES = (("Phản ánh vi phạm", "CATEGORY_report"), ("Góp ý, kiến nghị", "CATEGORY_suggestion"),
+                   ("Hỗ trợ an sinh", "CATEGORY_welfare"), ("Tư vấn sức khỏe", "CATEGORY_health_advice"))
+
+ASK_DETAILS = {
+    "report": ("Anh/chị vui lòng mô tả vi phạm: việc gì, ở đâu (ấp/khóm, xã/phường, huyện), khi nào. "
+               "Anh/chị có thể gửi kèm ảnh. Thông tin người phản ánh được giữ bí mật."),
+    "suggestion": "Anh/chị vui lòng nhắn nội dung góp ý, kiến nghị của mình.",
+    "welfare": ("Anh/chị vui lòng cho biết hoàn cảnh (mất việc, cách ly, khó khăn…), họ tên, số điện thoại, "
+                "địa chỉ và đề nghị hỗ trợ gì."),
+    "health_advice": "Anh/chị vui lòng mô tả câu hỏi hoặc triệu chứng cần tư vấn.",
+}
+
 GREETING = "Tổng đài 1022 xin chào anh/chị. " + SERVICES
 
 NOT_UNDERSTOOD = "Tổng đài 1022 chưa hiểu rõ nội dung anh/chị gửi. " + SERVICES

@@ -41,6 +41,15 @@ def page():
 def test_citizen_sends_a_report_and_a_photo_and_reads_the_answers(live_url, page, tmp_path):
     page.goto(live_url)
     expect(page.get_by_role("heading")).to_have_text("Tổng đài 1022 Trà Vinh")
+    page.get_by_label("Nội dung tin nhắn").fill("Xin chào tổng đài")
+    page.keyboard.press("Enter")
+    choice = page.get_by_role("button", name="Phản ánh vi phạm")  # a service offered as a button
+    expect(choice).to_be_visible(timeout=30_000)
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / "web-chat-greeting-360px.png"))
+    choice.click()
+    expect(page.locator('.message[data-direction="out"]').filter(has_text="mô tả vi phạm")).to_have_count(
+        1, timeout=30_000)
     page.get_by_label("Nội dung tin nhắn").fill("Tối qua ở khóm 3 phường 7 có đám nhậu hơn 20 người, không đeo khẩu trang")
     page.get_by_role("button", name="Gửi", exact=True).click()
     answer = page.locator('.message[data-direction="out"]').filter(has_text="TV-")
@@ -53,6 +62,5 @@ def test_citizen_sends_a_report_and_a_photo_and_reads_the_answers(live_url, page
     expect(page.locator(".message.in img")).to_have_count(1, timeout=30_000)
     expect(page.locator('.message[data-direction="out"]').filter(has_text="đã nhận hình ảnh")).to_have_count(
         1, timeout=30_000)
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / "web-chat-360px.png"), full_page=True)
     assert Path(SCREENSHOTS / "web-chat-360px.png").stat().st_size > 0

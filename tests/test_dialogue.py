@@ -19,7 +19,15 @@ def test_service_intents_file_a_case(intent):
     ("nlu_fallback", texts.NOT_UNDERSTOOD), ("check_status", texts.ASK_CASE_CODE),
 ])
 def test_other_intents_reply_without_a_case(intent, reply):
-    assert dialogue.decide("...", Parse(intent, 0.95), NO_CASES) == dialogue.Decision(reply=reply)
+    decision = dialogue.decide("...", Parse(intent, 0.95), NO_CASES)
+    assert (decision.reply, decision.file_case) == (reply, None)
+
+
+def test_greeting_and_not_understood_offer_the_four_services_as_buttons():
+    for parse in (Parse("greet", 0.99), Parse("report", 0.1)):
+        assert dialogue.decide("...", parse, NO_CASES).choices == texts.SERVICE_CHOICES
+    assert all(len(title) <= 20 for title, _ in texts.SERVICE_CHOICES)
+    assert dialogue.decide("...", Parse("thanks", 0.99), NO_CASES).choices == ()
 
 
 def test_low_confidence_is_not_guessed():

@@ -71,9 +71,12 @@ class FacebookChannel:
     def parse(self, body: bytes) -> list[Event]:
         return facebook_events.parse(body)
 
-    def send_text(self, user_id: str, text: str, tag: str | None = None) -> SendResult:
+    def send_text(self, user_id: str, text: str, tag: str | None = None, choices: tuple = ()) -> SendResult:
         payload = {"recipient": {"id": user_id}, "messaging_type": "RESPONSE",
                    "message": {"text": text, "metadata": facebook_events.BOT_METADATA}}
+        if choices:  # Messenger allows 13 quick replies, titles of 20 characters
+            payload["message"]["quick_replies"] = [{"content_type": "text", "title": title[:20], "payload": value}
+                                                   for title, value in choices[:13]]
         if tag:
             payload.update(messaging_type="MESSAGE_TAG", tag=tag)
         try:

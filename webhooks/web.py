@@ -47,7 +47,7 @@ class WebChannel:
     def reply_window(self, since_last_inbound: float, by_staff: bool) -> Window:
         return Window(True)
 
-    def send_text(self, user_id: str, text: str, tag: str | None = None) -> SendResult:
+    def send_text(self, user_id: str, text: str, tag: str | None = None, choices: tuple = ()) -> SendResult:
         return SendResult(ok=True, platform_message_id=f"web-{uuid.uuid4().hex}")
 
 
@@ -102,9 +102,10 @@ def post_message():
         return {"error": "Anh/chị chưa nhập nội dung."}, 400
     if len(text) > PLATFORM_TEXT_LIMIT:
         return {"error": f"Tin nhắn dài quá {PLATFORM_TEXT_LIMIT} ký tự, anh/chị vui lòng chia nhỏ."}, 400
+    payload = body.get("payload") if isinstance(body.get("payload"), str) else None
     citizen = _citizen()
     return _accept(InboundMessage(channel="web", message_id=_message_id(citizen), user_id=citizen,
-                                  text=text, sent_at_ms=int(time.time() * 1000)))
+                                  text=text, sent_at_ms=int(time.time() * 1000), payload=payload))
 
 
 @web_chat.post("/chat/photos")
@@ -142,6 +143,7 @@ def history():
     return {"cursor": cursor, "messages": [{
         "id": str(m["_id"]), "direction": m["direction"], "text": m.get("text", ""),
         "photos": [f"/chat/media/{a['stored']['sha256']}" for a in m.get("attachments") or [] if a.get("stored")],
+        "choices": [{"title": title, "payload": payload} for title, payload in m.get("choices") or []],
     } for m in shown]}
 
 

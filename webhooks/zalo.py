@@ -72,7 +72,8 @@ class ZaloChannel:
     def parse(self, body: bytes) -> list[Event]:
         return zalo_events.parse(body)
 
-    def send_text(self, user_id: str, text: str, tag: str | None = None) -> SendResult:
+    def send_text(self, user_id: str, text: str, tag: str | None = None, choices: tuple = ()) -> SendResult:
+        # Zalo consultation messages have no quick replies: the bot's texts name the options.
         payload = {"recipient": {"user_id": user_id}, "message": {"text": text}}
         token = self.tokens.access_token()
         result = self._send(token, payload)

@@ -19,11 +19,16 @@ CLEAR_EXAMPLES = {
 }
 BAD_INPUT = ["", "   ", "🙏🙏😷", "a" * 10_000, unicodedata.normalize("NFD", "phản ánh tụ tập đông người"),
              "phản\u200b ánh\u200d vi phạm", "ខ្ញុំចង់រាយការណ៍", "Hello, I want to report a party"]
+# Nothing a Vietnamese hotline could act on: "not understood" in some form.
+NOT_UNDERSTOOD = {"nlu_fallback", "out_of_scope"}
+ENTITIES = "Tối qua ở xã Long Đức tp tv có đám nhậu đông người, gọi tui 0912.345.678"
+STATUS = "hồ sơ tv-8hk3ma của tui tới đâu rồi"
+MORE = [ENTITIES, STATUS, "/report", "ok", "What is the weather like today?", "🙂", "0912345678"]
 
 
 @pytest.fixture(scope="module")
 def parsed():
-    lines = list(CLEAR_EXAMPLES) + BAD_INPUT
+    lines = list(CLEAR_EXAMPLES) + BAD_INPUT + MORE
     run = subprocess.run([str(NLU_PYTHON), "-m", "nlu", "parse"], cwd=REPO_ROOT, timeout=600,
                          input="\n".join(lines) + "\n", capture_output=True, text=True)
     assert run.returncode == 0, run.stderr[-3000:]
@@ -49,3 +54,47 @@ def test_decomposed_text_is_understood_like_composed_text(parsed):
     _, results = parsed
     nfd = next(r for r in results if r["text"] == BAD_INPUT[4])
     assert nfd["intent"] == "report"
+
+
+def test_zero_width_characters_do_not_change_the_answer(parsed):
+    _, results = parsed
+    assert next(r for r in results if r["text"] == BAD_INPUT[5])["intent"] == "report"
+
+
+@pytest.mark.parametrize("text", ["", "   ", "🙏🙏😷", "ខ្ញុំចង់រាយការណ៍", "🙂", "/report", "0912345678"])
+def test_nothing_to_understand_falls_back(parsed, text):
+    _, results = parsed
+    result = next(r for r in results if r["text"] == text)
+    assert result["intent"] == "nlu_fallback" and result["confidence"] <= 0.4
+
+
+@pytest.mark.parametrize("text", ["Hello, I want to report a party", "What is the weather like today?",
+                                  "a" * 10_000])
+def test_foreign_or_meaningless_text_is_not_understood(parsed, text):
+    _, results = parsed
+    assert next(r for r in results if r["text"] == text)["intent"] in NOT_UNDERSTOOD
+
+
+def test_entities_with_offsets_into_the_text_as_given(parsed):
+    _, results = parsed
+    result = next(r for r in results if r["text"] == ENTITIES)
+    assert result["intent"] == "report"
+    found = {(e["entity"], e["value"], ENTITIES[e["start"]:e["end"]]) for e in result["entities"]}
+    assert found == {("time", "tối qua", "Tối qua"),
+                     ("commune", "Xã Long Đức, Thành phố Trà Vinh", "xã Long Đức"),
+                     ("district", "Thành phố Trà Vinh", "tp tv"),
+                     ("phone", "0912345678", "0912.345.678")}
+    status = next(r for r in results if r["text"] == STATUS)
+    assert status["intent"] == "check_status"
+    assert [(e["entity"], e["value"]) for e in status["entities"]] == [("case_code", "TV-8HK3MA")]
+
+
+def test_the_nlu_server_returns_the_same_entities_and_the_client_reads_them(nlu_url):
+    from nlu.client import NluClient
+
+    parse = NluClient(nlu_url).parse(ENTITIES)
+    assert parse.intent == "report"
+    assert {(e["entity"], e["value"]) for e in parse.entities} == {
+        ("time", "tối qua"), ("commune", "Xã Long Đức, Thành phố Trà Vinh"),
+        ("district", "Thành phố Trà Vinh"), ("phone", "0912345678")}
+    assert NluClient(nlu_url).parse("").intent == "nlu_fallback"

@@ -40,10 +40,14 @@ def test_messages__echo_from_page_inbox(client, repository, worker, fake_graph):
     assert fake_graph.received == []
 
 
-def test_messages__quick_reply(client, repository):
+def test_messages__quick_reply(client, repository, worker, fake_graph):
+    """The citizen tapped "Phản ánh vi phạm": asked for the details, no case filed from the button."""
     deliver(client, "messages__quick_reply")
     message = the_inbound(repository)
-    assert (message["text"], message["payload"]) == ("Phản ánh vi phạm", "CATEGORY_REPORT")
+    assert (message["text"], message["payload"]) == ("Phản ánh vi phạm", "CATEGORY_report")
+    worker.drain()
+    [ask] = fake_graph.texts_to(PSID)
+    assert "mô tả vi phạm" in ask and repository.cases.count_documents({}) == 0
 
 
 def test_messages__image(client, repository):
@@ -82,8 +86,10 @@ def test_messaging_postbacks(client, repository, worker, fake_graph):
     message = the_inbound(repository)
     assert (message["event"], message["payload"], message["message_id"]) == ("postback", "GET_STARTED", "m_pb_01")
     worker.drain()
-    [greeting] = fake_graph.texts_to(PSID)
-    assert "Tổng đài 1022 xin chào" in greeting
+    [greeting] = fake_graph.received
+    assert "Tổng đài 1022 xin chào" in greeting["message"]["text"]
+    assert [q["payload"] for q in greeting["message"]["quick_replies"]] == [
+        "CATEGORY_report", "CATEGORY_suggestion", "CATEGORY_welfare", "CATEGORY_health_advice"]
     assert repository.cases.count_documents({}) == 0
 
 

@@ -26,6 +26,19 @@
       bubble.appendChild(img);
     }
     conversation.appendChild(bubble);
+    document.querySelectorAll(".choices").forEach((row) => row.remove());  // only the latest offer stays
+    if (message.direction === "out" && (message.choices || []).length) {
+      const row = document.createElement("div");
+      row.className = "choices";
+      for (const choice of message.choices) {
+        const button = document.createElement("button");
+        button.type = "button";
+        button.textContent = choice.title;
+        button.addEventListener("click", () => sendText(choice.title, choice.payload));
+        row.appendChild(button);
+      }
+      conversation.appendChild(row);
+    }
     conversation.scrollTop = conversation.scrollHeight;
   }
 
@@ -62,17 +75,20 @@
     }
   }
 
+  function sendText(value, payload) {
+    const id = newId();
+    return send(() => fetch("/chat/messages", {
+      method: "POST", credentials: "same-origin",
+      headers: { "Content-Type": "application/json", "X-Message-Id": id },
+      body: JSON.stringify({ text: value, id: id, payload: payload || null }),
+    }), "tin nhắn");
+  }
+
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     const value = text.value.trim();
     if (!value) return;
-    const id = newId();
-    const ok = await send(() => fetch("/chat/messages", {
-      method: "POST", credentials: "same-origin",
-      headers: { "Content-Type": "application/json", "X-Message-Id": id },
-      body: JSON.stringify({ text: value, id: id }),
-    }), "tin nhắn");
-    if (ok) text.value = "";
+    if (await sendText(value)) text.value = "";
   });
 
   text.addEventListener("keydown", (event) => {
