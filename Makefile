@@ -13,3 +13,8 @@ test:
 
 bench: setup
 	@.venv/bin/python -m bench
+
+# Held-out NLU evaluation: var/nlu-report/report.md and confusion.png (nlu/README.md).
+.PHONY: nlu-report
+nlu-report: setup
+	@.venv-nlu/bin/python -m nlu evaluate

@@ -2,11 +2,12 @@
 (a fresh clone installing both environments and training the model: several minutes)."""
 import os
 
-from bench import message_flow, setup_time, zalo_tokens
+from bench import message_flow, nlu, setup_time, zalo_tokens
 
 
 def main() -> None:
     setup_time.run(cold=os.environ.get("BENCH_COLD") == "1")
+    nlu.run()
     message_flow.run()
     zalo_tokens.run()
 

@@ -1,4 +1,5 @@
-"""`python -m nlu train | parse | serve`, run from the repository root in the Rasa environment.
+"""`python -m nlu train | parse | serve | evaluate`, run from the repository root in the Rasa
+environment.
 
 rasa is imported inside the commands only: `train` must answer "up to date" in well under a second.
 """
@@ -22,13 +23,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Dict, Optional
 
-from nlu.model import MODEL_DIR, REPO_ROOT, latest_model, model_path
+from nlu.model import CONFIG, MODEL_DIR, REPO_ROOT, TRAINING_DATA, latest_model, model_path
 from nlu.text import normalize
 
-CONFIG = REPO_ROOT / "config.yml"
-TRAINING_DATA = REPO_ROOT / "data" / "nlu.yml"
 KEEP_MODELS = 3
-FALLBACK_INTENT = "out_of_scope"
+# FallbackClassifier's intent: what the classifier was not sure enough about, and what nothing
+# can be classified from (blank text, a failure).
+FALLBACK_INTENT = "nlu_fallback"
 
 log = logging.getLogger("nlu")
 
@@ -44,6 +45,7 @@ def _quiet_rasa() -> None:
     logging.basicConfig(stream=sys.stderr, level=logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("nlu").setLevel(logging.INFO)
+    logging.getLogger("matplotlib").setLevel(logging.ERROR)  # warns about its own style files
     os.environ.setdefault("SQLALCHEMY_SILENCE_UBER_WARNING", "1")
     # rasa's dependencies re-enable deprecation warnings while importing, so filters do not hold.
     import warnings
@@ -71,6 +73,11 @@ def _rel(path: Path) -> str:
 # --- train -------------------------------------------------------------------------------------
 
 def train(args: argparse.Namespace) -> int:
+    if args.output:  # a trial model (another config, a benchmark): var/models stays as it is
+        started = time.monotonic()
+        trained = train_model(Path(args.config), Path(args.output), "nlu-trial")
+        print(f"NLU model trained in {time.monotonic() - started:.1f} s: {_rel(trained)}")
+        return 0
     target = model_path()
     if target.is_file() and not args.force:
         print(f"NLU model up to date: {_rel(target)}")
@@ -78,28 +85,35 @@ def train(args: argparse.Namespace) -> int:
     print(f"Training NLU model {_rel(target)} from {_rel(CONFIG)} and {_rel(TRAINING_DATA)} ...",
           flush=True)
     started = time.monotonic()
+    MODEL_DIR.mkdir(parents=True, exist_ok=True)
+    train_model(CONFIG, MODEL_DIR, target.name[: -len(".tar.gz")])
+    _prune_old_models(keep=target)
+    print(f"NLU model trained in {time.monotonic() - started:.1f} s: {_rel(target)}")
+    return 0
+
+
+def train_model(config: Path, directory: Path, name: str) -> Path:
+    """Trains directory/name.tar.gz from config and data/nlu.yml; exits with an error on failure."""
     _quiet_rasa()
     from rasa.model_training import train_nlu
 
-    MODEL_DIR.mkdir(parents=True, exist_ok=True)
+    directory.mkdir(parents=True, exist_ok=True)
+    target = directory / f"{name}.tar.gz"
     # Train into a scratch folder and rename at the end: an interrupted run must never leave a
     # half-written file under the name that means "up to date".
-    with tempfile.TemporaryDirectory(dir=MODEL_DIR, prefix=".training-") as scratch:
+    with tempfile.TemporaryDirectory(dir=directory, prefix=".training-") as scratch:
         printed = io.StringIO()
         with contextlib.redirect_stdout(printed):
-            trained = train_nlu(config=str(CONFIG), nlu_data=str(TRAINING_DATA), output=scratch,
-                                fixed_model_name=target.name[: -len(".tar.gz")])
+            trained = train_nlu(config=str(config), nlu_data=str(TRAINING_DATA), output=scratch,
+                                fixed_model_name=name)
         # Rasa's own messages, minus the one naming the scratch folder.
         for line in printed.getvalue().splitlines():
             if "Your Rasa model is trained" not in line:
                 print(line, file=sys.stderr)
         if not trained:
-            print("NLU training failed", file=sys.stderr)
-            return 1
+            raise SystemExit("NLU training failed")
         os.replace(trained, target)
-    _prune_old_models(keep=target)
-    print(f"NLU model trained in {time.monotonic() - started:.1f} s: {_rel(target)}")
-    return 0
+    return target
 
 
 def _prune_old_models(keep: Path) -> None:
@@ -164,7 +178,7 @@ def as_line(text: str, result: Dict[str, Any]) -> Dict[str, Any]:
         key = (entity.get("entity"), json.dumps(entity.get("value"), sort_keys=True))
         if key not in seen:
             seen.add(key)
-            entities.append({"entity": entity.get("entity"), "value": entity.get("value")})
+            entities.append({k: entity.get(k) for k in ("entity", "value", "start", "end")})
     return {"text": text, "intent": response["intent"]["name"],
             "confidence": float(response["intent"].get("confidence") or 0.0), "entities": entities}
 
@@ -283,20 +297,27 @@ class _Handler(BaseHTTPRequestHandler):
             self._error(HTTPStatus.INTERNAL_SERVER_ERROR, "An unexpected error occurred.")
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if not isinstance(sys.exc_info()[1], ConnectionError):  # a client that hung up early
+            super().handle_error(request, client_address)
+
+
 def serve(args: argparse.Namespace) -> int:
     started = time.monotonic()
     _quiet_rasa()
-    model = _find_model()
+    model = Path(args.model) if args.model else _find_model()
     if model is None:
         return 1
     _State.rasa_version = importlib.metadata.version("rasa")
     # Bind first so a busy port fails at once instead of after loading the model.
     try:
-        server = ThreadingHTTPServer((args.host, args.port), _Handler)
+        server = _Server((args.host, args.port), _Handler)
     except OSError as exc:
         print(f"NLU server cannot listen on {args.host}:{args.port}: {exc.strerror}", file=sys.stderr)
         return 1
-    server.daemon_threads = True
 
     def stop(signum: int, frame: Any) -> None:
         raise KeyboardInterrupt(signum)
@@ -333,16 +354,58 @@ def serve(args: argparse.Namespace) -> int:
     os._exit(code)
 
 
+# --- evaluate ----------------------------------------------------------------------------------
+
+HELDOUT = REPO_ROOT / "data" / "heldout" / "nlu.yml"
+REPORT_DIR = REPO_ROOT / "var" / "nlu-report"
+
+
+def evaluate(args: argparse.Namespace) -> int:
+    from nlu import evaluate as evaluation
+
+    _quiet_rasa()
+    data, out = Path(args.data), Path(args.out)
+    if not data.is_file():
+        print(f"No test set at {_rel(data)}", file=sys.stderr)
+        return 1
+    with tempfile.TemporaryDirectory(prefix="nlu-trial-") as scratch:
+        train_seconds = None
+        if args.config:
+            started = time.monotonic()
+            model = train_model(Path(args.config), Path(scratch), "nlu-trial")
+            train_seconds = time.monotonic() - started
+        else:
+            model = Path(args.model) if args.model else _find_model()
+            if model is None:
+                return 1
+        started = time.monotonic()
+        parser = Parser(model)
+        load_seconds = time.monotonic() - started
+        results = evaluation.run(parser, data, out, model=model, config=args.config or CONFIG,
+                                 load_seconds=load_seconds, train_seconds=train_seconds)
+    print(results["summary"])
+    return 0
+
+
 def main(argv: Optional[list] = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m nlu", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
     train_cmd = commands.add_parser("train", help="train the model unless it is up to date")
     train_cmd.add_argument("--force", action="store_true", help="train even if up to date")
+    train_cmd.add_argument("--config", default=str(CONFIG), help="with --output: another config")
+    train_cmd.add_argument("--output", help="train a trial model into this folder instead")
     train_cmd.set_defaults(run=train)
     commands.add_parser("parse", help="stdin lines -> JSON lines on stdout").set_defaults(run=parse)
     serve_cmd = commands.add_parser("serve", help="Rasa-compatible HTTP API: /status, /model/parse")
     serve_cmd.add_argument("--host", default="127.0.0.1")
     serve_cmd.add_argument("--port", type=int, default=5005)
+    serve_cmd.add_argument("--model", help="model file (default: the current model)")
     serve_cmd.set_defaults(run=serve)
+    eval_cmd = commands.add_parser("evaluate", help="held-out evaluation report (nlu/evaluate.py)")
+    eval_cmd.add_argument("--data", default=str(HELDOUT), help="test set (Rasa YAML)")
+    eval_cmd.add_argument("--out", default=str(REPORT_DIR), help="where the report goes")
+    eval_cmd.add_argument("--model", help="model file (default: the current model)")
+    eval_cmd.add_argument("--config", help="train a trial model from this config and evaluate it")
+    eval_cmd.set_defaults(run=evaluate)
     args = parser.parse_args(argv)
     return args.run(args)

@@ -18,7 +18,8 @@ def places():
     try:
         import yaml
     except ImportError:  # the app environment has no YAML parser: the Rasa environment reads it
-        code = "import json, yaml, sys; print(json.dumps(yaml.safe_load(open(sys.argv[1], encoding='utf-8'))))"
+        code = ("import json, yaml, sys; "
+                "print(json.dumps(yaml.safe_load(open(sys.argv[1], encoding='utf-8'))))")
         run = subprocess.run([str(REPO_ROOT / ".venv-nlu" / "bin" / "python"), "-c", code, str(PLACES)],
                              capture_output=True, text=True, check=True)
         return json.loads(run.stdout)
@@ -140,7 +141,8 @@ def test_phone_numbers(extract, text, value):
     assert extract(text, "phone") == [value]
 
 
-@pytest.mark.parametrize("text", ["tổng đài 1022", "giá 250.000 đồng", "ngày 20/11/2021", "0123", "1900 1234"])
+@pytest.mark.parametrize("text", ["tổng đài 1022", "giá 250.000 đồng", "ngày 20/11/2021", "0123",
+                                  "1900 1234"])
 def test_numbers_that_are_no_phone(extract, text):
     assert extract(text, "phone") == []
 
@@ -156,7 +158,8 @@ def test_case_codes(extract, text):
     assert extract(text, "case_code") == ["TV-8HK3MA"]
 
 
-@pytest.mark.parametrize("text", ["TV-8HK3MO", "TV-8HK3M", "tv truyền hình", "tv truyen hinh", "xem tv nhanh"])
+@pytest.mark.parametrize("text", ["TV-8HK3MO", "TV-8HK3M", "tv truyền hình", "tv truyen hinh",
+                                  "xem tv nhanh"])
 def test_no_case_code(extract, text):
     assert extract(text, "case_code") == []
 

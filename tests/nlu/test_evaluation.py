@@ -46,6 +46,7 @@ def test_report_files_and_summary(evaluation):
 
 
 def test_evaluate_fails_only_on_errors(tmp_path):
-    run = subprocess.run([str(NLU_PYTHON), "-m", "nlu", "evaluate", "--data", str(tmp_path / "none.yml"),
-                          "--out", str(tmp_path)], cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
+    run = subprocess.run([str(NLU_PYTHON), "-m", "nlu", "evaluate", "--data",
+                          str(tmp_path / "none.yml"), "--out", str(tmp_path)],
+                         cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
     assert run.returncode == 1 and "No test set" in run.stderr

@@ -1,0 +1,343 @@
+"""Deterministic entity extraction on the citizen's own text. Pure Python: no rasa here.
+
+Entities (values are canonical, offsets point into the text as given):
+  district   "Huyện Cầu Kè", ... (the `name`s in data/places.yml)
+  commune    "Xã Long Đức, Thành phố Trà Vinh"; just "Phường 1" when the district is unknown
+  phone      "0912345678" (mobile) or "02943855123" (landline)
+  case_code  "TV-8HK3MA"
+  time       the phrase as typed, normalized: "tối qua", "8h tối", "20/11", "thứ 7"
+"""
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Dict, Iterator, List, Optional, Tuple
+
+from nlu.text import normalize, strip_diacritics
+
+PLACES = Path(__file__).resolve().parent.parent / "data" / "places.yml"
+_ZERO_WIDTH = set("\u200b\u200c\u200d\u2060\ufeff\u00ad")
+
+
+def load_places(path: Path = PLACES) -> dict:
+    import yaml  # in the Rasa environment; the extractor itself takes the loaded dict
+
+    return yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+
+
+# --- folding: match without case or diacritics, report offsets in the original text ----------
+
+class Folded:
+    """Lower-case, diacritics-free copy of a text, with the original offset of each character."""
+
+    def __init__(self, text: str):
+        self.original = text
+        chars, origin = [], []
+        for i, char in enumerate(text):
+            if char in _ZERO_WIDTH or unicodedata.combining(char):
+                continue  # decomposed (NFD) marks belong to the letter before them
+            for folded in strip_diacritics(char.lower()):
+                if not unicodedata.combining(folded):
+                    chars.append(folded)
+                    origin.append(i)
+        self.text = "".join(chars)
+        self._origin = origin
+
+    def span(self, start: int, end: int) -> Tuple[int, int]:
+        """Original offsets of the folded characters start..end (end exclusive)."""
+        first, last = self._origin[start], self._origin[end - 1] + 1
+        while last < len(self.original) and unicodedata.combining(self.original[last]):
+            last += 1
+        return first, last
+
+    def typed(self, start: int, end: int) -> str:
+        """The original text of folded start..end, normalized, punctuation as single spaces."""
+        first, last = self.span(start, end)
+        return " ".join(re.findall(r"\w+", normalize(self.original[first:last])))
+
+
+def _key(phrase: str) -> str:
+    return " ".join(re.findall(r"\w+", normalize(phrase)))
+
+
+def _accents_agree(typed: str, canonical: str) -> bool:
+    """Typed without any diacritics, or with exactly the canonical ones: 'hòa tan' is no 'Hòa Tân'
+    and 'tôi qua' no 'tối qua', while 'hoa tan' may be either and counts."""
+    return typed == strip_diacritics(typed) or typed == canonical
+
+
+@dataclass(frozen=True)
+class Entity:
+    entity: str
+    value: str
+    start: int
+    end: int
+
+    def as_dict(self) -> dict:
+        return {"entity": self.entity, "value": self.value, "start": self.start, "end": self.end}
+
+
+# --- places -----------------------------------------------------------------------------------
+
+_KINDS = {"thành phố": ["thành phố", "tp"], "thị xã": ["thị xã", "tx"], "huyện": ["huyện", "h"],
+          "thị trấn": ["thị trấn", "tt"], "phường": ["phường", "p"], "xã": ["xã"]}
+# A bare commune name right after these words names a hamlet or a neighbourhood.
+_HAMLET_WORDS = {"ap", "khom", "to"}
+DUYEN_HAI = ("Huyện Duyên Hải", "Thị xã Duyên Hải")
+
+
+@dataclass(frozen=True)
+class _Form:
+    """One way of writing a unit: its words (a prefix and a name part, each checked for
+    diacritics on its own) and what it names."""
+    entity: str
+    values: Tuple[Tuple[str, str], ...]  # (unit name, its district); several when ambiguous
+    parts: Tuple[str, ...]  # canonical accented parts, e.g. ("thị trấn", "cầu kè")
+    bare: bool = False
+
+
+def _split_kind(name: str) -> Tuple[str, str]:
+    key = _key(name)
+    for kind in sorted(_KINDS, key=len, reverse=True):
+        if key.startswith(kind + " "):
+            return kind, key[len(kind) + 1:]
+    raise ValueError(f"places.yml: {name!r} does not start with its kind ({', '.join(_KINDS)})")
+
+
+def _forms(entity: str, name: str, district: str, aliases: List[str], bare: bool) -> Iterator[_Form]:
+    kind, short = _split_kind(name)
+    value = ((name, district),)
+    for prefix in _KINDS[kind]:
+        yield _Form(entity, value, (prefix, short))
+        if short.isdigit():  # p1, p01, phường 01
+            yield _Form(entity, value, (prefix + short,))
+            yield _Form(entity, value, (prefix, "0" + short))
+    if bare and not short.isdigit():
+        yield _Form(entity, value, (short,), bare=True)
+    for alias in aliases:
+        yield _Form(entity, value, (_key(alias),))
+
+
+class _PlaceTable:
+    def __init__(self, places: dict):
+        forms: List[_Form] = []
+        for district in places["districts"]:
+            dname = district["name"]
+            _, dshort = _split_kind(dname)
+            if dname in DUYEN_HAI:  # the bare name is added once below, naming both
+                forms += _forms("district", dname, dname, district.get("aliases", []), False)
+            else:
+                forms += _forms("district", dname, dname, district.get("aliases", []),
+                                district.get("bare", True))
+            for commune in district["communes"]:
+                commune = {"name": commune} if isinstance(commune, str) else commune
+                _, cshort = _split_kind(commune["name"])
+                # "Càng Long" alone is the huyện, not its thị trấn.
+                bare = commune.get("bare", True) and cshort != dshort
+                forms += _forms("commune", commune["name"], dname, commune.get("aliases", []), bare)
+        forms.append(_Form("district", tuple((d, d) for d in DUYEN_HAI), ("duyên hải",), bare=True))
+        # Same spelling, several units (phường 1, Định An): one form naming them all.
+        merged: Dict[Tuple[str, Tuple[str, ...]], _Form] = {}
+        for form in forms:
+            key = (form.entity, form.parts)
+            if key in merged:
+                old = merged[key]
+                form = _Form(form.entity, old.values + form.values, form.parts, old.bare)
+            merged[key] = form
+        self.by_words: Dict[Tuple[str, ...], List[_Form]] = {}
+        for form in merged.values():
+            words = tuple(strip_diacritics(" ".join(form.parts)).split())
+            self.by_words.setdefault(words, []).append(form)
+        self.longest = max(map(len, self.by_words))
+
+    def find(self, folded: Folded) -> Iterator[Tuple[_Form, int, int]]:
+        """Longest matches, left to right: (form, folded start, folded end)."""
+        tokens = [(m.start(), m.end()) for m in re.finditer(r"[a-z0-9]+", folded.text)]
+        i = 0
+        while i < len(tokens):
+            for n in range(min(self.longest, len(tokens) - i), 0, -1):
+                window = tokens[i:i + n]
+                words = tuple(folded.text[s:e] for s, e in window)
+                # Words of one name are separated by spaces, dots or dashes, not commas.
+                if words not in self.by_words or any(
+                        not re.fullmatch(r"[\s.\-]+", folded.text[a[1]:b[0]])
+                        for a, b in zip(window, window[1:])):
+                    continue
+                form = self._accepted(folded, window, words, tokens[i - 1] if i else None)
+                if form:
+                    yield form, window[0][0], window[-1][1]
+                    i += n
+                    break
+            else:
+                i += 1
+
+    def _accepted(self, folded, window, words, previous) -> Optional[_Form]:
+        for form in self.by_words.get(words, []):
+            if form.bare and form.entity == "commune" and previous and \
+                    folded.text[previous[0]:previous[1]] in _HAMLET_WORDS:
+                continue
+            at, ok = 0, True
+            for part in form.parts:
+                n = len(part.split())
+                typed = folded.typed(window[at][0], window[at + n - 1][1])
+                ok = ok and _accents_agree(typed, part)
+                at += n
+            if ok:
+                return form
+        return None
+
+
+def _resolve_places(found: List[Tuple[_Form, int, int]], folded: Folded) -> List[Entity]:
+    # Districts the message names, bare "Duyên Hải" counting as both.
+    maybe = {v for form, _, _ in found if form.entity == "district" for v, _ in form.values}
+    out: List[Entity] = []
+    commune_districts = set()
+    for form, start, end in found:
+        if form.entity != "commune":
+            continue
+        values = [v for v in form.values if v[1] in maybe] or list(form.values)
+        span = folded.span(start, end)
+        if len(values) == 1:
+            name, district = values[0]
+            commune_districts.add(district)
+            out.append(Entity("commune", f"{name}, {district}", *span))
+        elif len({name for name, _ in values}) == 1:  # phường 1 of which town: not said
+            out.append(Entity("commune", values[0][0], *span))
+        elif len({district for _, district in values}) == 1:  # xã or thị trấn Định An: not said
+            commune_districts.add(values[0][1])
+    for form, start, end in found:
+        if form.entity != "district":
+            continue
+        values = [v for v, _ in form.values]
+        if len(values) > 1:  # bare "Duyên Hải"
+            values = [v for v in values if v in commune_districts] or [DUYEN_HAI[0]]
+        out.append(Entity("district", values[0], *folded.span(start, end)))
+    if not any(e.entity == "district" for e in out):
+        for form, start, end in found:  # the district a commune is in, when it is certain
+            if form.entity == "commune":
+                candidates = {d for _, d in form.values}
+                if len(candidates) == 1:
+                    out.append(Entity("district", candidates.pop(), *folded.span(start, end)))
+    return out
+
+
+# --- phone numbers, case codes, times ---------------------------------------------------------
+
+_NUMBER = re.compile(r"(?<![\d+])(?:\(|\+)?\d(?:[ .\-()]{0,3}\d)+")
+_MOBILE = re.compile(r"0[35789]\d{8}")
+_LANDLINE = re.compile(r"02\d{9}")
+
+
+def canonical_phone(digits: str) -> Optional[str]:
+    """'84912345678' -> '0912345678'; None unless a Vietnamese mobile or landline number."""
+    if digits.startswith("840"):
+        digits = digits[2:]
+    elif digits.startswith("84"):
+        digits = "0" + digits[2:]
+    return digits if _MOBILE.fullmatch(digits) or _LANDLINE.fullmatch(digits) else None
+
+
+def _phones(folded: Folded) -> Iterator[Entity]:
+    text, at = folded.text, 0
+    while (match := _NUMBER.search(text, at)):
+        best, digits, first_group_end = None, "", match.end()
+        for i in range(match.start(), match.end()):
+            if not text[i].isdigit():
+                first_group_end = min(first_group_end, i)
+                continue
+            digits += text[i]
+            if len(digits) > 13:
+                break
+            # A number ends where its digits do: "0912345678 2 người" is one number and a count.
+            if (i + 1 == len(text) or not text[i + 1].isdigit()) and (phone := canonical_phone(digits)):
+                best = (i + 1, phone)
+        if best:
+            yield Entity("phone", best[1], *folded.span(match.start(), best[0]))
+            at = best[0]
+        else:
+            at = max(first_group_end, match.start() + 1)
+
+
+_CASE_CODE = re.compile(r"(?<![a-z0-9])tv([\s.\-_]?)([a-hj-np-z2-9]{6})(?![a-z0-9])")
+
+
+def _case_codes(folded: Folded) -> Iterator[Entity]:
+    for match in _CASE_CODE.finditer(folded.text):
+        start, end = folded.span(*match.span(2))
+        typed = folded.original[start:end]
+        if not typed.isascii():
+            continue  # "tv truyền" is a word with diacritics, not a code
+        # "tv truyen" without diacritics could still be a word: after a space a code needs a
+        # digit, or to be typed in capitals.
+        if match.group(1).isspace() and not (re.search(r"\d", typed) or typed.isupper()):
+            continue
+        yield Entity("case_code", "TV-" + typed.upper(), *folded.span(*match.span()))
+
+
+_PART = "sang|trua|chieu|toi|dem|khuya"
+_DAY = "hom nay|hom qua|hom kia|hom truoc|nay|qua|mai|mot|kia"
+_NOT_AFTER = r"(?! ?(?:trieu|tr|ngan|nghin|k|nguoi|lan)\b)"  # "thu 2 trieu" is money
+_TIME_GRAMMAR = "|".join([
+    # 8h tối, 20h30, 20:30, 8 giờ 15 sáng mai
+    rf"(?:[01]?\d|2[0-4]) ?(?:h|g|gio|:)(?: ?\d{{1,2}}(?: ?(?:p|phut))?)?{_NOT_AFTER}"
+    rf"(?: (?:{_PART}))?(?: (?:{_DAY}))?",
+    # 20/11, 20/11/2021, ngày 20 tháng 11
+    r"(?:ngay )?(?:[12]\d|3[01]|0?[1-9])/(?:1[0-2]|0?[1-9])(?:/(?:\d{4}|\d{2}))?",
+    r"ngay \d{1,2} thang \d{1,2}(?: nam \d{4})?",
+    # thứ 7, tối thứ bảy tuần trước, chủ nhật
+    rf"(?:(?:{_PART}) )?(?:thu (?:[2-7]|hai|ba|tu|nam|sau|bay){_NOT_AFTER}|chu nhat)"
+    r"(?: tuan (?:nay|truoc|sau|toi|roi|qua))?",
+    # tối nay, tối hôm qua, sáng mai, chiều hổm
+    rf"(?:{_PART})(?: hom)? (?:{_DAY}|hom)",
+    # hôm qua, bữa nay, ngày hôm qua, bữa hổm, hồi chiều, mấy bữa nay
+    r"(?:ngay|hom|bua)(?: hom)? (?:nay|qua|kia|mai|mot|truoc|hom)",
+    rf"hoi (?:{_PART}|hom|nay)|luc nay|nay gio|may (?:bua|hom|ngay) (?:nay|truoc)",
+    r"(?:tuan|thang) (?:nay|truoc|sau|toi|roi|qua)|cuoi tuan|dau tuan",
+])
+# Written with single spaces above: " ?" is an optional space, " " one or more.
+_TIME = re.compile(r"(?<![\w/:])(?:" + _TIME_GRAMMAR.replace(" ?", "\0").replace(" ", r"[ \t]+")
+                   .replace("\0", r"[ \t]?") + r")(?![\w/:])")
+# The diacritics each word of a time expression may have ("toi" is tối or tới, never tôi).
+_TIME_WORDS = {
+    "sang": "sáng", "trua": "trưa", "chieu": "chiều", "toi": "tối tới", "dem": "đêm",
+    "nay": "nay nãy này", "mot": "mốt", "hom": "hôm hổm", "bua": "bữa", "ngay": "ngày",
+    "truoc": "trước", "gio": "giờ", "phut": "phút", "thu": "thứ", "tu": "tư", "nam": "năm",
+    "sau": "sáu sau", "bay": "bảy bẩy", "chu": "chủ", "nhat": "nhật", "tuan": "tuần",
+    "roi": "rồi", "thang": "tháng", "hoi": "hồi", "luc": "lúc", "may": "mấy", "cuoi": "cuối",
+    "dau": "đầu",
+}
+
+
+def _times(folded: Folded) -> Iterator[Entity]:
+    for match in _TIME.finditer(folded.text):
+        typed = folded.typed(*match.span())
+        allowed = lambda word: _TIME_WORDS.get(strip_diacritics(word), "").split()  # noqa: E731
+        if all(word == strip_diacritics(word) or word in allowed(word) for word in typed.split()):
+            start, end = folded.span(*match.span())
+            yield Entity("time", " ".join(normalize(folded.original[start:end]).split()), start, end)
+
+
+class EntityExtractor:
+    def __init__(self, places: dict):
+        self._places = _PlaceTable(places)
+
+    def extract(self, text: str) -> List[dict]:
+        """Entities in text order, each (entity, value) once."""
+        folded = Folded(text)
+        found = list(_case_codes(folded)) + list(_phones(folded)) + list(_times(folded))
+        found += _resolve_places(list(self._places.find(folded)), folded)
+        # A span claimed by an earlier kind (a phone number, a code) is not also a place or time;
+        # a commune and the district it implies share theirs.
+        kept: List[Entity] = []
+        for entity in found:
+            if not any(entity.start < k.end and k.start < entity.end for k in kept
+                       if {k.entity, entity.entity} not in ({entity.entity}, {"commune", "district"})):
+                kept.append(entity)
+        out, seen = [], set()
+        for entity in sorted(kept, key=lambda e: (e.start, e.end)):
+            if (entity.entity, entity.value) not in seen:
+                seen.add((entity.entity, entity.value))
+                out.append(entity.as_dict())
+        return out
