@@ -12,6 +12,7 @@ from nlu.client import Parse
 # The NLU answers nlu_fallback below the threshold chosen from its evaluation (nlu/README.md);
 # this is the dialogue's own floor, for an NLU server configured without one.
 CONFIDENCE_THRESHOLD = 0.4
+GET_STARTED = "GET_STARTED"  # the payload of Messenger's "Get Started" button
 CASE_CODE = re.compile(r"\bTV[-\s]?([A-HJ-NP-Z2-9]{6})\b", re.IGNORECASE)
 
 SMALL_TALK = {
@@ -34,6 +35,16 @@ class Decision:
 
 
 WITH_SERVICE_CHOICES = {texts.GREETING, texts.NOT_UNDERSTOOD}
+
+
+def for_payload(payload: str | None) -> Decision | None:
+    """A button the citizen tapped: Messenger's Get Started, or one of the services offered."""
+    if payload == GET_STARTED:
+        return Decision(reply=texts.GREETING, choices=texts.SERVICE_CHOICES)
+    category = (payload or "").removeprefix(texts.CATEGORY_PAYLOAD)
+    if payload and payload.startswith(texts.CATEGORY_PAYLOAD) and category in texts.ASK_DETAILS:
+        return Decision(reply=texts.ASK_DETAILS[category])
+    return None
 
 
 def find_case_code(text: str) -> str | None:

@@ -15,10 +15,7 @@ from bot.repository import Repository
 from bot.text_split import split_text
 from nlu.client import NluClient
 
-
 log = logging.getLogger("tongdai.pipeline")
-
-GET_STARTED = "GET_STARTED"  # the payload of Messenger's "Get Started" button
 
 
 class RetryLater(Exception):
@@ -48,11 +45,9 @@ class Pipeline:
         attachments = self.media.keep_all(message) if message.get("attachments") else []
         if self.repository.conversation(channel, user)["handler"] == "staff":
             return {"held_by_staff": True}  # a person holds this chat: the bot stays silent
-        payload = message.get("payload") or ""
-        if payload == GET_STARTED:
-            return {"reply_state": self.reply(message, texts.GREETING, texts.SERVICE_CHOICES)}
-        if payload.startswith(texts.CATEGORY_PAYLOAD) and payload[len(texts.CATEGORY_PAYLOAD):] in texts.ASK_DETAILS:
-            return {"reply_state": self.reply(message, texts.ASK_DETAILS[payload[len(texts.CATEGORY_PAYLOAD):]])}
+        button = dialogue.for_payload(message.get("payload"))
+        if button:
+            return {"reply_state": self.reply(message, button.reply, button.choices)}
         if attachments and not message["text"].strip():
             return {"reply_state": self.reply(message, texts.attachment_received([a["type"] for a in attachments]))}
         return self.understand(message)
