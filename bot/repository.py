@@ -21,6 +21,7 @@ from bot.messages import InboundMessage, Receipt, StaffMessage
 
 CASE_CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud on a phone
 CASE_CODE_LENGTH = 6
+CLAIM_SCAN = 50  # pending messages looked at per claim; those of busy citizens are skipped
 SERVICE_CATEGORIES = ("report", "suggestion", "welfare", "health_advice")
 
 
@@ -175,32 +176,71 @@ class Repository:
                     .sort("received_ts", ASCENDING).limit(limit))
 
     def claim_inbound(self, worker_id: str, lease_seconds: float) -> dict | None:
-        """Atomically take the oldest pending message whose lease is free (or expired)."""
-        now = time.time()
-        return self.messages.find_one_and_update(
-            {"state": "pending", "lease_until": {"$lte": now}},
-            {"$set": {"lease_until": now + lease_seconds, "worker": worker_id},
-             "$inc": {"attempts": 1}},
-            sort=[("received_ts", ASCENDING)],
-            return_document=ReturnDocument.AFTER,
-        )
+        """Take the oldest message that may be processed now, with a lease.
 
-    def release_inbound(self, doc_id, delay_seconds: float, reason: str, failed: bool) -> int:
+        One citizen's messages are processed in order and one at a time, even by several workers:
+        a worker first takes a lease on the citizen's conversation, then their oldest pending
+        message; if that one waits for a retry, their later messages wait too."""
+        now = time.time()
+        candidates = self.messages.find({"state": "pending", "lease_until": {"$lte": now}},
+                                        {"channel": 1, "user_id": 1}).sort("received_ts", ASCENDING).limit(CLAIM_SCAN)
+        tried = set()
+        for candidate in candidates:
+            user = (candidate["channel"], candidate["user_id"])
+            if user in tried or not self._lock_user(*user, worker_id, now + lease_seconds):
+                tried.add(user)
+                continue
+            tried.add(user)
+            message = self._claim_oldest(*user, worker_id, now, lease_seconds)
+            if message:
+                return message
+            self._unlock_user(*user, worker_id)
+        return None
+
+    def _claim_oldest(self, channel: str, user_id: str, worker_id: str, now: float, lease_seconds: float):
+        oldest = self.messages.find_one({"channel": channel, "user_id": user_id, "direction": "in",
+                                         "state": "pending"}, sort=[("received_ts", ASCENDING)])
+        if oldest is None or oldest["lease_until"] > now:
+            return None
+        return self.messages.find_one_and_update(
+            {"_id": oldest["_id"], "state": "pending", "lease_until": {"$lte": now}},
+            {"$set": {"lease_until": now + lease_seconds, "worker": worker_id, "claimed_ts": now},
+             "$inc": {"attempts": 1}},
+            return_document=ReturnDocument.AFTER)
+
+    def _lock_user(self, channel: str, user_id: str, worker_id: str, until: float) -> bool:
+        who = {"channel": channel, "user_id": user_id}
+        try:
+            self.conversations.update_one(who, {"$setOnInsert": {"created_at": utcnow(), "handler": "bot"}},
+                                          upsert=True)
+        except DuplicateKeyError:
+            pass  # another worker created it at the same moment
+        free = {"$or": [{"lock_until": {"$lte": time.time()}}, {"lock_until": {"$exists": False}}]}
+        return self.conversations.find_one_and_update(
+            {**who, **free}, {"$set": {"lock_owner": worker_id, "lock_until": until}}) is not None
+
+    def _unlock_user(self, channel: str, user_id: str, worker_id: str) -> None:
+        self.conversations.update_one({"channel": channel, "user_id": user_id, "lock_owner": worker_id},
+                                      {"$set": {"lock_owner": None, "lock_until": 0.0}})
+
+    def release_inbound(self, message: dict, delay_seconds: float, reason: str, failed: bool) -> int:
         """Give a claimed message back to the queue, to be tried after a delay. `failed` counts
         the attempt as an error (an unreachable NLU server is not the message's fault).
         Returns the message's error count."""
         update = {"$set": {"lease_until": time.time() + delay_seconds, "last_error": reason}}
         if failed:
             update["$inc"] = {"errors": 1}
-        document = self.messages.find_one_and_update({"_id": doc_id}, update,
+        document = self.messages.find_one_and_update({"_id": message["_id"]}, update,
                                                      return_document=ReturnDocument.AFTER)
+        self._unlock_user(message["channel"], message["user_id"], message["worker"])
         return (document or {}).get("errors", 0)
 
-    def finish_inbound(self, doc_id, state: str, **outcome) -> None:
+    def finish_inbound(self, message: dict, state: str, **outcome) -> None:
         self.messages.update_one(
-            {"_id": doc_id},
+            {"_id": message["_id"]},
             {"$set": {"state": state, "lease_until": 0.0, "finished_ts": time.time(), **outcome}},
         )
+        self._unlock_user(message["channel"], message["user_id"], message["worker"])
 
     def last_inbound_ts(self, channel: str, user_id: str) -> float | None:
         """When this user last wrote to us: the platforms' reply windows run from it."""

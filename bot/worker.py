@@ -45,17 +45,17 @@ class Worker:
         try:
             outcome = self.pipeline.handle(message)
         except NluUnavailable:
-            self.repository.release_inbound(message["_id"], 2.0, "nlu_unavailable", failed=False)
+            self.repository.release_inbound(message, 2.0, "nlu_unavailable", failed=False)
             return "waiting"
         except Exception as exc:  # one bad message must not stop the others
             if not isinstance(exc, RetryLater):
                 log.exception("message %s failed", message["_id"])
-            errors = self.repository.release_inbound(message["_id"], backoff(message.get("errors", 0)),
+            errors = self.repository.release_inbound(message, backoff(message.get("errors", 0)),
                                                      f"{type(exc).__name__}: {exc}", failed=True)
             if errors >= MAX_ERRORS:
-                self.repository.finish_inbound(message["_id"], "failed")
+                self.repository.finish_inbound(message, "failed")
             return "processed"
-        self.repository.finish_inbound(message["_id"], "done", outcome=outcome)
+        self.repository.finish_inbound(message, "done", outcome=outcome)
         return "processed"
 
     def drain(self, deadline_seconds: float = 60.0) -> None:

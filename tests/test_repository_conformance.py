@@ -103,3 +103,31 @@ def test_repository_creates_its_indexes_idempotently(database_uri):
                    for v in repository.cases.index_information().values())
     finally:
         repository.close()
+
+
+def test_upsert_with_set_on_insert_creates_once_and_never_overwrites(db):
+    db.c.create_index([("channel", ASCENDING), ("user_id", ASCENDING)], unique=True)
+    who = {"channel": "zalo", "user_id": "u1"}
+    first = db.c.update_one(who, {"$set": {"updated_ts": 1.0}, "$setOnInsert": {"handler": "bot"}}, upsert=True)
+    db.c.update_one(who, {"$set": {"handler": "staff"}})
+    again = db.c.update_one(who, {"$set": {"updated_ts": 2.0}, "$setOnInsert": {"handler": "bot"}}, upsert=True)
+    assert first.upserted_id is not None and again.upserted_id is None
+    assert db.c.find_one(who, {"_id": 0}) == {**who, "updated_ts": 2.0, "handler": "staff"}
+
+
+def test_or_with_exists_matches_missing_fields_and_expired_leases(db):
+    db.c.insert_many([{"k": 1}, {"k": 2, "lock_until": 5.0}, {"k": 3, "lock_until": 50.0}])
+    free = {"$or": [{"lock_until": {"$lte": 10.0}}, {"lock_until": {"$exists": False}}]}
+    assert sorted(d["k"] for d in db.c.find(free)) == [1, 2]
+
+
+def test_update_many_with_in_and_nested_documents_and_lists(db):
+    db.m.insert_many([{"pid": "a", "ts": 1.0}, {"pid": "b", "ts": 2.0}, {"pid": "c", "ts": 3.0}])
+    assert db.m.update_many({"pid": {"$in": ["a", "b"]}, "seen": {"$exists": False}},
+                            {"$set": {"seen": 9.0}}).modified_count == 2
+    attachments = [{"type": "image", "stored": {"sha256": "ab", "bytes": 3}}, {"type": "location", "latitude": 9.9}]
+    db.m.update_one({"pid": "c"}, {"$set": {"attachments": attachments, "choices": [["Phản ánh", "P"]]}})
+    stored = db.m.find_one({"pid": "c"})
+    assert stored["attachments"] == attachments and stored["choices"] == [["Phản ánh", "P"]]
+    assert db.m.find_one({"pid": "c"}, sort=[("ts", -1)])["pid"] == "c"
+    assert [d["pid"] for d in db.m.find({"ts": {"$gt": 1.5}}).sort("ts", ASCENDING).limit(1)] == ["b"]
