@@ -37,6 +37,8 @@ class Settings:
     zalo_refresh_token: str | None
     zalo_openapi_url: str
     zalo_oauth_url: str
+    working_hours: str          # when staff answer hand-offs, Vietnam time: "07:00-21:00"
+    handoff_quiet_minutes: int  # a chat handed to people returns to the bot after this long without staff
 
     @classmethod
     def from_env(cls, env: dict | None = None) -> "Settings":
@@ -66,6 +68,8 @@ class Settings:
             zalo_refresh_token=get("ZALO_REFRESH_TOKEN"),
             zalo_openapi_url=get("ZALO_OPENAPI_URL", "https://openapi.zalo.me").rstrip("/"),
             zalo_oauth_url=get("ZALO_OAUTH_URL", "https://oauth.zaloapp.com").rstrip("/"),
+            working_hours=get("WORKING_HOURS", "07:00-21:00"),
+            handoff_quiet_minutes=int(get("HANDOFF_QUIET_MINUTES", "240")),
         )
 
     @property

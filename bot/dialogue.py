@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from bot import texts
+from bot.handoff import Handoff, LOW_CONFIDENCE_TURNS, is_health_emergency, is_khmer
 from bot.repository import SERVICE_CATEGORIES
 from nlu.client import Parse
 
@@ -19,7 +20,6 @@ SMALL_TALK = {
     "greet": texts.GREETING,
     "thanks": texts.THANKS,
     "goodbye": texts.GOODBYE,
-    "ask_human": texts.ASK_HUMAN,
     "bot_challenge": texts.BOT_CHALLENGE,
     "affirm": texts.ACKNOWLEDGED,
     "deny": texts.ACKNOWLEDGED,
@@ -32,6 +32,9 @@ class Decision:
     reply: str | None = None
     file_case: str | None = None  # a category: the pipeline files the case and sends its code
     choices: tuple = ()           # (title, payload) buttons offered with the reply
+    handoff: Handoff | None = None  # a person takes the chat; the bot says so and goes silent
+    urgent: bool = False          # the case is urgent
+    not_understood: bool = False  # counts toward the hand-off after repeated misunderstanding
 
 
 WITH_SERVICE_CHOICES = {texts.GREETING, texts.NOT_UNDERSTOOD}
@@ -52,10 +55,25 @@ def find_case_code(text: str) -> str | None:
     return f"TV-{match.group(1).upper()}" if match else None
 
 
-def decide(text: str, parse: Parse, case_of_this_user: Callable[[str], dict | None]) -> Decision:
+def before_nlu(text: str) -> Decision | None:
+    """What needs no understanding of the intent: Khmer script, danger signs of a health emergency."""
+    if is_khmer(text):
+        return Decision(handoff=Handoff("khmer"))
+    if is_health_emergency(text):
+        return Decision(reply=texts.EMERGENCY_ADVICE, file_case="health_advice", urgent=True,
+                        handoff=Handoff("urgent_health", urgent=True))
+    return None
+
+
+def decide(text: str, parse: Parse, case_of_this_user: Callable[[str], dict | None],
+           not_understood_before: int = 0) -> Decision:
     decision = _decide(text, parse, case_of_this_user)
+    if parse.intent == "ask_human":
+        return Decision(handoff=Handoff("ask_human"))
+    if decision.not_understood and not_understood_before + 1 >= LOW_CONFIDENCE_TURNS:
+        return Decision(handoff=Handoff("not_understood"), not_understood=True)
     if decision.reply in WITH_SERVICE_CHOICES:
-        return Decision(reply=decision.reply, choices=texts.SERVICE_CHOICES)
+        return Decision(reply=decision.reply, choices=texts.SERVICE_CHOICES, not_understood=decision.not_understood)
     return decision
 
 
@@ -63,8 +81,8 @@ def _decide(text: str, parse: Parse, case_of_this_user: Callable[[str], dict | N
     code = find_case_code(text)
     if code and (parse.intent == "check_status" or len(text.strip()) <= 12):
         return _status(code, case_of_this_user)
-    if parse.confidence < CONFIDENCE_THRESHOLD:
-        return Decision(reply=texts.NOT_UNDERSTOOD)
+    if parse.confidence < CONFIDENCE_THRESHOLD or parse.intent == "nlu_fallback":
+        return Decision(reply=texts.NOT_UNDERSTOOD, not_understood=True)
     if parse.intent in SERVICE_CATEGORIES:
         return Decision(file_case=parse.intent)
     if parse.intent == "check_status":

@@ -9,6 +9,8 @@ from typing import Mapping
 
 from bot import dialogue, texts
 from bot.channels import Channel, Window
+from bot.config import Settings
+from bot.handoff import in_working_hours, parse_working_hours
 from bot.media import MediaStore
 from bot.messages import FOLLOW, MESSAGE, UNFOLLOW, USER_INFO
 from bot.repository import Repository
@@ -24,8 +26,9 @@ class RetryLater(Exception):
 
 class Pipeline:
     def __init__(self, repository: Repository, nlu: NluClient, channels: Mapping[str, Channel],
-                 media: MediaStore):
+                 media: MediaStore, settings: Settings):
         self.repository = repository
+        self.settings = settings
         self.nlu = nlu
         self.channels = channels
         self.media = media
@@ -43,28 +46,45 @@ class Pipeline:
             self.repository.update_conversation(channel, user, profile=message.get("info") or {})
             return {"reply_state": self.reply(message, texts.INFO_RECEIVED)}
         attachments = self.media.keep_all(message) if message.get("attachments") else []
-        if self.repository.conversation(channel, user)["handler"] == "staff":
-            return {"held_by_staff": True}  # a person holds this chat: the bot stays silent
+        conversation = self.repository.conversation(channel, user)
+        if conversation["handler"] != "bot":
+            if time.time() - conversation.get("handler_since_ts", 0) < self.settings.handoff_quiet_minutes * 60:
+                return {"held_by_staff": True}  # people hold this chat: the bot never answers
+            self.repository.set_handler(channel, user, "bot")  # left quiet too long: the bot resumes
         button = dialogue.for_payload(message.get("payload"))
         if button:
             return {"reply_state": self.reply(message, button.reply, button.choices)}
         if attachments and not message["text"].strip():
             return {"reply_state": self.reply(message, texts.attachment_received([a["type"] for a in attachments]))}
-        return self.understand(message)
-
-    def understand(self, message: dict) -> dict:
+        decision = dialogue.before_nlu(message["text"])
+        if decision:
+            return self.act(message, decision, {})
         parse = self.nlu.parse(message["text"])
-        decision = dialogue.decide(message["text"], parse, lambda code: self._case_of(message, code))
+        misunderstood = conversation.get("not_understood", 0)
+        decision = dialogue.decide(message["text"], parse, lambda code: self._case_of(message, code), misunderstood)
         outcome = {"intent": parse.intent, "confidence": round(parse.confidence, 4)}
-        reply = decision.reply
+        return self.act(message, decision, outcome, misunderstood)
+
+    def act(self, message: dict, decision: dialogue.Decision, outcome: dict, misunderstood: int = 0) -> dict:
+        channel, user = message["channel"], message["user_id"]
+        replies = [decision.reply] if decision.reply else []
         if decision.file_case:
             case = self.repository.file_case(
-                source=f"{message['channel']}:{message['message_id']}",
-                channel=message["channel"], user_id=message["user_id"],
-                category=decision.file_case, description=message["text"])
+                source=f"{channel}:{message['message_id']}", channel=channel, user_id=user,
+                category=decision.file_case, description=message["text"],
+                priority="urgent" if decision.urgent else "normal")
             outcome["case_code"] = case["code"]
-            reply = texts.case_filed(case["category"], case["code"])
-        outcome["reply_state"] = self.reply(message, reply, decision.choices)
+            replies.append(texts.case_filed(case["category"], case["code"]))
+        # Consecutive turns the bot did not understand: the second one hands the chat to a person.
+        streak = misunderstood + 1 if decision.not_understood and not decision.handoff else 0
+        if streak != misunderstood:
+            self.repository.update_conversation(channel, user, not_understood=streak)
+        if decision.handoff:
+            self.repository.start_handoff(channel, user, decision.handoff.reason, decision.handoff.urgent)
+            hours = self.settings.working_hours
+            replies.append(texts.handoff(decision.handoff.reason, in_working_hours(parse_working_hours(hours)), hours))
+            outcome["handoff"] = decision.handoff.reason
+        outcome["reply_state"] = self.reply(message, "\n\n".join(replies), decision.choices)
         return outcome
 
     def reply(self, inbound: dict, text: str, choices: tuple = ()) -> str:

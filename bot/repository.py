@@ -164,8 +164,13 @@ class Repository:
                                       upsert=True)
 
     def set_handler(self, channel: str, user_id: str, handler: str) -> None:
-        """"bot" answers; "staff": a person holds the chat and the bot stays silent."""
+        """"bot" answers; "waiting" (for a person) or "staff" (a person holds it): the bot is silent."""
         self.update_conversation(channel, user_id, handler=handler, handler_since_ts=time.time())
+
+    def start_handoff(self, channel: str, user_id: str, reason: str, urgent: bool) -> None:
+        """The chat waits for a person (the console's queue: urgent first, then oldest)."""
+        self.update_conversation(channel, user_id, handler="waiting", handler_since_ts=time.time(),
+                                 handoff_reason=reason, handoff_priority="urgent" if urgent else "normal")
 
     def save_attachments(self, doc_id, attachments: list[dict]) -> None:
         self.messages.update_one({"_id": doc_id}, {"$set": {"attachments": attachments}})
@@ -251,7 +256,7 @@ class Repository:
     # ---- cases ----------------------------------------------------------------------------
 
     def file_case(self, *, source: str, channel: str, user_id: str, category: str,
-                  description: str) -> dict:
+                  description: str, priority: str = "normal") -> dict:
         """File one case for the message `source`; filing again for it returns the first case."""
         if category not in SERVICE_CATEGORIES:
             raise ValueError(f"not a service category: {category}")
@@ -266,6 +271,7 @@ class Repository:
                 "user_id": user_id,
                 "category": category,
                 "description": description,
+                "priority": priority,
                 "status": "new",
                 "created_at": utcnow(),
                 "created_ts": time.time(),

@@ -45,8 +45,25 @@ GREETING = "Tổng đài 1022 xin chào anh/chị. " + SERVICES
 
 NOT_UNDERSTOOD = "Tổng đài 1022 chưa hiểu rõ nội dung anh/chị gửi. " + SERVICES
 
-ASK_HUMAN = ("Tổng đài 1022 đã ghi nhận yêu cầu gặp cán bộ trực tổng đài. "
-             "Cán bộ sẽ trả lời anh/chị trong thời gian sớm nhất.")
+HANDOFF_REASONS = {
+    "ask_human": "Tổng đài 1022 đã chuyển cuộc trò chuyện đến cán bộ trực tổng đài.",
+    "not_understood": ("Tổng đài 1022 chưa hiểu rõ nội dung anh/chị gửi nên đã chuyển cuộc trò chuyện "
+                       "đến cán bộ trực tổng đài."),
+    "khmer": "Tổng đài 1022 đã chuyển tin nhắn của anh/chị đến cán bộ trực tổng đài.",
+    "urgent_health": "Tổng đài 1022 đã chuyển khẩn tin nhắn của anh/chị đến cán bộ y tế trực tổng đài.",
+}
+
+EMERGENCY_ADVICE = ("Các dấu hiệu anh/chị mô tả có thể nguy hiểm. Anh/chị gọi ngay cấp cứu 115 hoặc đến cơ sở "
+                    "y tế gần nhất; trong lúc chờ, cho người bệnh nằm nghỉ ở tư thế dễ thở (nằm sấp hoặc "
+                    "nửa nằm nửa ngồi), không để người bệnh ở một mình.")
+
+
+def handoff(reason: str, working_hours_now: bool, hours: str) -> str:
+    wait = ("Cán bộ sẽ trả lời anh/chị tại đây trong ít phút, anh/chị vui lòng chờ."
+            if working_hours_now else
+            f"Hiện ngoài giờ trực ({hours.replace('-', '–')}); cán bộ sẽ trả lời anh/chị tại đây vào đầu giờ "
+            "trực tiếp theo. Trường hợp khẩn cấp, anh/chị gọi 115 (cấp cứu) hoặc 113 (công an).")
+    return f"{HANDOFF_REASONS[reason]} {wait}"
 
 THANKS = "Tổng đài 1022 cảm ơn anh/chị. Anh/chị cần hỗ trợ thêm, xin cứ nhắn cho tổng đài."
 

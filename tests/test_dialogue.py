@@ -2,6 +2,7 @@
 import pytest
 
 from bot import dialogue, texts
+from bot.handoff import Handoff, is_health_emergency
 from nlu.client import Parse
 
 NO_CASES = lambda code: None  # noqa: E731
@@ -14,7 +15,7 @@ def test_service_intents_file_a_case(intent):
 
 @pytest.mark.parametrize("intent, reply", [
     ("greet", texts.GREETING), ("thanks", texts.THANKS), ("goodbye", texts.GOODBYE),
-    ("ask_human", texts.ASK_HUMAN), ("bot_challenge", texts.BOT_CHALLENGE), ("affirm", texts.ACKNOWLEDGED),
+    ("bot_challenge", texts.BOT_CHALLENGE), ("affirm", texts.ACKNOWLEDGED),
     ("cancel", texts.NOTHING_TO_CANCEL), ("out_of_scope", texts.NOT_UNDERSTOOD),
     ("nlu_fallback", texts.NOT_UNDERSTOOD), ("check_status", texts.ASK_CASE_CODE),
 ])
@@ -44,3 +45,34 @@ def test_status_of_the_citizens_own_case():
     case = {"code": "TV-7KQ2MX", "category": "welfare", "status": "in_progress"}
     decision = dialogue.decide("TV-7KQ2MX", Parse("check_status", 0.9), lambda code: case)
     assert decision.reply == "Hồ sơ TV-7KQ2MX (đề nghị hỗ trợ an sinh) hiện đang xử lý."
+
+
+def test_asking_for_a_person_hands_the_chat_over():
+    assert dialogue.decide("cho gặp nhân viên", Parse("ask_human", 0.9), NO_CASES).handoff == Handoff("ask_human")
+
+
+def test_the_second_turn_in_a_row_not_understood_hands_the_chat_over():
+    first = dialogue.decide("???", Parse("nlu_fallback", 0.4), NO_CASES, not_understood_before=0)
+    assert first.not_understood and first.handoff is None and first.reply == texts.NOT_UNDERSTOOD
+    second = dialogue.decide("???", Parse("nlu_fallback", 0.4), NO_CASES, not_understood_before=1)
+    assert second.handoff == Handoff("not_understood")
+
+
+def test_khmer_script_goes_to_a_person_without_guessing():
+    assert dialogue.before_nlu("ខ្ញុំចង់រាយការណ៍") == dialogue.Decision(handoff=Handoff("khmer"))
+
+
+@pytest.mark.parametrize("text, urgent", [
+    ("Mẹ tôi khó thở quá", True), ("me toi kho tho, tim tai", True), ("con li bì từ sáng", True),
+    ("SpO2 đo được 91", True), ("spo2 chi con 92%", True), ("đau tức ngực", True),
+    ("SpO2 97, hơi ho", False), ("xin hỗ trợ gạo", False), ("tôi khỏe, cảm ơn", False),
+])
+def test_danger_signs(text, urgent):
+    assert is_health_emergency(text) == urgent
+
+
+def test_an_emergency_gets_advice_an_urgent_case_and_a_person_at_once():
+    decision = dialogue.before_nlu("Ba tôi F0, khó thở, SpO2 90")
+    assert decision.reply == texts.EMERGENCY_ADVICE and "115" in decision.reply
+    assert (decision.file_case, decision.urgent, decision.handoff) == ("health_advice", True,
+                                                                       Handoff("urgent_health", urgent=True))
