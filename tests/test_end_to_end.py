@@ -158,3 +158,18 @@ def test_long_reply_goes_in_parts_and_a_retry_resends_only_the_failed_part(clien
     assert len(sent) == 4 and sent[1] == sent[2]  # part 2 was refused, then resent; part 1 only once
     assert " ".join([sent[0], sent[2], sent[3]]) == long_text.strip()
     assert all(len(t) <= 2000 for t in sent)
+
+
+def test_worker_killed_between_filing_and_replying_makes_one_case_and_one_reply(client, repository, worker, fake_zalo):
+    """What a worker killed right after filing leaves behind: a case, no reply, the message still
+    pending under an expired lease. The next claim finishes the job without a second case."""
+    event = load_fixture("zalo", "user_send_text")
+    assert post_zalo(client, event).status_code == 200
+    message = repository.messages.find_one({"direction": "in"})
+    first = repository.file_case(source=f"zalo:{message['message_id']}", channel="zalo",
+                                 user_id=message["user_id"], category="report", description=message["text"])
+    worker.drain()
+    [case] = list(repository.cases.find())
+    assert case["code"] == first["code"]
+    [reply] = fake_zalo.texts_to(event["sender"]["id"])
+    assert first["code"] in reply
