@@ -2,8 +2,7 @@
 from __future__ import annotations
 
 from flask import Flask
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-
+from bot import metrics
 from bot.config import Settings, load_env_file
 from bot.repository import Repository
 from nlu.client import NluClient
@@ -44,7 +43,7 @@ def create_app(settings: Settings | None = None) -> Flask:
                 200 if healthy else 503)
 
     @app.get("/metrics")
-    def metrics():
-        return generate_latest(), 200, {"Content-Type": CONTENT_TYPE_LATEST}
+    def metrics_page():
+        return metrics.exposition(repository), 200, {"Content-Type": metrics.CONTENT_TYPE}
 
     return app

@@ -7,7 +7,7 @@ import logging
 import time
 from typing import Mapping
 
-from bot import dialogue, texts
+from bot import dialogue, metrics, texts
 from bot.channels import Channel, Window
 from bot.config import Settings
 from bot.handoff import in_working_hours, parse_working_hours
@@ -59,7 +59,8 @@ class Pipeline:
         decision = dialogue.before_nlu(message["text"])
         if decision:
             return self.act(message, decision, {})
-        parse = self.nlu.parse(message["text"])
+        with metrics.NLU_SECONDS.time():
+            parse = self.nlu.parse(message["text"])
         misunderstood = conversation.get("not_understood", 0)
         decision = dialogue.decide(message["text"], parse, lambda code: self._case_of(message, code), misunderstood)
         outcome = {"intent": parse.intent, "confidence": round(parse.confidence, 4)}
@@ -111,8 +112,11 @@ class Pipeline:
             return "already_attempted"
         if not window.allowed:
             self.repository.finish_outbound(record["_id"], "refused", error=window.reason)
+            metrics.SENDS.labels(inbound["channel"], "refused", "").inc()
             return "refused"
         result = channel.send_text(inbound["user_id"], text, tag=window.tag, choices=choices)
+        state = "sent" if result.ok else "retry" if result.retryable else "failed"
+        metrics.SENDS.labels(inbound["channel"], state, result.error_code or "").inc()
         if result.ok:
             self.repository.finish_outbound(record["_id"], "sent", sent_ts=time.time(),
                                             platform_message_id=result.platform_message_id)

@@ -61,6 +61,8 @@ class Repository:
         """Idempotent: creating an index that exists is a no-op."""
         self.messages.create_index([("channel", ASCENDING), ("message_id", ASCENDING)], unique=True)
         self.messages.create_index([("state", ASCENDING), ("lease_until", ASCENDING)])
+        self.messages.create_index([("direction", ASCENDING), ("state", ASCENDING), ("received_ts", ASCENDING)])
+        self.conversations.create_index([("handler", ASCENDING), ("handoff_priority", ASCENDING)])
         self.messages.create_index([("channel", ASCENDING), ("user_id", ASCENDING), ("received_ts", ASCENDING)])
         self.messages.create_index([("channel", ASCENDING), ("platform_message_id", ASCENDING)])
         self.conversations.create_index([("channel", ASCENDING), ("user_id", ASCENDING)], unique=True)
@@ -252,6 +254,16 @@ class Repository:
         last = self.messages.find_one({"channel": channel, "user_id": user_id, "direction": "in"},
                                       sort=[("received_ts", DESCENDING)])
         return last["received_ts"] if last else None
+
+    def queue_figures(self, now: float) -> tuple[int, float]:
+        """How many inbound messages wait, and the age in seconds of the oldest."""
+        waiting = {"direction": "in", "state": "pending"}
+        oldest = self.messages.find_one(waiting, sort=[("received_ts", ASCENDING)])
+        return self.messages.count_documents(waiting), (now - oldest["received_ts"]) if oldest else 0.0
+
+    def handoffs_waiting(self) -> dict[str, int]:
+        return {priority: self.conversations.count_documents({"handler": "waiting", "handoff_priority": priority})
+                for priority in ("urgent", "normal")}
 
     # ---- cases ----------------------------------------------------------------------------
 

@@ -6,6 +6,7 @@ stops every one of them: nothing of ours outlives the command."""
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 
 from honcho.manager import Manager
@@ -34,8 +35,13 @@ def main() -> None:
     load_env_file()
     settings = Settings.from_env()
     settings.secret_key()  # generate it once here, not in two services at the same time
+    # The web process reports the worker's counters too (prometheus-client's multiprocess mode);
+    # the folder is emptied at each start, as that mode requires.
+    metrics_dir = settings.var_dir / "metrics"
+    shutil.rmtree(metrics_dir, ignore_errors=True)
+    metrics_dir.mkdir(parents=True)
     env = dict(os.environ, MONGODB_URI=settings.database_uri, NLU_URL=settings.nlu_base_url,
-               PYTHONUNBUFFERED="1")
+               PYTHONUNBUFFERED="1", PROMETHEUS_MULTIPROC_DIR=str(metrics_dir))
     manager = Manager()
     for name, command in services(settings):
         manager.add_process(name, command, env=env, cwd=str(REPO_ROOT))

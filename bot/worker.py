@@ -12,6 +12,7 @@ import threading
 import time
 from typing import Mapping
 
+from bot import metrics
 from bot.channels import Channel
 from bot.config import Settings, load_env_file
 from bot.media import MediaStore
@@ -46,6 +47,7 @@ class Worker:
             outcome = self.pipeline.handle(message)
         except NluUnavailable:
             self.repository.release_inbound(message, 2.0, "nlu_unavailable", failed=False)
+            metrics.MESSAGES_PROCESSED.labels(message["channel"], "nlu_unavailable").inc()
             return "waiting"
         except Exception as exc:  # one bad message must not stop the others
             if not isinstance(exc, RetryLater):
@@ -54,8 +56,10 @@ class Worker:
                                                      f"{type(exc).__name__}: {exc}", failed=True)
             if errors >= MAX_ERRORS:
                 self.repository.finish_inbound(message, "failed")
+            metrics.MESSAGES_PROCESSED.labels(message["channel"], "failed" if errors >= MAX_ERRORS else "retry").inc()
             return "processed"
         self.repository.finish_inbound(message, "done", outcome=outcome)
+        metrics.MESSAGES_PROCESSED.labels(message["channel"], "done").inc()
         return "processed"
 
     def drain(self, deadline_seconds: float = 60.0) -> None:

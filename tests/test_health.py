@@ -26,3 +26,20 @@ def test_metrics_count_webhook_outcomes(client):
     client.post("/webhooks/zalo", data=b"{}", headers={"X-ZEvent-Signature": "mac=00"})
     text = client.get("/metrics").get_data(as_text=True)
     assert 'tongdai_webhook_events_total{channel="zalo",outcome="bad_payload"}' in text
+
+
+def test_metrics_report_processing_sends_nlu_latency_and_the_queue(client, worker, fake_zalo):
+    from tests.conftest import load_fixture, post_zalo
+    event = load_fixture("zalo", "user_send_text")
+    assert post_zalo(client, event).status_code == 200
+    event["message"]["msg_id"] = "second"
+    assert post_zalo(client, event).status_code == 200
+    waiting = client.get("/metrics").get_data(as_text=True)
+    assert "tongdai_queue_depth 2.0" in waiting
+    worker.drain()
+    text = client.get("/metrics").get_data(as_text=True)
+    assert "tongdai_queue_depth 0.0" in text and "tongdai_queue_oldest_age_seconds 0.0" in text
+    assert 'tongdai_messages_processed_total{channel="zalo",outcome="done"}' in text
+    assert 'tongdai_sends_total{channel="zalo",error_code="",result="sent"}' in text
+    assert "tongdai_nlu_parse_seconds_count" in text
+    assert event["sender"]["id"] not in text and event["message"]["text"] not in text

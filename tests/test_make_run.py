@@ -71,6 +71,9 @@ def test_make_run_serves_replies_and_ctrl_c_stops_everything(tmp_path, fake_zalo
         assert response.status_code == 200
         [reply] = fake_zalo.wait_for(1, timeout=60)
         assert "TV-" in reply["message"]["text"]
+        # The web process reports the worker's counters (prometheus-client multiprocess mode).
+        wait_until(lambda: 'tongdai_messages_processed_total{channel="zalo",outcome="done"} 1.0'
+                   in requests.get(url + "metrics", timeout=5).text, 10, "the worker's counter on /metrics")
         seen.update(descendants(make.pid))
     finally:
         if make.poll() is None:
