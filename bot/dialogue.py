@@ -35,6 +35,7 @@ class Decision:
     handoff: Handoff | None = None  # a person takes the chat; the bot says so and goes silent
     urgent: bool = False          # the case is urgent
     not_understood: bool = False  # counts toward the hand-off after repeated misunderstanding
+    district: str | None = None   # where, when the message says: routes the case
 
 
 WITH_SERVICE_CHOICES = {texts.GREETING, texts.NOT_UNDERSTOOD}
@@ -84,7 +85,8 @@ def _decide(text: str, parse: Parse, case_of_this_user: Callable[[str], dict | N
     if parse.confidence < CONFIDENCE_THRESHOLD or parse.intent == "nlu_fallback":
         return Decision(reply=texts.NOT_UNDERSTOOD, not_understood=True)
     if parse.intent in SERVICE_CATEGORIES:
-        return Decision(file_case=parse.intent)
+        district = next((e["value"] for e in parse.entities if e["entity"] == "district"), None)
+        return Decision(file_case=parse.intent, district=district)
     if parse.intent == "check_status":
         return Decision(reply=texts.ASK_CASE_CODE)
     return Decision(reply=SMALL_TALK.get(parse.intent, texts.NOT_UNDERSTOOD))
@@ -94,4 +96,4 @@ def _status(code: str, case_of_this_user: Callable[[str], dict | None]) -> Decis
     case = case_of_this_user(code)
     if case is None:
         return Decision(reply=texts.CASE_NOT_FOUND.format(code=code))
-    return Decision(reply=texts.case_status(case["code"], case["category"], case["status"]))
+    return Decision(reply=texts.case_status(case["code"], case["category"], case["status"], case.get("agency_name")))

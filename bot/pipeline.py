@@ -14,6 +14,7 @@ from bot.handoff import in_working_hours, parse_working_hours
 from bot.media import MediaStore
 from bot.messages import FOLLOW, MESSAGE, UNFOLLOW, USER_INFO
 from bot.repository import Repository
+from bot.routing import RoutingTable
 from bot.text_split import split_text
 from nlu.client import NluClient
 
@@ -29,6 +30,7 @@ class Pipeline:
                  media: MediaStore, settings: Settings):
         self.repository = repository
         self.settings = settings
+        self.routing = RoutingTable.load()
         self.nlu = nlu
         self.channels = channels
         self.media = media
@@ -72,7 +74,8 @@ class Pipeline:
         if decision.file_case:
             case = self.repository.file_case(
                 source=f"{channel}:{message['message_id']}", channel=channel, user_id=user,
-                category=decision.file_case, description=message["text"],
+                category=decision.file_case, description=message["text"], district=decision.district,
+                route=self.routing.route(decision.file_case, decision.district, decision.urgent),
                 priority="urgent" if decision.urgent else "normal")
             outcome["case_code"] = case["code"]
             replies.append(texts.case_filed(case["category"], case["code"]))

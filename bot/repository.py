@@ -18,6 +18,7 @@ from pymongo import ASCENDING, DESCENDING, MongoClient, ReturnDocument
 from pymongo.errors import DuplicateKeyError, PyMongoError
 
 from bot.messages import InboundMessage, Receipt, StaffMessage
+from bot.routing import Route
 
 CASE_CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud on a phone
 CASE_CODE_LENGTH = 6
@@ -46,6 +47,7 @@ class Repository:
         self.cases = self.db["cases"]
         self.tokens = self.db["tokens"]
         self.conversations = self.db["conversations"]
+        self.case_events = self.db["case_events"]
 
     def close(self) -> None:
         self.client.close()
@@ -69,6 +71,8 @@ class Repository:
         self.cases.create_index([("code", ASCENDING)], unique=True)
         self.cases.create_index([("source", ASCENDING)], unique=True)
         self.cases.create_index([("channel", ASCENDING), ("user_id", ASCENDING)])
+        self.case_events.create_index([("key", ASCENDING)], unique=True)
+        self.case_events.create_index([("code", ASCENDING), ("ts", ASCENDING)])
 
     def wait_until_ready(self, deadline_seconds: float) -> None:
         """At start-up the database may still be starting (make run starts everything at once)."""
@@ -267,15 +271,18 @@ class Repository:
 
     # ---- cases ----------------------------------------------------------------------------
 
-    def file_case(self, *, source: str, channel: str, user_id: str, category: str,
-                  description: str, priority: str = "normal") -> dict:
-        """File one case for the message `source`; filing again for it returns the first case."""
+    def file_case(self, *, source: str, channel: str, user_id: str, category: str, description: str,
+                  route: Route, district: str | None = None, priority: str = "normal") -> dict:
+        """File one case for the message `source`, routed to its agency; filing again for the same
+        message returns the first case."""
         if category not in SERVICE_CATEGORIES:
             raise ValueError(f"not a service category: {category}")
         for _ in range(10):
             existing = self.cases.find_one({"source": source})
             if existing:
+                self._record_filing(existing)  # a worker may have died between the two writes
                 return existing
+            now = time.time()
             document = {
                 "code": new_case_code(),
                 "source": source,
@@ -283,17 +290,42 @@ class Repository:
                 "user_id": user_id,
                 "category": category,
                 "description": description,
+                "district": district,
                 "priority": priority,
-                "status": "new",
+                "agency": route.agency,
+                "agency_name": route.agency_name,
+                "status": "routed",
                 "created_at": utcnow(),
-                "created_ts": time.time(),
+                "created_ts": now,
+                "due_ts": now + route.due_hours * 3600,
             }
             try:
                 self.cases.insert_one(document)
+                self._record_filing(document)
                 return document
             except DuplicateKeyError:
                 continue  # another worker filed it just now, or the code was taken: look again
         raise RuntimeError("could not allocate a unique case code")
+
+    def _record_filing(self, case: dict) -> None:
+        """The first entries of the case's status history: filed, then routed to its agency."""
+        for step, (status, note) in enumerate([("new", "Tiếp nhận qua tổng đài tự động"),
+                                               ("routed", f"Chuyển đến {case['agency_name']}")]):
+            self.add_case_event(case["code"], status, by="bot", note=note, public=True, key=f"{case['code']}:{step}")
+
+    def add_case_event(self, code: str, status: str, *, by: str, note: str, public: bool,
+                       key: str | None = None) -> None:
+        """One line of a case's history (a collection of its own: history is only ever added to).
+        `key` makes a retried write a no-op."""
+        try:
+            self.case_events.insert_one({"key": key or f"{code}:{time.time_ns()}", "code": code, "status": status,
+                                         "by": by, "note": note, "public": "yes" if public else "no",
+                                         "created_at": utcnow(), "ts": time.time()})
+        except DuplicateKeyError:
+            pass
+
+    def case_history(self, code: str) -> list[dict]:
+        return list(self.case_events.find({"code": code}).sort("ts", ASCENDING))
 
     def find_case(self, code: str) -> dict | None:
         return self.cases.find_one({"code": code.upper()})

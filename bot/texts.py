@@ -92,8 +92,9 @@ def case_filed(category: str, code: str) -> str:
     return text
 
 
-def case_status(code: str, category: str, status: str) -> str:
-    return (f"Hồ sơ {code} ({CATEGORY_NAMES[category]}) hiện {STATUS_NAMES.get(status, status)}.")
+def case_status(code: str, category: str, status: str, agency_name: str | None = None) -> str:
+    text = f"Hồ sơ {code} ({CATEGORY_NAMES[category]}) hiện {STATUS_NAMES.get(status, status)}"
+    return f"{text}: {agency_name}." if agency_name and status in ("routed", "in_progress") else f"{text}."
 
 WELCOME = ("Cảm ơn anh/chị đã quan tâm Tổng đài 1022 tỉnh Trà Vinh. " + SERVICES)
 

@@ -42,9 +42,11 @@ def test_case_code_is_found_in_any_case_and_with_or_without_the_dash():
 
 
 def test_status_of_the_citizens_own_case():
-    case = {"code": "TV-7KQ2MX", "category": "welfare", "status": "in_progress"}
+    case = {"code": "TV-7KQ2MX", "category": "welfare", "status": "in_progress",
+            "agency_name": "Phòng Lao động - Thương binh và Xã hội huyện Cầu Kè"}
     decision = dialogue.decide("TV-7KQ2MX", Parse("check_status", 0.9), lambda code: case)
-    assert decision.reply == "Hồ sơ TV-7KQ2MX (đề nghị hỗ trợ an sinh) hiện đang xử lý."
+    assert decision.reply == ("Hồ sơ TV-7KQ2MX (đề nghị hỗ trợ an sinh) hiện đang xử lý: "
+                              "Phòng Lao động - Thương binh và Xã hội huyện Cầu Kè.")
 
 
 def test_asking_for_a_person_hands_the_chat_over():

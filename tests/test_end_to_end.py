@@ -5,6 +5,7 @@ import re
 import pytest
 
 from bot.pipeline import RetryLater
+from bot.routing import RoutingTable
 from nlu.client import NluClient
 from bot.worker import Worker, build_pipeline
 from tests.conftest import free_port, load_fixture, post_facebook, post_zalo, wait_until
@@ -28,6 +29,10 @@ def test_zalo_violation_report_files_one_case_and_replies_with_its_code(client, 
     assert case["category"] == "report"
     assert case["channel"] == "zalo" and case["user_id"] == event["sender"]["id"]
     assert CODE.fullmatch(case["code"])
+    # "khóm 3 phường 7 TP Trà Vinh": routed to the city's People's Committee, due within a day
+    assert (case["district"], case["agency"], case["status"]) == ("Thành phố Trà Vinh", "ubnd_tp_tra_vinh", "routed")
+    assert 23 * 3600 < case["due_ts"] - case["created_ts"] <= 24 * 3600
+    assert [(e["status"], e["by"]) for e in repository.case_history(case["code"])] == [("new", "bot"), ("routed", "bot")]
     [reply] = fake_zalo.texts_to(event["sender"]["id"])
     assert case["code"] in reply
     [outbound] = list(repository.messages.find({"direction": "out"}))
@@ -85,7 +90,7 @@ def test_citizen_can_ask_for_the_status_of_their_case(client, repository, worker
     worker.drain()
     mine = fake_zalo.texts_to("246845883529197922")[-1]
     theirs = fake_zalo.texts_to("another-citizen")[-1]
-    assert code in mine and "đã tiếp nhận" in mine
+    assert code in mine and "đã chuyển cơ quan chức năng: Ủy ban nhân dân thành phố Trà Vinh" in mine
     assert "không tìm thấy" in theirs  # someone else's case stays private
 
 
@@ -167,7 +172,8 @@ def test_worker_killed_between_filing_and_replying_makes_one_case_and_one_reply(
     assert post_zalo(client, event).status_code == 200
     message = repository.messages.find_one({"direction": "in"})
     first = repository.file_case(source=f"zalo:{message['message_id']}", channel="zalo",
-                                 user_id=message["user_id"], category="report", description=message["text"])
+                                 user_id=message["user_id"], category="report", description=message["text"],
+                                 route=RoutingTable.load().route("report", "Thành phố Trà Vinh"))
     worker.drain()
     [case] = list(repository.cases.find())
     assert case["code"] == first["code"]
