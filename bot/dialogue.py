@@ -9,6 +9,7 @@ from bot import texts
 from bot.handoff import Handoff, LOW_CONFIDENCE_TURNS, is_health_emergency, is_khmer
 from bot.repository import SERVICE_CATEGORIES
 from nlu.client import Parse
+from nlu.text import strip_diacritics
 
 # The NLU answers nlu_fallback below the threshold chosen from its evaluation (nlu/README.md);
 # this is the dialogue's own floor, for an NLU server configured without one.
@@ -36,19 +37,35 @@ class Decision:
     urgent: bool = False          # the case is urgent
     not_understood: bool = False  # counts toward the hand-off after repeated misunderstanding
     district: str | None = None   # where, when the message says: routes the case
+    details: dict | None = None   # what a confirmed form collected (bot/forms.py)
 
 
 WITH_SERVICE_CHOICES = {texts.GREETING, texts.NOT_UNDERSTOOD}
 
 
 def for_payload(payload: str | None) -> Decision | None:
-    """A button the citizen tapped: Messenger's Get Started, or one of the services offered."""
+    """Messenger's Get Started button."""
     if payload == GET_STARTED:
         return Decision(reply=texts.GREETING, choices=texts.SERVICE_CHOICES)
-    category = (payload or "").removeprefix(texts.CATEGORY_PAYLOAD)
-    if payload and payload.startswith(texts.CATEGORY_PAYLOAD) and category in texts.ASK_DETAILS:
-        return Decision(reply=texts.ASK_DETAILS[category])
     return None
+
+
+def category_of(payload: str | None) -> str | None:
+    """One of the services offered as buttons, tapped: its form starts."""
+    category = (payload or "").removeprefix(texts.CATEGORY_PAYLOAD)
+    return category if payload and payload.startswith(texts.CATEGORY_PAYLOAD) and category in texts.ASK_DETAILS else None
+
+
+def health_guidance(text: str) -> str:
+    """General guidance from the curated texts, never a diagnosis."""
+    plain = strip_diacritics(text.lower())
+    if re.search(r"\b(f0|cach ly|tai nha|duong tinh)\b", plain):
+        topic = "home_care"
+    elif re.search(r"\b(xet nghiem|test|tiem|vac ?xin|vaccine)\b", plain):
+        topic = "testing"
+    else:
+        topic = "general"
+    return f"{texts.HEALTH_GUIDANCE[topic]} {texts.HEALTH_DISCLAIMER}"
 
 
 def find_case_code(text: str) -> str | None:
@@ -86,7 +103,8 @@ def _decide(text: str, parse: Parse, case_of_this_user: Callable[[str], dict | N
         return Decision(reply=texts.NOT_UNDERSTOOD, not_understood=True)
     if parse.intent in SERVICE_CATEGORIES:
         district = next((e["value"] for e in parse.entities if e["entity"] == "district"), None)
-        return Decision(file_case=parse.intent, district=district)
+        reply = health_guidance(text) if parse.intent == "health_advice" else None
+        return Decision(reply=reply, file_case=parse.intent, district=district)
     if parse.intent == "check_status":
         return Decision(reply=texts.ASK_CASE_CODE)
     return Decision(reply=SMALL_TALK.get(parse.intent, texts.NOT_UNDERSTOOD))

@@ -7,7 +7,7 @@ import logging
 import time
 from typing import Mapping
 
-from bot import dialogue, metrics, texts
+from bot import dialogue, forms, metrics, texts
 from bot.channels import Channel, Window
 from bot.config import Settings
 from bot.handoff import in_working_hours, parse_working_hours
@@ -53,28 +53,57 @@ class Pipeline:
             if time.time() - conversation.get("handler_since_ts", 0) < self.settings.handoff_quiet_minutes * 60:
                 return {"held_by_staff": True}  # people hold this chat: the bot never answers
             self.repository.set_handler(channel, user, "bot")  # left quiet too long: the bot resumes
-        button = dialogue.for_payload(message.get("payload"))
+        now, text, payload = time.time(), message["text"], message.get("payload")
+        form = conversation.get("form")
+        if form and forms.expired(form, now, self.settings.form_timeout_minutes):
+            self.repository.update_conversation(channel, user, form=None)
+            form = None
+            self.reply(message, texts.FORM_EXPIRED, key="expired")
+        category = dialogue.category_of(payload)
+        if category:
+            return self.act_on_form(message, forms.start(category, None, [], now), {})
+        button = dialogue.for_payload(payload)
         if button:
             return {"reply_state": self.reply(message, button.reply, button.choices)}
-        if attachments and not message["text"].strip():
+        if attachments and not text.strip():
+            if form:
+                return self.act_on_form(message, forms.add_media(form, message["message_id"], now), {})
             return {"reply_state": self.reply(message, texts.attachment_received([a["type"] for a in attachments]))}
-        decision = dialogue.before_nlu(message["text"])
+        decision = dialogue.before_nlu(text)
         if decision:
             return self.act(message, decision, {})
         with metrics.NLU_SECONDS.time():
-            parse = self.nlu.parse(message["text"])
-        misunderstood = conversation.get("not_understood", 0)
-        decision = dialogue.decide(message["text"], parse, lambda code: self._case_of(message, code), misunderstood)
+            parse = self.nlu.parse(text)
         outcome = {"intent": parse.intent, "confidence": round(parse.confidence, 4)}
+        if form and parse.intent != "ask_human":
+            return self.act_on_form(message, forms.advance(form, text, parse, payload, now), outcome)
+        if parse.intent in forms.FORMS and parse.confidence >= dialogue.CONFIDENCE_THRESHOLD \
+                and not dialogue.find_case_code(text):
+            return self.act_on_form(message, forms.start(parse.intent, text, parse.entities, now), outcome)
+        misunderstood = conversation.get("not_understood", 0)
+        decision = dialogue.decide(text, parse, lambda code: self._case_of(message, code), misunderstood)
         return self.act(message, decision, outcome, misunderstood)
+
+    def act_on_form(self, message: dict, step: forms.Step, outcome: dict) -> dict:
+        """Keep the form's new state; file the case once the citizen confirmed it."""
+        self.repository.update_conversation(message["channel"], message["user_id"], form=step.form)
+        if step.file:
+            return self.act(message, dialogue.Decision(file_case=step.file["category"], district=step.file["district"],
+                                                       details=step.file), outcome)
+        outcome["form"] = step.form["asking"] if step.form else "closed"
+        outcome["reply_state"] = self.reply(message, step.reply, step.choices)
+        return outcome
 
     def act(self, message: dict, decision: dialogue.Decision, outcome: dict, misunderstood: int = 0) -> dict:
         channel, user = message["channel"], message["user_id"]
         replies = [decision.reply] if decision.reply else []
         if decision.file_case:
+            details = decision.details or {}
             case = self.repository.file_case(
                 source=f"{channel}:{message['message_id']}", channel=channel, user_id=user,
-                category=decision.file_case, description=message["text"], district=decision.district,
+                category=decision.file_case, description=details.get("description") or message["text"],
+                details=details.get("details") or {}, media=details.get("media") or [],
+                district=decision.district,
                 route=self.routing.route(decision.file_case, decision.district, decision.urgent),
                 priority="urgent" if decision.urgent else "normal")
             outcome["case_code"] = case["code"]
@@ -91,14 +120,14 @@ class Pipeline:
         outcome["reply_state"] = self.reply(message, "\n\n".join(replies), decision.choices)
         return outcome
 
-    def reply(self, inbound: dict, text: str, choices: tuple = ()) -> str:
+    def reply(self, inbound: dict, text: str, choices: tuple = (), key: str = "reply") -> str:
         """Send `text` (in as many parts as the platform needs) in answer to `inbound`. Each part
         has its own record, keyed on the inbound message: a retry resends only what did not go."""
         channel = self.channels[inbound["channel"]]
         last = self.repository.last_inbound_ts(inbound["channel"], inbound["user_id"])
         window = channel.reply_window(time.time() - (last or time.time()), by_staff=False)
         parts = split_text(text)
-        states = [self._send_part(channel, inbound, f"reply:{inbound['message_id']}:{i}", part, window,
+        states = [self._send_part(channel, inbound, f"{key}:{inbound['message_id']}:{i}", part, window,
                                   choices if i == len(parts) - 1 else ())  # buttons go with the last part
                   for i, part in enumerate(parts)]
         attempted_now = [state for state in states if state != "already_attempted"]
@@ -113,6 +142,9 @@ class Pipeline:
                                                 choices=choices)
         if record is None:
             return "already_attempted"
+        # A retried message may have been decided differently this time (its form moved on):
+        # what was recorded first is what goes out.
+        text, choices = record["text"], tuple(tuple(c) for c in record.get("choices") or ())
         if not window.allowed:
             self.repository.finish_outbound(record["_id"], "refused", error=window.reason)
             metrics.SENDS.labels(inbound["channel"], "refused", "").inc()

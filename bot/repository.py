@@ -272,7 +272,8 @@ class Repository:
     # ---- cases ----------------------------------------------------------------------------
 
     def file_case(self, *, source: str, channel: str, user_id: str, category: str, description: str,
-                  route: Route, district: str | None = None, priority: str = "normal") -> dict:
+                  route: Route, district: str | None = None, priority: str = "normal",
+                  details: dict | None = None, media: list[str] | None = None) -> dict:
         """File one case for the message `source`, routed to its agency; filing again for the same
         message returns the first case."""
         if category not in SERVICE_CATEGORIES:
@@ -290,6 +291,8 @@ class Repository:
                 "user_id": user_id,
                 "category": category,
                 "description": description,
+                "details": details or {},
+                "media_messages": media or [],  # ids of the messages whose attachments go with it
                 "district": district,
                 "priority": priority,
                 "agency": route.agency,

@@ -112,3 +112,44 @@ def attachment_received(types: list[str]) -> str:
     names = list(dict.fromkeys(ATTACHMENT_NAMES.get(t, "tệp") for t in types))
     return (f"Tổng đài 1022 đã nhận {', '.join(names)} anh/chị gửi. Anh/chị vui lòng nhắn thêm "
             "nội dung cần phản ánh hoặc đề nghị (việc gì, ở đâu, khi nào) để tổng đài tiếp nhận.")
+
+# ---- forms: the details a case needs (bot/forms.py) -------------------------------------------
+
+ASK_PLACE = "Việc này xảy ra ở đâu (ấp/khóm, xã/phường, huyện)? Anh/chị cũng có thể gửi vị trí."
+ASK_TIME = "Việc này xảy ra khi nào (ví dụ: tối qua, 20 giờ hôm nay, 20/11)?"
+ASK_NAME = "Anh/chị vui lòng cho biết họ và tên người cần hỗ trợ."
+ASK_PHONE = "Anh/chị vui lòng cho biết số điện thoại để cán bộ liên hệ."
+ASK_ADDRESS = "Anh/chị vui lòng cho biết địa chỉ (ấp/khóm, xã/phường, huyện)."
+ASK_REQUEST = "Anh/chị đề nghị được hỗ trợ gì (tiền mặt, gạo, thực phẩm, thuốc…)?"
+NOT_GIVEN = "(không cung cấp)"
+CONFIRM_HINT = "Anh/chị nhắn \"đúng\" để gửi, \"sửa\" để sửa thông tin, hoặc \"hủy\" để hủy."
+ASK_WHICH_FIELD = "Anh/chị muốn sửa thông tin nào?"
+FORM_CANCELLED = "Tổng đài 1022 đã hủy nội dung anh/chị đang soạn. Anh/chị cần hỗ trợ gì, xin cứ nhắn cho tổng đài."
+FORM_EXPIRED = ("Nội dung anh/chị soạn trước đó chưa được gửi và đã hết hạn. "
+                "Anh/chị vui lòng nhắn lại nếu vẫn cần gửi.")
+MEDIA_ADDED = "Tổng đài 1022 đã nhận tệp anh/chị gửi kèm."
+
+
+def form_summary(category: str, lines: list[str], asks_phone: bool) -> str:
+    text = f"Anh/chị kiểm tra lại {CATEGORY_NAMES[category]}:\n" + "\n".join(lines)
+    if asks_phone:
+        text += "\nAnh/chị có thể nhắn thêm số điện thoại nếu muốn được liên hệ lại (không bắt buộc)."
+    if category == "report":
+        text += "\nThông tin người phản ánh được giữ bí mật."
+    return text + "\n" + CONFIRM_HINT
+
+
+# ---- health advice: general guidance only, never a diagnosis ----------------------------------
+
+HEALTH_GUIDANCE = {
+    "home_care": ("Hướng dẫn chung cho người mắc COVID-19 cách ly tại nhà: nghỉ ngơi, uống đủ nước, ăn đủ chất; "
+                  "đo nhiệt độ và SpO2 ít nhất 2 lần mỗi ngày; hạ sốt bằng paracetamol khi sốt trên 38,5 độ; "
+                  "ở phòng riêng, đeo khẩu trang, giữ khoảng cách với người nhà. Gọi ngay 115 hoặc trạm y tế "
+                  "khi khó thở, SpO2 dưới 94%, đau tức ngực, môi tím tái, li bì hoặc lơ mơ."),
+    "testing": ("Anh/chị có thể xét nghiệm và tiêm vắc xin tại trạm y tế xã/phường hoặc Trung tâm Y tế "
+                "huyện/thị xã/thành phố nơi cư trú; lịch tiêm được thông báo qua ấp/khóm và trạm y tế."),
+    "general": ("Hướng dẫn chung: theo dõi nhiệt độ, SpO2 và các triệu chứng; liên hệ trạm y tế xã/phường để "
+                "được khám và tư vấn. Gọi ngay 115 khi khó thở, SpO2 dưới 94%, đau tức ngực, tím tái, "
+                "li bì hoặc lơ mơ."),
+}
+HEALTH_DISCLAIMER = "Đây là hướng dẫn chung, không thay cho chẩn đoán của nhân viên y tế."

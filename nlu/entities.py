@@ -281,7 +281,8 @@ _DAY = "hom nay|hom qua|hom kia|hom truoc|nay|qua|mai|mot|kia"
 _NOT_AFTER = r"(?! ?(?:trieu|tr|ngan|nghin|k|nguoi|lan)\b)"  # "thu 2 trieu" is money
 _TIME_GRAMMAR = "|".join([
     # 8h tối, 20h30, 20:30, 8 giờ 15 sáng mai
-    rf"(?:[01]?\d|2[0-4]) ?(?:h|g|gio|:)(?: ?\d{{1,2}}(?: ?(?:p|phut))?)?{_NOT_AFTER}"
+    # ("1:" alone, as in "phản ánh số 1:", is no time: the colon form needs its minutes)
+    rf"(?:[01]?\d|2[0-4]) ?(?:(?:h|g|gio)(?: ?\d{{1,2}}(?: ?(?:p|phut))?)?|:[0-5]\d){_NOT_AFTER}"
     rf"(?: (?:{_PART}))?(?: (?:{_DAY}))?",
     # 20/11, 20/11/2021, ngày 20 tháng 11
     r"(?:ngay )?(?:[12]\d|3[01]|0?[1-9])/(?:1[0-2]|0?[1-9])(?:/(?:\d{4}|\d{2}))?",

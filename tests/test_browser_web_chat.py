@@ -52,6 +52,10 @@ def test_citizen_sends_a_report_and_a_photo_and_reads_the_answers(live_url, page
         1, timeout=30_000)
     page.get_by_label("Nội dung tin nhắn").fill("Tối qua ở khóm 3 phường 7 có đám nhậu hơn 20 người, không đeo khẩu trang")
     page.get_by_role("button", name="Gửi", exact=True).click()
+    summary = page.locator('.message[data-direction="out"]').filter(has_text="kiểm tra lại")
+    expect(summary).to_have_count(1, timeout=30_000)
+    assert "Phường 7, Thành phố Trà Vinh" in summary.inner_text()
+    page.locator(".choices").get_by_role("button", name="Gửi").click()  # confirm the summary
     answer = page.locator('.message[data-direction="out"]').filter(has_text="TV-")
     expect(answer).to_have_count(1, timeout=30_000)
     assert "phản ánh vi phạm" in answer.inner_text()

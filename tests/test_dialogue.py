@@ -10,7 +10,16 @@ NO_CASES = lambda code: None  # noqa: E731
 
 @pytest.mark.parametrize("intent", ["report", "suggestion", "welfare", "health_advice"])
 def test_service_intents_file_a_case(intent):
-    assert dialogue.decide("...", Parse(intent, 0.95), NO_CASES) == dialogue.Decision(file_case=intent)
+    assert dialogue.decide("...", Parse(intent, 0.95), NO_CASES).file_case == intent
+
+
+@pytest.mark.parametrize("text, topic", [
+    ("F0 cách ly tại nhà cần làm gì", "home_care"), ("xet nghiem o dau vay", "testing"),
+    ("tiêm mũi 2 được chưa", "testing"), ("con tôi ho, sổ mũi", "general"),
+])
+def test_health_advice_gives_curated_guidance_never_a_diagnosis(text, topic):
+    reply = dialogue.decide(text, Parse("health_advice", 0.95), NO_CASES).reply
+    assert reply.startswith(texts.HEALTH_GUIDANCE[topic]) and reply.endswith(texts.HEALTH_DISCLAIMER)
 
 
 @pytest.mark.parametrize("intent, reply", [

@@ -4,6 +4,7 @@ import re
 
 import pytest
 
+from bot import texts
 from bot.pipeline import RetryLater
 from bot.routing import RoutingTable
 from nlu.client import NluClient
@@ -21,56 +22,80 @@ def zalo_text(text: str, msg_id: str = "zmsg-e2e-1", user: str = "24684588352919
     return event
 
 
-def test_zalo_violation_report_files_one_case_and_replies_with_its_code(client, repository, worker, fake_zalo):
+def facebook_text(text: str, mid: str) -> dict:
+    payload = load_fixture("facebook", "messages")
+    payload["entry"][0]["messaging"][0]["message"].update(text=text, mid=mid)
+    return payload
+
+
+def report_and_confirm(client, worker):
+    """The citizen sends the fixture's report (it names the place and the time), reads the
+    summary and confirms it with "đúng"."""
+    assert post_zalo(client, load_fixture("zalo", "user_send_text")).status_code == 200
+    worker.drain()
+    assert post_zalo(client, zalo_text("đúng", "confirm-1")).status_code == 200
+    worker.drain()
+
+
+def test_zalo_violation_report_is_summarized_confirmed_filed_and_routed(client, repository, worker, fake_zalo):
     event = load_fixture("zalo", "user_send_text")
     assert post_zalo(client, event).status_code == 200
+    worker.drain()
+    [summary] = fake_zalo.texts_to(event["sender"]["id"])
+    # Place and time were in the message: not asked again, shown for confirmation.
+    assert "Địa điểm: Phường 7, Thành phố Trà Vinh" in summary and "Thời gian: tối qua" in summary
+    assert repository.cases.count_documents({}) == 0  # nothing filed before the citizen confirms
+    assert post_zalo(client, zalo_text("đúng", "confirm-1")).status_code == 200
     worker.drain()
     [case] = list(repository.cases.find())
     assert case["category"] == "report"
     assert case["channel"] == "zalo" and case["user_id"] == event["sender"]["id"]
     assert CODE.fullmatch(case["code"])
+    assert case["details"] == {"place": "Phường 7, Thành phố Trà Vinh", "time": "tối qua"}
     # "khóm 3 phường 7 TP Trà Vinh": routed to the city's People's Committee, due within a day
     assert (case["district"], case["agency"], case["status"]) == ("Thành phố Trà Vinh", "ubnd_tp_tra_vinh", "routed")
     assert 23 * 3600 < case["due_ts"] - case["created_ts"] <= 24 * 3600
     assert [(e["status"], e["by"]) for e in repository.case_history(case["code"])] == [("new", "bot"), ("routed", "bot")]
-    [reply] = fake_zalo.texts_to(event["sender"]["id"])
+    reply = fake_zalo.texts_to(event["sender"]["id"])[-1]
     assert case["code"] in reply
-    [outbound] = list(repository.messages.find({"direction": "out"}))
-    assert outbound["state"] == "sent" and outbound["text"] == reply
+    assert repository.messages.find_one({"direction": "out", "text": reply})["state"] == "sent"
 
 
 def test_messenger_violation_report_files_one_case_and_replies_with_its_code(client, repository, worker, fake_graph):
     payload = load_fixture("facebook", "messages")
     psid = payload["entry"][0]["messaging"][0]["sender"]["id"]
-    assert post_facebook(client, payload).status_code == 200
-    worker.drain()
+    for message in (payload, facebook_text("khoảng 9h tối qua", "m_when"), facebook_text("đúng", "m_yes")):
+        assert post_facebook(client, message).status_code == 200
+        worker.drain()
     [case] = list(repository.cases.find())
     assert case["category"] == "report" and case["channel"] == "facebook"
-    [reply] = fake_graph.texts_to(psid)
-    assert case["code"] in reply
+    assert case["district"] == "Huyện Cầu Kè" and case["details"]["time"]
+    ask_when, summary, filed = fake_graph.texts_to(psid)
+    assert "khi nào" in ask_when and "Thời gian:" in summary and case["code"] in filed
     assert fake_graph.received[0]["messaging_type"] == "RESPONSE"
+    assert [q["payload"] for q in fake_graph.received[1]["message"]["quick_replies"]] == [
+        "FORM_CONFIRM", "FORM_EDIT", "FORM_CANCEL"]
 
 
 def test_event_delivered_three_times_makes_one_message_one_case_one_reply(client, repository, worker, fake_zalo):
-    event = load_fixture("zalo", "user_send_text")
-    for _ in range(3):
-        assert post_zalo(client, event).status_code == 200
-        worker.drain()
-    assert repository.messages.count_documents({"direction": "in"}) == 1
+    for event in (load_fixture("zalo", "user_send_text"), zalo_text("đúng", "confirm-1")):
+        for _ in range(3):
+            assert post_zalo(client, event).status_code == 200
+            worker.drain()
+    assert repository.messages.count_documents({"direction": "in"}) == 2
     assert repository.cases.count_documents({}) == 1
-    assert len(fake_zalo.received) == 1
+    assert len(fake_zalo.received) == 2  # the summary and the filed case
 
 
 def test_retried_claim_makes_no_second_case_or_reply(client, repository, worker, fake_zalo):
     """A worker that dies after replying but before marking the message done: the message
     is claimed again when its lease runs out."""
-    assert post_zalo(client, load_fixture("zalo", "user_send_text")).status_code == 200
-    worker.drain()
-    repository.messages.update_one({"direction": "in"}, {"$set": {"state": "pending", "lease_until": 0.0}})
+    report_and_confirm(client, worker)
+    repository.messages.update_one({"message_id": "confirm-1"}, {"$set": {"state": "pending", "lease_until": 0.0}})
     worker.drain()
     assert repository.cases.count_documents({}) == 1
-    assert len(fake_zalo.received) == 1
-    assert repository.messages.find_one({"direction": "in"})["state"] == "done"
+    assert len(fake_zalo.received) == 2
+    assert repository.messages.find_one({"message_id": "confirm-1"})["state"] == "done"
 
 
 def test_greeting_gets_the_services_and_files_no_case(client, repository, worker, fake_zalo):
@@ -82,8 +107,7 @@ def test_greeting_gets_the_services_and_files_no_case(client, repository, worker
 
 
 def test_citizen_can_ask_for_the_status_of_their_case(client, repository, worker, fake_zalo):
-    assert post_zalo(client, load_fixture("zalo", "user_send_text")).status_code == 200
-    worker.drain()
+    report_and_confirm(client, worker)
     code = repository.cases.find_one()["code"]
     assert post_zalo(client, zalo_text(f"cho hỏi hồ sơ {code} sao rồi", msg_id="zmsg-e2e-2")).status_code == 200
     assert post_zalo(client, zalo_text(code, msg_id="zmsg-e2e-3", user="another-citizen")).status_code == 200
@@ -103,7 +127,6 @@ def test_rate_limited_send_is_retried_once_it_passes(client, repository, worker,
     assert [r["message"]["text"] for r in fake_zalo.received][0] == fake_zalo.received[1]["message"]["text"]
     assert len(fake_zalo.received) == 2  # the refused attempt and the delivered one
     assert repository.messages.find_one({"direction": "out"})["state"] == "sent"
-    assert repository.cases.count_documents({}) == 1
 
 
 def test_permanent_send_error_is_stored_with_a_reason_and_not_retried(client, repository, worker, fake_zalo):
@@ -125,7 +148,8 @@ def test_messages_wait_while_the_nlu_server_is_down(client, repository, settings
     assert repository.messages.find_one({"direction": "in"})["state"] == "pending"
     assert repository.cases.count_documents({}) == 0 and fake_zalo.received == []
     wait_until(lambda: worker.run_once() == "processed", 10, "the message after the NLU is back")
-    assert repository.cases.count_documents({}) == 1
+    assert repository.conversation("zalo", "246845883529197922")["form"]["asking"] == "confirm"
+    assert len(fake_zalo.received) == 1
 
 
 def test_messenger_reply_after_24_hours_is_refused_and_stored_with_the_reason(client, repository, worker, fake_graph):
@@ -133,7 +157,6 @@ def test_messenger_reply_after_24_hours_is_refused_and_stored_with_the_reason(cl
     assert post_facebook(client, load_fixture("facebook", "messages")).status_code == 200
     repository.messages.update_one({"direction": "in"}, {"$inc": {"received_ts": -25 * 3600}})
     worker.drain()
-    assert repository.cases.count_documents({}) == 1
     outbound = repository.messages.find_one({"direction": "out"})
     assert outbound["state"] == "refused" and "24 giờ" in outbound["error"]
     assert fake_graph.received == []
@@ -166,16 +189,38 @@ def test_long_reply_goes_in_parts_and_a_retry_resends_only_the_failed_part(clien
 
 
 def test_worker_killed_between_filing_and_replying_makes_one_case_and_one_reply(client, repository, worker, fake_zalo):
-    """What a worker killed right after filing leaves behind: a case, no reply, the message still
-    pending under an expired lease. The next claim finishes the job without a second case."""
-    event = load_fixture("zalo", "user_send_text")
-    assert post_zalo(client, event).status_code == 200
-    message = repository.messages.find_one({"direction": "in"})
-    first = repository.file_case(source=f"zalo:{message['message_id']}", channel="zalo",
-                                 user_id=message["user_id"], category="report", description=message["text"],
+    """What a worker killed right after filing leaves behind: a case, no reply, the confirming
+    message still pending. The next claim finishes the job without a second case."""
+    assert post_zalo(client, load_fixture("zalo", "user_send_text")).status_code == 200
+    worker.drain()
+    assert post_zalo(client, zalo_text("đúng", "confirm-1")).status_code == 200
+    message = repository.messages.find_one({"message_id": "confirm-1"})
+    first = repository.file_case(source="zalo:confirm-1", channel="zalo", user_id=message["user_id"],
+                                 category="report", description="đám nhậu",
                                  route=RoutingTable.load().route("report", "Thành phố Trà Vinh"))
     worker.drain()
     [case] = list(repository.cases.find())
     assert case["code"] == first["code"]
-    [reply] = fake_zalo.texts_to(event["sender"]["id"])
-    assert first["code"] in reply
+    assert first["code"] in fake_zalo.texts_to(message["user_id"])[-1]
+    assert len(fake_zalo.received) == 2
+
+
+def test_a_form_left_too_long_expires_with_a_message_when_the_citizen_returns(client, repository, worker, fake_zalo):
+    assert post_zalo(client, load_fixture("zalo", "user_send_text")).status_code == 200
+    worker.drain()
+    conversation = repository.conversation("zalo", "246845883529197922")
+    repository.update_conversation("zalo", "246845883529197922", form={**conversation["form"], "updated_ts": 0.0})
+    assert post_zalo(client, zalo_text("đúng", "confirm-late")).status_code == 200
+    worker.drain()
+    assert repository.cases.count_documents({}) == 0
+    notice, answer = fake_zalo.texts_to("246845883529197922")[1:]
+    assert "hết hạn" in notice and answer == texts.ACKNOWLEDGED
+
+
+def test_a_service_button_starts_its_form(client, repository, worker, fake_graph):
+    payload = facebook_text("Hỗ trợ an sinh", "m_button")
+    payload["entry"][0]["messaging"][0]["message"]["quick_reply"] = {"payload": "CATEGORY_welfare"}
+    assert post_facebook(client, payload).status_code == 200
+    worker.drain()
+    assert repository.conversation("facebook", "6543217890123456")["form"]["category"] == "welfare"
+    assert "hoàn cảnh" in fake_graph.received[0]["message"]["text"]

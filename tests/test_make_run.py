@@ -65,14 +65,17 @@ def test_make_run_serves_replies_and_ctrl_c_stops_everything(tmp_path, fake_zalo
         assert any(url in line for line in output), "".join(output)
 
         event = load_fixture("zalo", "user_send_text")
-        body = json.dumps(event).encode()
-        response = requests.post(url + "webhooks/zalo", data=body, timeout=5, headers={
-            "Content-Type": "application/json", "X-ZEvent-Signature": zalo_signature(body)})
-        assert response.status_code == 200
-        [reply] = fake_zalo.wait_for(1, timeout=60)
+        for text, msg_id, answers in ((None, None, 1), ("đúng", "confirm-1", 2)):  # the report, then "yes"
+            if text:
+                event["message"].update(text=text, msg_id=msg_id)
+            body = json.dumps(event).encode()
+            response = requests.post(url + "webhooks/zalo", data=body, timeout=5, headers={
+                "Content-Type": "application/json", "X-ZEvent-Signature": zalo_signature(body)})
+            assert response.status_code == 200
+            reply = fake_zalo.wait_for(answers, timeout=60)[-1]
         assert "TV-" in reply["message"]["text"]
         # The web process reports the worker's counters (prometheus-client multiprocess mode).
-        wait_until(lambda: 'tongdai_messages_processed_total{channel="zalo",outcome="done"} 1.0'
+        wait_until(lambda: 'tongdai_messages_processed_total{channel="zalo",outcome="done"} 2.0'
                    in requests.get(url + "metrics", timeout=5).text, 10, "the worker's counter on /metrics")
         seen.update(descendants(make.pid))
     finally:

@@ -7,7 +7,7 @@ from tests.conftest import load_fixture, post_zalo, wait_until
 from webhooks.registry import build_channels
 
 USERS, ROUNDS = 10, 4
-TEXTS = ["Xin chào tổng đài", "Tối qua ở ấp 3 có đám nhậu đông người", "cảm ơn nhiều", "tạm biệt"]
+TEXTS = ["Xin chào tổng đài", "Tối qua ở phường 7 thành phố Trà Vinh có đám nhậu đông người", "đúng", "tạm biệt"]
 
 
 def test_two_workers_on_interleaved_messages_of_ten_citizens_keep_each_ones_order(client, repository, settings):

@@ -196,3 +196,8 @@ def test_long_and_odd_input_is_quick(extract):
     for text in ["a" * 10_000, "1" * 10_000, "phản ánh ở Cầu Kè " * 600, "ខ្ញុំចង់រាយការណ៍", "🙏😷", ""]:
         extract(text)
     assert time.monotonic() - started < 2
+
+
+def test_a_numbered_item_with_a_colon_is_no_time(extract):
+    assert extract("Phản ánh số 1: nhóm người tụ tập nhậu", "time") == []
+    assert extract("lúc 20:30 tối qua", "time") == ["20:30 tối qua"]

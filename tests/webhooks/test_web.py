@@ -49,11 +49,15 @@ def test_bad_messages_are_refused_and_leave_no_trace(client, repository):
 
 def test_answer_appears_in_the_conversation_and_only_for_its_citizen(app, client, repository, worker):
     client.get("/")
-    assert say(client, "Tối qua ở ấp Phú Hòa có đám nhậu 20 người không đeo khẩu trang").status_code == 202
+    assert say(client, "Tối qua ở phường 7 TP Trà Vinh có đám nhậu 20 người không đeo khẩu trang").status_code == 202
+    worker.drain()
+    assert say(client, "đúng", "1a2b3c4d-yes").status_code == 202
     worker.drain()
     conversation = client.get("/chat/messages?after=0").get_json()["messages"]
-    assert [m["direction"] for m in conversation] == ["in", "out"]
-    assert "TV-" in conversation[1]["text"]
+    assert [m["direction"] for m in conversation] == ["in", "out", "in", "out"]
+    assert "kiểm tra lại" in conversation[1]["text"] and [c["title"] for c in conversation[1]["choices"]] == [
+        "Gửi", "Sửa thông tin", "Hủy"]
+    assert "TV-" in conversation[3]["text"]
     stranger = app.test_client()
     stranger.get("/")
     assert stranger.get("/chat/messages?after=0").get_json()["messages"] == []
