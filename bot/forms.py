@@ -108,6 +108,14 @@ def add_media(form: dict, message_id: str, now: float) -> Step:
     return step
 
 
+def add_location(form: dict, place: str, now: float) -> Step:
+    """A shared location answers "where" (for forms that ask it); otherwise it is kept like a photo."""
+    if not any(f.name == "place" for f in FORMS[form["category"]]):
+        return Step(form, None)
+    form = {**form, "values": {**form["values"], "place": place}, "updated_ts": now}
+    return _next(form)
+
+
 def expired(form: dict, now: float, minutes: int) -> bool:
     return now - form.get("updated_ts", 0) > minutes * 60
 

@@ -65,6 +65,11 @@ class Pipeline:
         button = dialogue.for_payload(payload)
         if button:
             return {"reply_state": self.reply(message, button.reply, button.choices)}
+        location = next((a for a in attachments if a.get("type") == "location" and a.get("latitude") is not None), None)
+        if form and location:
+            step = forms.add_location(form, texts.shared_location(location["latitude"], location["longitude"]), now)
+            if step.reply:
+                return self.act_on_form(message, step, {})
         if attachments and not text.strip():
             if form:
                 return self.act_on_form(message, forms.add_media(form, message["message_id"], now), {})

@@ -127,6 +127,10 @@ ASK_WHICH_FIELD = "Anh/chị muốn sửa thông tin nào?"
 FORM_CANCELLED = "Tổng đài 1022 đã hủy nội dung anh/chị đang soạn. Anh/chị cần hỗ trợ gì, xin cứ nhắn cho tổng đài."
 FORM_EXPIRED = ("Nội dung anh/chị soạn trước đó chưa được gửi và đã hết hạn. "
                 "Anh/chị vui lòng nhắn lại nếu vẫn cần gửi.")
+def shared_location(latitude: float, longitude: float) -> str:
+    return f"Vị trí đã chia sẻ: {latitude:.5f}, {longitude:.5f} (https://maps.google.com/?q={latitude},{longitude})"
+
+
 MEDIA_ADDED = "Tổng đài 1022 đã nhận tệp anh/chị gửi kèm."
 
 

@@ -97,3 +97,11 @@ def test_a_form_expires_after_the_configured_time():
     form = forms.start("report", "có đám tiệc", [], NOW).form
     assert not forms.expired(form, NOW + 59 * 60, minutes=60)
     assert forms.expired(form, NOW + 61 * 60, minutes=60)
+
+
+def test_a_shared_location_answers_where():
+    first = forms.start("report", "có đám tiệc tối qua", [WHEN], NOW)
+    assert first.form["asking"] == "place"
+    located = forms.add_location(first.form, texts.shared_location(9.9347, 106.3453), NOW)
+    assert located.form["asking"] == "confirm" and "9.93470, 106.34530" in located.reply
+    assert forms.add_location(forms.start("suggestion", "ý kiến", [], NOW).form, "x", NOW).reply is None

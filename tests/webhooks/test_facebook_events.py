@@ -124,3 +124,13 @@ def test_standby(client, repository):
 def test_instagram(client, repository):
     deliver(client, "instagram")
     assert repository.messages.count_documents({}) == 0
+
+
+def test_messages__location_answers_where_during_a_report(client, repository, worker, fake_graph):
+    from tests.test_end_to_end import facebook_text
+    assert post_facebook(client, facebook_text("tối qua có đám nhậu đông người", "m_first")).status_code == 200
+    worker.drain()
+    deliver(client, "messages__location")
+    worker.drain()
+    form = repository.conversation("facebook", PSID)["form"]
+    assert form["asking"] == "confirm" and "9.81270, 106.29930" in form["values"]["place"]
