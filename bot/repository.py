@@ -186,6 +186,10 @@ class Repository:
         return list(self.messages.find({"channel": channel, "user_id": user_id, "received_ts": {"$gt": after_ts}})
                     .sort("received_ts", ASCENDING).limit(limit))
 
+    def count_inbound_since(self, channel: str, user_id: str, since_ts: float) -> int:
+        return self.messages.count_documents({"channel": channel, "user_id": user_id, "direction": "in",
+                                              "received_ts": {"$gt": since_ts}})
+
     def claim_inbound(self, worker_id: str, lease_seconds: float) -> dict | None:
         """Take the oldest message that may be processed now, with a lease.
 

@@ -23,6 +23,10 @@ from bot.text_split import PLATFORM_TEXT_LIMIT
 
 MAX_PHOTO_BYTES = 10 * 1024 * 1024
 UPLOAD_HEADER = ("X-Requested-With", "tongdai1022")
+# A person types a few messages a minute; a script types hundreds. Counted in the database, so
+# every web process and machine agrees.
+MESSAGES_PER_MINUTE = 20
+TOO_FAST = {"error": "Anh/chị gửi quá nhanh. Vui lòng đợi một chút rồi gửi tiếp."}
 
 
 class WebChannel:
@@ -70,7 +74,13 @@ def _media() -> MediaStore:
     return MediaStore(current_app.extensions["settings"].var_dir / "media", _repository())
 
 
+def _too_fast(citizen: str) -> bool:
+    return _repository().count_inbound_since("web", citizen, time.time() - 60) >= MESSAGES_PER_MINUTE
+
+
 def _accept(message: InboundMessage):
+    if _too_fast(message.user_id):
+        return TOO_FAST, 429
     try:
         intake.accept(_repository(), [message])
     except DatabaseUnavailable:

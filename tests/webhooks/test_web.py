@@ -89,3 +89,11 @@ def test_a_photo_is_served_only_to_its_sender(app, client):
 
 def test_web_channel_has_no_webhook(client):
     assert client.post("/webhooks/web", data=b"{}").status_code == 404
+
+
+def test_a_citizen_sending_faster_than_a_person_can_type_is_slowed_down(client, repository):
+    client.get("/")
+    codes = [say(client, f"tin nhắn {i}", f"rate-limit-{i:04d}").status_code for i in range(25)]
+    assert codes[:20] == [202] * 20 and codes[-1] == 429
+    assert len(inbound(repository)) == 20
+    assert "quá nhanh" in say(client, "nữa", "rate-limit-9999").get_json()["error"]
