@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import dataclass
 from typing import Callable
 
@@ -14,6 +15,9 @@ from nlu.text import strip_diacritics
 # The NLU answers nlu_fallback below the threshold chosen from its evaluation (nlu/README.md);
 # this is the dialogue's own floor, for an NLU server configured without one.
 CONFIDENCE_THRESHOLD = 0.4
+REOPEN = re.compile(r"\b(mo lai|chua (duoc )?(xu ly|giai quyet|khac phuc)|van (con|chua|tiep tuc)|tai dien|"
+                    r"khong (duoc )?xu ly)\b")
+REOPEN_DAYS = 30
 GET_STARTED = "GET_STARTED"  # the payload of Messenger's "Get Started" button
 CASE_CODE = re.compile(r"\bTV[-\s]?([A-HJ-NP-Z2-9]{6})\b", re.IGNORECASE)
 
@@ -38,6 +42,7 @@ class Decision:
     not_understood: bool = False  # counts toward the hand-off after repeated misunderstanding
     district: str | None = None   # where, when the message says: routes the case
     details: dict | None = None   # what a confirmed form collected (bot/forms.py)
+    reopen: str | None = None     # the code of a resolved case the citizen says is not fixed
 
 
 WITH_SERVICE_CHOICES = {texts.GREETING, texts.NOT_UNDERSTOOD}
@@ -97,6 +102,8 @@ def decide(text: str, parse: Parse, case_of_this_user: Callable[[str], dict | No
 
 def _decide(text: str, parse: Parse, case_of_this_user: Callable[[str], dict | None]) -> Decision:
     code = find_case_code(text)
+    if code and REOPEN.search(strip_diacritics(text.lower())):
+        return _reopen(code, case_of_this_user)
     if code and (parse.intent == "check_status" or len(text.strip()) <= 12):
         return _status(code, case_of_this_user)
     if parse.confidence < CONFIDENCE_THRESHOLD or parse.intent == "nlu_fallback":
@@ -108,6 +115,18 @@ def _decide(text: str, parse: Parse, case_of_this_user: Callable[[str], dict | N
     if parse.intent == "check_status":
         return Decision(reply=texts.ASK_CASE_CODE)
     return Decision(reply=SMALL_TALK.get(parse.intent, texts.NOT_UNDERSTOOD))
+
+
+def _reopen(code: str, case_of_this_user: Callable[[str], dict | None]) -> Decision:
+    """A citizen may re-open their case within 30 days of its resolution (PLATFORMS.md practice)."""
+    case = case_of_this_user(code)
+    if case is None:
+        return Decision(reply=texts.CASE_NOT_FOUND.format(code=code))
+    if case["status"] != "resolved":
+        return Decision(reply=texts.case_status(case["code"], case["category"], case["status"], case.get("agency_name")))
+    if time.time() - case.get("resolved_ts", 0) > REOPEN_DAYS * 86400:
+        return Decision(reply=texts.REOPEN_TOO_LATE.format(code=code, days=REOPEN_DAYS))
+    return Decision(reply=texts.REOPENED.format(code=code), reopen=code)
 
 
 def _status(code: str, case_of_this_user: Callable[[str], dict | None]) -> Decision:

@@ -86,7 +86,8 @@ class Pipeline:
                 and not dialogue.find_case_code(text):
             return self.act_on_form(message, forms.start(parse.intent, text, parse.entities, now), outcome)
         misunderstood = conversation.get("not_understood", 0)
-        decision = dialogue.decide(text, parse, lambda code: self._case_of(message, code), misunderstood)
+        phones = [e["value"] for e in parse.entities if e["entity"] == "phone"]
+        decision = dialogue.decide(text, parse, lambda code: self._case_of(message, code, phones), misunderstood)
         return self.act(message, decision, outcome, misunderstood)
 
     def act_on_form(self, message: dict, step: forms.Step, outcome: dict) -> dict:
@@ -117,6 +118,9 @@ class Pipeline:
         streak = misunderstood + 1 if decision.not_understood and not decision.handoff else 0
         if streak != misunderstood:
             self.repository.update_conversation(channel, user, not_understood=streak)
+        if decision.reopen:
+            self.repository.change_status(decision.reopen, "reopened", by="citizen", public=True,
+                                          note="Người dân báo chưa được xử lý")
         if decision.handoff:
             self.repository.start_handoff(channel, user, decision.handoff.reason, decision.handoff.urgent)
             hours = self.settings.working_hours
@@ -169,9 +173,11 @@ class Pipeline:
         self.repository.finish_outbound(record["_id"], "failed", **fields)
         return "failed"
 
-    def _case_of(self, message: dict, code: str) -> dict | None:
-        """Only the citizen who filed a case may read its status."""
+    def _case_of(self, message: dict, code: str, phones: list[str]) -> dict | None:
+        """Only the citizen who filed a case may see it: the same account, or whoever gives the
+        phone number recorded on it."""
         case = self.repository.find_case(code)
-        if case and (case["channel"], case["user_id"]) == (message["channel"], message["user_id"]):
-            return case
-        return None
+        if case is None:
+            return None
+        same_account = (case["channel"], case["user_id"]) == (message["channel"], message["user_id"])
+        return case if same_account or (case.get("details") or {}).get("phone") in phones else None

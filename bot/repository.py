@@ -331,6 +331,14 @@ class Repository:
         except DuplicateKeyError:
             pass
 
+    def change_status(self, code: str, status: str, *, by: str, note: str, public: bool) -> None:
+        """Move a case along its lifecycle and record who did it, when and why."""
+        fields = {"status": status, "updated_ts": time.time()}
+        if status == "resolved":
+            fields["resolved_ts"] = time.time()
+        self.cases.update_one({"code": code}, {"$set": fields})
+        self.add_case_event(code, status, by=by, note=note, public=public)
+
     def case_history(self, code: str) -> list[dict]:
         return list(self.case_events.find({"code": code}).sort("ts", ASCENDING))
 

@@ -80,6 +80,11 @@ NOTHING_TO_CANCEL = ("Hiện anh/chị không có yêu cầu nào đang soạn �
 ASK_CASE_CODE = ("Anh/chị vui lòng gửi mã hồ sơ (dạng TV-XXXXXX) mà Tổng đài 1022 đã cung cấp "
                  "để tra cứu tình trạng xử lý.")
 
+REOPENED = ("Tổng đài 1022 đã mở lại hồ sơ {code} và chuyển lại cơ quan chức năng. "
+            "Anh/chị có thể nhắn thêm thông tin về tình hình hiện nay.")
+REOPEN_TOO_LATE = ("Hồ sơ {code} đã được xử lý xong hơn {days} ngày nên không thể mở lại. "
+                   "Anh/chị vui lòng gửi phản ánh mới để tổng đài tiếp nhận.")
+
 CASE_NOT_FOUND = ("Tổng đài 1022 không tìm thấy hồ sơ {code} do anh/chị gửi. "
                   "Anh/chị vui lòng kiểm tra lại mã hồ sơ.")
 

@@ -224,3 +224,31 @@ def test_a_service_button_starts_its_form(client, repository, worker, fake_graph
     worker.drain()
     assert repository.conversation("facebook", "6543217890123456")["form"]["category"] == "welfare"
     assert "hoàn cảnh" in fake_graph.received[0]["message"]["text"]
+
+
+def test_the_phone_on_a_case_opens_its_status_from_another_account(client, repository, worker, fake_zalo):
+    report_and_confirm(client, worker)
+    code = repository.cases.find_one()["code"]
+    repository.cases.update_one({"code": code}, {"$set": {"details.phone": "0912345678"}})
+    for msg_id, text in (("p1", f"tra cứu {code}"), ("p2", f"tra cứu {code} sdt 0912.345.678")):
+        assert post_zalo(client, zalo_text(text, msg_id, user="family-phone")).status_code == 200
+    worker.drain()
+    without_phone, with_phone = fake_zalo.texts_to("family-phone")
+    assert "không tìm thấy" in without_phone and code in with_phone and "đã chuyển" in with_phone
+
+
+def test_a_resolved_case_can_be_reopened_by_its_citizen_within_30_days(client, repository, worker, fake_zalo):
+    report_and_confirm(client, worker)
+    code = repository.cases.find_one()["code"]
+    repository.change_status(code, "resolved", by="staff:an", note="Đã xử phạt", public=True)
+    assert post_zalo(client, zalo_text(f"hồ sơ {code} vẫn chưa được xử lý, tối nay họ lại nhậu", "r1")).status_code == 200
+    worker.drain()
+    assert "đã mở lại hồ sơ" in fake_zalo.texts_to("246845883529197922")[-1]
+    assert repository.find_case(code)["status"] == "reopened"
+    assert [(e["status"], e["by"]) for e in repository.case_history(code)][-2:] == [("resolved", "staff:an"),
+                                                                                   ("reopened", "citizen")]
+    repository.change_status(code, "resolved", by="staff:an", note="Đã xử lý", public=True)
+    repository.cases.update_one({"code": code}, {"$set": {"resolved_ts": 0.0}})  # resolved long ago
+    assert post_zalo(client, zalo_text(f"{code} vẫn còn tụ tập", "r2")).status_code == 200
+    worker.drain()
+    assert "không thể mở lại" in fake_zalo.texts_to("246845883529197922")[-1]
