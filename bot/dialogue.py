@@ -18,6 +18,7 @@ CONFIDENCE_THRESHOLD = 0.4
 REOPEN = re.compile(r"\b(mo lai|chua (duoc )?(xu ly|giai quyet|khac phuc)|van (con|chua|tiep tuc)|tai dien|"
                     r"khong (duoc )?xu ly)\b")
 REOPEN_DAYS = 30
+LOOKUP = re.compile(r"\b(tra cuu|kiem tra|ho so|tinh trang|sao roi|toi dau|den dau|xu ly chua)\b")
 GET_STARTED = "GET_STARTED"  # the payload of Messenger's "Get Started" button
 CASE_CODE = re.compile(r"\bTV[-\s]?([A-HJ-NP-Z2-9]{6})\b", re.IGNORECASE)
 
@@ -102,9 +103,12 @@ def decide(text: str, parse: Parse, case_of_this_user: Callable[[str], dict | No
 
 def _decide(text: str, parse: Parse, case_of_this_user: Callable[[str], dict | None]) -> Decision:
     code = find_case_code(text)
-    if code and REOPEN.search(strip_diacritics(text.lower())):
+    plain = strip_diacritics(text.lower())
+    if code and REOPEN.search(plain):
         return _reopen(code, case_of_this_user)
-    if code and (parse.intent == "check_status" or len(text.strip()) <= 12):
+    # A tracking code with a lookup word, alone, or in a message not otherwise understood: a lookup.
+    if code and (parse.intent in ("check_status", "nlu_fallback") or parse.confidence < CONFIDENCE_THRESHOLD
+                 or len(text.strip()) <= 12 or LOOKUP.search(plain)):
         return _status(code, case_of_this_user)
     if parse.confidence < CONFIDENCE_THRESHOLD or parse.intent == "nlu_fallback":
         return Decision(reply=texts.NOT_UNDERSTOOD, not_understood=True)
