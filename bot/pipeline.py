@@ -48,6 +48,7 @@ class Pipeline:
             self.repository.update_conversation(channel, user, profile=message.get("info") or {})
             return {"reply_state": self.reply(message, texts.INFO_RECEIVED)}
         attachments = self.media.keep_all(message) if message.get("attachments") else []
+        self.repository.release_waiting_notices(channel, user)  # they wrote: the window is open again
         conversation = self.repository.conversation(channel, user)
         if conversation["handler"] != "bot":
             if time.time() - conversation.get("handler_since_ts", 0) < self.settings.handoff_quiet_minutes * 60:
@@ -144,8 +145,22 @@ class Pipeline:
             return "already_attempted"
         return next((state for state in attempted_now if state != "sent"), "sent")
 
+    def send_notice(self, notice: dict) -> str:
+        """A queued notice (e.g. a case's new status). Outside the platform's window it waits for
+        the citizen's next message instead of being dropped; staff see it as waiting."""
+        channel = self.channels[notice["channel"]]
+        last = self.repository.last_inbound_ts(notice["channel"], notice["user_id"])
+        window = channel.reply_window(time.time() - (last or 0.0), by_staff=False)
+        target = {"channel": notice["channel"], "user_id": notice["user_id"], "message_id": None}
+        try:
+            return self._send_part(channel, target, notice["message_id"], notice["text"], window, (),
+                                   refused_state="waiting_window")
+        except RetryLater:
+            self.repository.requeue_notice(notice["_id"], 30.0)
+            return "retry"
+
     def _send_part(self, channel: Channel, inbound: dict, key: str, text: str, window: Window,
-                   choices: tuple) -> str:
+                   choices: tuple, refused_state: str = "refused") -> str:
         record = self.repository.begin_outbound(channel=inbound["channel"], user_id=inbound["user_id"],
                                                 message_id=key, text=text, in_reply_to=inbound["message_id"],
                                                 choices=choices)
@@ -155,9 +170,9 @@ class Pipeline:
         # what was recorded first is what goes out.
         text, choices = record["text"], tuple(tuple(c) for c in record.get("choices") or ())
         if not window.allowed:
-            self.repository.finish_outbound(record["_id"], "refused", error=window.reason)
-            metrics.SENDS.labels(inbound["channel"], "refused", "").inc()
-            return "refused"
+            self.repository.finish_outbound(record["_id"], refused_state, error=window.reason)
+            metrics.SENDS.labels(inbound["channel"], refused_state, "").inc()
+            return refused_state
         result = channel.send_text(inbound["user_id"], text, tag=window.tag, choices=choices)
         state = "sent" if result.ok else "retry" if result.retryable else "failed"
         metrics.SENDS.labels(inbound["channel"], state, result.error_code or "").inc()

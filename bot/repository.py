@@ -331,13 +331,16 @@ class Repository:
         except DuplicateKeyError:
             pass
 
-    def change_status(self, code: str, status: str, *, by: str, note: str, public: bool) -> None:
-        """Move a case along its lifecycle and record who did it, when and why."""
+    def change_status(self, code: str, status: str, *, by: str, note: str, public: bool) -> str:
+        """Move a case along its lifecycle and record who did it, when and why. Returns the key
+        of the history entry."""
         fields = {"status": status, "updated_ts": time.time()}
         if status == "resolved":
             fields["resolved_ts"] = time.time()
         self.cases.update_one({"code": code}, {"$set": fields})
-        self.add_case_event(code, status, by=by, note=note, public=public)
+        key = f"{code}:{time.time_ns()}"
+        self.add_case_event(code, status, by=by, note=note, public=public, key=key)
+        return key
 
     def case_history(self, code: str) -> list[dict]:
         return list(self.case_events.find({"code": code}).sort("ts", ASCENDING))
@@ -381,6 +384,30 @@ class Repository:
         self.messages.update_one({"channel": channel, "message_id": message_id, "state": "sending"},
                                  {"$set": {"state": "uncertain"}})
         return None
+
+    def queue_notice(self, *, channel: str, user_id: str, key: str, text: str) -> None:
+        """A message the bot sends on its own (a case's status changed): the worker sends it."""
+        try:
+            self.messages.insert_one({"channel": channel, "message_id": key, "user_id": user_id, "direction": "out",
+                                      "kind": "notice", "text": text, "choices": [], "in_reply_to": None,
+                                      "created_at": utcnow(), "received_ts": time.time(), "state": "queued",
+                                      "not_before": 0.0, "attempts": 0})
+        except DuplicateKeyError:
+            pass
+
+    def claim_notice(self) -> dict | None:
+        return self.messages.find_one_and_update(
+            {"direction": "out", "state": "queued", "not_before": {"$lte": time.time()}},
+            {"$set": {"state": "retry"}}, sort=[("received_ts", ASCENDING)], return_document=ReturnDocument.AFTER)
+
+    def requeue_notice(self, doc_id, delay_seconds: float) -> None:
+        self.messages.update_one({"_id": doc_id}, {"$set": {"state": "queued", "not_before": time.time() + delay_seconds}})
+
+    def release_waiting_notices(self, channel: str, user_id: str) -> int:
+        """The citizen wrote again: notices held back by the platform's window can go now."""
+        return self.messages.update_many(
+            {"channel": channel, "user_id": user_id, "direction": "out", "state": "waiting_window"},
+            {"$set": {"state": "queued", "not_before": 0.0}}).modified_count
 
     def finish_outbound(self, doc_id, state: str, **fields) -> None:
         self.messages.update_one({"_id": doc_id}, {"$set": {"state": state, **fields}})

@@ -97,6 +97,11 @@ def case_filed(category: str, code: str) -> str:
     return text
 
 
+def status_notice(code: str, category: str, status: str, note: str) -> str:
+    text = f"Tổng đài 1022 thông báo: hồ sơ {code} ({CATEGORY_NAMES[category]}) {STATUS_NAMES.get(status, status)}."
+    return f"{text} {note}" if note else text
+
+
 def case_status(code: str, category: str, status: str, agency_name: str | None = None) -> str:
     text = f"Hồ sơ {code} ({CATEGORY_NAMES[category]}) hiện {STATUS_NAMES.get(status, status)}"
     return f"{text}: {agency_name}." if agency_name and status in ("routed", "in_progress") else f"{text}."

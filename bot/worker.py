@@ -42,7 +42,11 @@ class Worker:
         """Process at most one message. Returns "processed", "idle" or "waiting" (NLU down)."""
         message = self.repository.claim_inbound(self.worker_id, LEASE_SECONDS)
         if message is None:
-            return "idle"
+            notice = self.repository.claim_notice()
+            if notice is None:
+                return "idle"
+            self.pipeline.send_notice(notice)
+            return "processed"
         try:
             outcome = self.pipeline.handle(message)
         except NluUnavailable:
