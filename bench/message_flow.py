@@ -35,7 +35,7 @@ def summary(name: str, seconds: list[float]) -> str:
             f"max {max(ms):.1f} ms, mean {statistics.mean(ms):.1f} ms (n={len(ms)})")
 
 
-def single_zalo_events(url: str, fake: FakeZalo) -> None:
+def single_zalo_events(url: str, fake: FakeZalo, rate: float = RATE_PER_SECOND, workers: int = 1) -> None:
     answer, sent_at = [], {}
     template = load_fixture("zalo", "user_send_text")
     for i in range(MESSAGES):
@@ -48,10 +48,10 @@ def single_zalo_events(url: str, fake: FakeZalo) -> None:
         response = requests.post(f"{url}/webhooks/zalo", data=body, headers=headers, timeout=10)
         answer.append(time.monotonic() - t0)
         assert response.status_code == 200, response.text
-        time.sleep(max(0.0, t0 + 1 / RATE_PER_SECOND - time.monotonic()))
+        time.sleep(max(0.0, t0 + 1 / rate - time.monotonic()))
     fake.wait_for(MESSAGES, timeout=300)
     replies = [at - sent_at[p["recipient"]["user_id"]] for p, at in zip(fake.received, fake.received_at)]
-    print(f"{MESSAGES} Zalo messages at {RATE_PER_SECOND}/s, one worker, embedded database:")
+    print(f"{MESSAGES} Zalo messages at {rate:g}/s, {workers} worker(s), embedded database:")
     print("  " + summary("webhook answer", answer))
     print("  " + summary("message -> reply", replies))
 
@@ -84,6 +84,10 @@ def run() -> None:
         with running(zalo.url, graph.base_url) as url:
             single_zalo_events(url, zalo)
             messenger_batches(url, graph)
+        for workers in (1, 2):  # issue 5: 50 messages/s through the whole pipeline
+            zalo.reset()
+            with running(zalo.url, graph.base_url, workers=workers) as url:
+                single_zalo_events(url, zalo, rate=50, workers=workers)
     finally:
         zalo.close()
         graph.close()

@@ -16,7 +16,7 @@ from tests.conftest import environment_for_tests, free_port, wait_until
 
 
 @contextlib.contextmanager
-def running(fake_zalo_url: str, fake_graph_url: str):
+def running(fake_zalo_url: str, fake_graph_url: str, workers: int = 1):
     """Yields the web app's base URL once /healthz answers 200; stops everything afterwards."""
     with tempfile.TemporaryDirectory() as var:
         port = free_port()
@@ -24,7 +24,7 @@ def running(fake_zalo_url: str, fake_graph_url: str):
         env.update(environment_for_tests(None, None, fake_zalo_url, fake_graph_url, var))
         env = {k: v for k, v in env.items() if v is not None}
         env.update(PORT=str(port), NLU_PORT=str(free_port()), EMBEDDED_DB_PORT=str(free_port()),
-                   PYTHONUNBUFFERED="1")
+                   PYTHONUNBUFFERED="1", WORKERS=str(workers))
         settings = Settings.from_env(env)
         env.update(MONGODB_URI=settings.database_uri, NLU_URL=settings.nlu_base_url)
         logs = Path(var) / "logs"

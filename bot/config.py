@@ -40,6 +40,7 @@ class Settings:
     working_hours: str          # when staff answer hand-offs, Vietnam time: "07:00-21:00"
     handoff_quiet_minutes: int  # a chat handed to people returns to the bot after this long without staff
     form_timeout_minutes: int   # a half-finished case form is dropped after this long without an answer
+    workers: int                # worker processes `make run` starts
 
     @classmethod
     def from_env(cls, env: dict | None = None) -> "Settings":
@@ -72,6 +73,7 @@ class Settings:
             working_hours=get("WORKING_HOURS", "07:00-21:00"),
             handoff_quiet_minutes=int(get("HANDOFF_QUIET_MINUTES", "240")),
             form_timeout_minutes=int(get("FORM_TIMEOUT_MINUTES", "60")),
+            workers=max(1, int(get("WORKERS", "1"))),
         )
 
     @property

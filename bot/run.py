@@ -27,7 +27,8 @@ def services(settings: Settings) -> list[tuple[str, str]]:
     if not settings.nlu_url:
         found.append(("nlu", f"exec {NLU_PYTHON} -m nlu serve --host 127.0.0.1 --port {settings.nlu_port}"))
     found.append(("web", f"exec {APP_PYTHON} -m bot.web"))
-    found.append(("worker", f"exec {APP_PYTHON} -m bot.worker"))
+    for n in range(1, settings.workers + 1):
+        found.append((f"worker{n}" if settings.workers > 1 else "worker", f"exec {APP_PYTHON} -m bot.worker"))
     return found
 
 
