@@ -12,7 +12,7 @@ from bot.channels import Channel, Window
 from bot.config import Settings
 from bot.handoff import in_working_hours, parse_working_hours
 from bot.media import MediaStore
-from bot.messages import FOLLOW, MESSAGE, UNFOLLOW, USER_INFO
+from bot.messages import FOLLOW, MESSAGE, UNFOLLOW
 from bot.repository import Repository
 from bot.routing import RoutingTable
 from bot.text_split import split_text
@@ -38,22 +38,37 @@ class Pipeline:
     def handle(self, message: dict) -> dict:
         channel, user = message["channel"], message["user_id"]
         kind = message.get("kind", MESSAGE)
+        if kind != MESSAGE:
+            return self._account_event(message, kind)
+        attachments = self.media.keep_all(message) if message.get("attachments") else []
+        self.repository.release_waiting_notices(channel, user)  # they wrote: the window is open again
+        conversation = self.repository.conversation(channel, user)
+        if self._held_by_people(conversation):
+            return {"held_by_staff": True}  # people hold this chat: the bot never answers
+        return self.converse(message, conversation, attachments)
+
+    def _account_event(self, message: dict, kind: str) -> dict:
+        """Zalo's follow, unfollow and shared contact details."""
+        channel, user = message["channel"], message["user_id"]
         if kind == UNFOLLOW:
             self.repository.update_conversation(channel, user, following="no")
             return {"action": "unfollowed"}
         if kind == FOLLOW:
             self.repository.update_conversation(channel, user, following="yes")
             return {"reply_state": self.reply(message, texts.WELCOME, texts.SERVICE_CHOICES)}
-        if kind == USER_INFO:
-            self.repository.update_conversation(channel, user, profile=message.get("info") or {})
-            return {"reply_state": self.reply(message, texts.INFO_RECEIVED)}
-        attachments = self.media.keep_all(message) if message.get("attachments") else []
-        self.repository.release_waiting_notices(channel, user)  # they wrote: the window is open again
-        conversation = self.repository.conversation(channel, user)
-        if conversation["handler"] != "bot":
-            if time.time() - conversation.get("handler_since_ts", 0) < self.settings.handoff_quiet_minutes * 60:
-                return {"held_by_staff": True}  # people hold this chat: the bot never answers
-            self.repository.set_handler(channel, user, "bot")  # left quiet too long: the bot resumes
+        self.repository.update_conversation(channel, user, profile=message.get("info") or {})  # USER_INFO
+        return {"reply_state": self.reply(message, texts.INFO_RECEIVED)}
+
+    def _held_by_people(self, conversation: dict) -> bool:
+        if conversation["handler"] == "bot":
+            return False
+        if time.time() - conversation.get("handler_since_ts", 0) < self.settings.handoff_quiet_minutes * 60:
+            return True
+        self.repository.set_handler(conversation["channel"], conversation["user_id"], "bot")  # left quiet too long
+        return False
+
+    def converse(self, message: dict, conversation: dict, attachments: list[dict]) -> dict:
+        channel, user = message["channel"], message["user_id"]
         now, text, payload = time.time(), message["text"], message.get("payload")
         form = conversation.get("form")
         if form and forms.expired(form, now, self.settings.form_timeout_minutes):
