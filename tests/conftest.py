@@ -10,6 +10,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -39,13 +40,18 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+_NEVER_SET = threading.Event()
+
+
 def wait_until(predicate, timeout: float, what: str, interval: float = 0.1):
+    """Poll `predicate` (a database query, an HTTP probe: nothing to be notified by) until it
+    holds, failing at the deadline."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         result = predicate()
         if result:
             return result
-        time.sleep(interval)
+        _NEVER_SET.wait(min(interval, max(0.0, deadline - time.monotonic())))
     raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 

@@ -24,6 +24,7 @@ class FakePlatform:
         self.files: dict[str, tuple[str, bytes]] = {}
         self.ids = itertools.count(1)
         self.lock = threading.Lock()
+        self.sent = threading.Condition(self.lock)  # notified on every recorded send
         platform = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -80,6 +81,7 @@ class FakePlatform:
         with self.lock:
             self.received.append(payload)
             self.received_at.append(time.monotonic())
+            self.sent.notify_all()
             return self.queued_errors.pop(0) if self.queued_errors else None
 
     def reset(self):
@@ -90,13 +92,10 @@ class FakePlatform:
             self.files.clear()
 
     def wait_for(self, count: int, timeout: float = 60.0) -> list[dict]:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            with self.lock:
-                if len(self.received) >= count:
-                    return list(self.received)
-            time.sleep(0.05)
-        raise AssertionError(f"expected {count} sends, got {len(self.received)}")
+        with self.sent:
+            if not self.sent.wait_for(lambda: len(self.received) >= count, timeout):
+                raise AssertionError(f"expected {count} sends, got {len(self.received)}")
+            return list(self.received)
 
     def close(self):
         self.server.shutdown()
@@ -123,6 +122,7 @@ class FakeZalo(FakePlatform):
             self.access_token_expired = False
             self.oauth_calls = 0
             self.oauth_delay = 0.0
+            self.oauth_answers = threading.Event()  # never set: every answer takes oauth_delay
 
     def handle(self, path, query, headers, payload):
         if path == "/v4/oa/access_token":
@@ -143,7 +143,8 @@ class FakeZalo(FakePlatform):
                               "user_id": payload["recipient"]["user_id"]}}
 
     def refresh(self, headers, form):
-        time.sleep(self.oauth_delay)  # a slow OAuth server widens the window for a race
+        # The fake server's own response latency (a slow OAuth server widens the window for a race).
+        self.oauth_answers.wait(self.oauth_delay)
         with self.lock:
             self.oauth_calls += 1
             if headers.get("secret_key") != self.APP_SECRET:
