@@ -7,7 +7,7 @@ return the next state, the reply, and — once confirmed — what to file."""
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from bot import texts
 from nlu.client import Parse
@@ -55,7 +55,6 @@ class Step:
     reply: str | None = None
     choices: tuple = ()
     file: dict | None = None      # {"category", "description", "details", "district", "media"}: file it now
-    notes: list[str] = field(default_factory=list)
 
 
 def start(category: str, text: str | None, entities: list[dict], now: float) -> Step:

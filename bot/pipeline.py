@@ -41,8 +41,9 @@ class Pipeline:
         if kind != MESSAGE:
             return self._account_event(message, kind)
         attachments = self.media.keep_all(message) if message.get("attachments") else []
-        self.repository.release_waiting_notices(channel, user)  # they wrote: the window is open again
         conversation = self.repository.conversation(channel, user)
+        if conversation.get("notices_waiting") == "yes":  # they wrote: the window is open again
+            self.repository.release_waiting_notices(channel, user)
         if self._held_by_people(conversation):
             return {"held_by_staff": True}  # people hold this chat: the bot never answers
         return self.converse(message, conversation, attachments)
@@ -168,8 +169,11 @@ class Pipeline:
         window = channel.reply_window(time.time() - (last or 0.0), by_staff=False)
         target = {"channel": notice["channel"], "user_id": notice["user_id"], "message_id": None}
         try:
-            return self._send_part(channel, target, notice["message_id"], notice["text"], window, (),
-                                   refused_state="waiting_window")
+            state = self._send_part(channel, target, notice["message_id"], notice["text"], window, (),
+                                    refused_state="waiting_window")
+            if state == "waiting_window":
+                self.repository.update_conversation(notice["channel"], notice["user_id"], notices_waiting="yes")
+            return state
         except RetryLater:
             self.repository.requeue_notice(notice["_id"], 30.0)
             return "retry"

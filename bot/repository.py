@@ -225,14 +225,15 @@ class Repository:
 
     def _lock_user(self, channel: str, user_id: str, worker_id: str, until: float) -> bool:
         who = {"channel": channel, "user_id": user_id}
-        try:
-            self.conversations.update_one(who, {"$setOnInsert": {"created_at": utcnow(), "handler": "bot"}},
-                                          upsert=True)
-        except DuplicateKeyError:
-            pass  # another worker created it at the same moment
         free = {"$or": [{"lock_until": {"$lte": time.time()}}, {"lock_until": {"$exists": False}}]}
-        return self.conversations.find_one_and_update(
-            {**who, **free}, {"$set": {"lock_owner": worker_id, "lock_until": until}}) is not None
+        lock = {"lock_owner": worker_id, "lock_until": until}
+        if self.conversations.find_one_and_update({**who, **free}, {"$set": lock}) is not None:
+            return True
+        try:  # no conversation yet (a first message): create it locked
+            self.conversations.insert_one({**who, **lock, "created_at": utcnow(), "handler": "bot"})
+            return True
+        except DuplicateKeyError:
+            return False  # it exists and another worker holds it
 
     def _unlock_user(self, channel: str, user_id: str, worker_id: str) -> None:
         self.conversations.update_one({"channel": channel, "user_id": user_id, "lock_owner": worker_id},
@@ -405,9 +406,11 @@ class Repository:
 
     def release_waiting_notices(self, channel: str, user_id: str) -> int:
         """The citizen wrote again: notices held back by the platform's window can go now."""
-        return self.messages.update_many(
+        released = self.messages.update_many(
             {"channel": channel, "user_id": user_id, "direction": "out", "state": "waiting_window"},
             {"$set": {"state": "queued", "not_before": 0.0}}).modified_count
+        self.update_conversation(channel, user_id, notices_waiting="no")
+        return released
 
     def finish_outbound(self, doc_id, state: str, **fields) -> None:
         self.messages.update_one({"_id": doc_id}, {"$set": {"state": state, **fields}})

@@ -1,11 +1,9 @@
 """Messenger webhook payloads -> normalized events."""
 from __future__ import annotations
 
-import json
-
 from bot.channels import BadPayload
 from bot.messages import Attachment, Event, InboundMessage, Receipt, StaffMessage
-from webhooks.payload import ident, items, obj
+from webhooks.payload import ident, items, json_object, obj
 
 CHANNEL = "facebook"
 # Set on every message this bot sends and echoed back by Meta: an echo without it was typed by a
@@ -14,12 +12,7 @@ BOT_METADATA = "tongdai1022-bot"
 
 
 def parse(body: bytes) -> list[Event]:
-    try:
-        payload = json.loads(body)
-    except ValueError as exc:
-        raise BadPayload("body is not JSON") from exc
-    if not isinstance(payload, dict) or not isinstance(payload.get("entry"), list):
-        raise BadPayload("no entry list")
+    payload = json_object(body, "entry", list)
     if payload.get("object") != "page":
         return []
     events: list[Event] = []

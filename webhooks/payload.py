@@ -1,7 +1,20 @@
 """Checks shared by the platforms' payload parsers: a malformed field is a BadPayload (400)."""
 from __future__ import annotations
 
+import json
+
 from bot.channels import BadPayload
+
+
+def json_object(body: bytes, required: str, kind: type) -> dict:
+    """The body as a JSON object whose `required` field is of `kind`."""
+    try:
+        payload = json.loads(body)
+    except ValueError as exc:
+        raise BadPayload("body is not JSON") from exc
+    if not isinstance(payload, dict) or not isinstance(payload.get(required), kind):
+        raise BadPayload(f"no {required}")
+    return payload
 
 
 def obj(value, what: str) -> dict:

@@ -88,9 +88,9 @@ def _accept(message: InboundMessage):
     return {"status": "stored", "id": message.message_id}, 202
 
 
-def _message_id(citizen: str) -> str:
+def _message_id(citizen: str, body_id=None) -> str:
     # The page sends its own id with each message, so a resend after a network error is one message.
-    client_id = str(request.headers.get("X-Message-Id") or (request.get_json(silent=True) or {}).get("id") or "")
+    client_id = str(request.headers.get("X-Message-Id") or body_id or "")
     if not (8 <= len(client_id) <= 64) or not client_id.replace("-", "").isalnum():
         client_id = uuid.uuid4().hex
     return f"{citizen}:{client_id}"
@@ -114,7 +114,7 @@ def post_message():
         return {"error": f"Tin nhắn dài quá {PLATFORM_TEXT_LIMIT} ký tự, anh/chị vui lòng chia nhỏ."}, 400
     payload = body.get("payload") if isinstance(body.get("payload"), str) else None
     citizen = _citizen()
-    return _accept(InboundMessage(channel="web", message_id=_message_id(citizen), user_id=citizen,
+    return _accept(InboundMessage(channel="web", message_id=_message_id(citizen, body.get("id")), user_id=citizen,
                                   text=text, sent_at_ms=int(time.time() * 1000), payload=payload))
 
 

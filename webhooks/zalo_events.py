@@ -2,24 +2,16 @@
 below says which event names each handles, and which are deliberately ignored."""
 from __future__ import annotations
 
-import json
-
 from bot.channels import BadPayload
 from bot.messages import (FOLLOW, UNFOLLOW, USER_INFO, Attachment, Event, InboundMessage, Receipt,
                           StaffMessage)
-from webhooks.payload import ident, items, obj
+from webhooks.payload import ident, items, json_object, obj
 
 CHANNEL = "zalo"
 
 
 def load(body: bytes) -> dict:
-    try:
-        event = json.loads(body)
-    except ValueError as exc:
-        raise BadPayload("body is not JSON") from exc
-    if not isinstance(event, dict) or not isinstance(event.get("event_name"), str):
-        raise BadPayload("no event_name")
-    return event
+    return json_object(body, "event_name", str)
 
 
 def parse(body: bytes) -> list[Event]:
