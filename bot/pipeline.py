@@ -3,26 +3,20 @@ Every step is idempotent, so a message processed twice (a worker died mid-way an
 claim was retried) files one case and sends one reply."""
 from __future__ import annotations
 
-import logging
 import time
 from typing import Mapping
 
 from bot import dialogue, forms, metrics, texts
-from bot.channels import Channel, Window
+from bot.channels import Channel
 from bot.config import Settings
 from bot.handoff import in_working_hours, parse_working_hours
 from bot.media import MediaStore
 from bot.messages import FOLLOW, MESSAGE, UNFOLLOW
+from bot.outbox import Outbox, RetryLater
 from bot.repository import Repository
 from bot.routing import RoutingTable
 from bot.text_split import split_text
 from nlu.client import NluClient
-
-log = logging.getLogger("tongdai.pipeline")
-
-
-class RetryLater(Exception):
-    """A step failed in a way that another attempt may fix (e.g. the platform rate-limited us)."""
 
 
 class Pipeline:
@@ -34,6 +28,7 @@ class Pipeline:
         self.nlu = nlu
         self.channels = channels
         self.media = media
+        self.outbox = Outbox(repository, channels)
 
     def handle(self, message: dict) -> dict:
         channel, user = message["channel"], message["user_id"]
@@ -149,12 +144,12 @@ class Pipeline:
     def reply(self, inbound: dict, text: str, choices: tuple = (), key: str = "reply") -> str:
         """Send `text` (in as many parts as the platform needs) in answer to `inbound`. Each part
         has its own record, keyed on the inbound message: a retry resends only what did not go."""
-        channel = self.channels[inbound["channel"]]
-        last = self.repository.last_inbound_ts(inbound["channel"], inbound["user_id"])
-        window = channel.reply_window(time.time() - (last or time.time()), by_staff=False)
+        channel, user = inbound["channel"], inbound["user_id"]
+        window = self.outbox.window(channel, user, by_staff=False)
         parts = split_text(text)
-        states = [self._send_part(channel, inbound, f"{key}:{inbound['message_id']}:{i}", part, window,
-                                  choices if i == len(parts) - 1 else ())  # buttons go with the last part
+        states = [self.outbox.send(channel, user, f"{key}:{inbound['message_id']}:{i}", part, window,
+                                   choices=choices if i == len(parts) - 1 else (),  # buttons go with the last part
+                                   in_reply_to=inbound["message_id"])
                   for i, part in enumerate(parts)]
         attempted_now = [state for state in states if state != "already_attempted"]
         if not attempted_now:
@@ -162,50 +157,21 @@ class Pipeline:
         return next((state for state in attempted_now if state != "sent"), "sent")
 
     def send_notice(self, notice: dict) -> str:
-        """A queued notice (e.g. a case's new status). Outside the platform's window it waits for
-        the citizen's next message instead of being dropped; staff see it as waiting."""
-        channel = self.channels[notice["channel"]]
-        last = self.repository.last_inbound_ts(notice["channel"], notice["user_id"])
-        window = channel.reply_window(time.time() - (last or 0.0), by_staff=False)
-        target = {"channel": notice["channel"], "user_id": notice["user_id"], "message_id": None}
+        """A queued message: a case's new status, or a staff reply the platform asked us to retry.
+        Outside the platform's window a notice waits for the citizen's next message instead of
+        being dropped; staff see it as waiting."""
+        channel, user = notice["channel"], notice["user_id"]
+        by_staff = notice.get("sender") == "staff"
+        window = self.outbox.window(channel, user, by_staff=by_staff)
         try:
-            state = self._send_part(channel, target, notice["message_id"], notice["text"], window, (),
-                                    refused_state="waiting_window")
-            if state == "waiting_window":
-                self.repository.update_conversation(notice["channel"], notice["user_id"], notices_waiting="yes")
-            return state
+            state = self.outbox.send(channel, user, notice["message_id"], notice["text"], window,
+                                     refused_state="refused" if by_staff else "waiting_window")
         except RetryLater:
             self.repository.requeue_notice(notice["_id"], 30.0)
             return "retry"
-
-    def _send_part(self, channel: Channel, inbound: dict, key: str, text: str, window: Window,
-                   choices: tuple, refused_state: str = "refused") -> str:
-        record = self.repository.begin_outbound(channel=inbound["channel"], user_id=inbound["user_id"],
-                                                message_id=key, text=text, in_reply_to=inbound["message_id"],
-                                                choices=choices)
-        if record is None:
-            return "already_attempted"
-        # A retried message may have been decided differently this time (its form moved on):
-        # what was recorded first is what goes out.
-        text, choices = record["text"], tuple(tuple(c) for c in record.get("choices") or ())
-        if not window.allowed:
-            self.repository.finish_outbound(record["_id"], refused_state, error=window.reason)
-            metrics.SENDS.labels(inbound["channel"], refused_state, "").inc()
-            return refused_state
-        result = channel.send_text(inbound["user_id"], text, tag=window.tag, choices=choices)
-        state = "sent" if result.ok else "retry" if result.retryable else "failed"
-        metrics.SENDS.labels(inbound["channel"], state, result.error_code or "").inc()
-        if result.ok:
-            self.repository.finish_outbound(record["_id"], "sent", sent_ts=time.time(),
-                                            platform_message_id=result.platform_message_id)
-            return "sent"
-        fields = {"error_code": result.error_code, "error": result.error}
-        log.warning("send to %s failed: %s %s", inbound["channel"], result.error_code, result.error)
-        if result.retryable:
-            self.repository.finish_outbound(record["_id"], "retry", **fields)
-            raise RetryLater(f"send failed: {result.error_code}")
-        self.repository.finish_outbound(record["_id"], "failed", **fields)
-        return "failed"
+        if state == "waiting_window":
+            self.repository.update_conversation(channel, user, notices_waiting="yes")
+        return state
 
     def _case_of(self, message: dict, code: str, phones: list[str]) -> dict | None:
         """Only the citizen who filed a case may see it: the same account, or whoever gives the

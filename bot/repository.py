@@ -352,7 +352,7 @@ class Repository:
     # ---- outbound messages ----------------------------------------------------------------
 
     def begin_outbound(self, *, channel: str, user_id: str, message_id: str, text: str,
-                       in_reply_to: str | None, choices: tuple = ()) -> dict | None:
+                       in_reply_to: str | None, choices: tuple = (), staff_id: str | None = None) -> dict | None:
         """Record a reply before sending it. Returns the record to send, or None when this reply
         was already sent or attempted: a send that crashed half-way is never repeated blindly."""
         document = {
@@ -360,6 +360,8 @@ class Repository:
             "message_id": message_id,
             "user_id": user_id,
             "direction": "out",
+            "sender": "staff" if staff_id else "bot",
+            "staff_id": staff_id,
             "text": text,
             "choices": [list(choice) for choice in choices],
             "in_reply_to": in_reply_to,
