@@ -41,6 +41,9 @@ class Settings:
     handoff_quiet_minutes: int  # a chat handed to people returns to the bot after this long without staff
     form_timeout_minutes: int   # a half-finished case form is dropped after this long without an answer
     workers: int                # worker processes `make run` starts
+    admin_username: str         # the first staff account, created when there is none
+    admin_password: str | None  # unset: generated and printed once
+    secure_cookies: bool        # behind HTTPS: session cookies only travel over it
 
     @classmethod
     def from_env(cls, env: dict | None = None) -> "Settings":
@@ -74,6 +77,9 @@ class Settings:
             handoff_quiet_minutes=int(get("HANDOFF_QUIET_MINUTES", "240")),
             form_timeout_minutes=int(get("FORM_TIMEOUT_MINUTES", "60")),
             workers=max(1, int(get("WORKERS", "1"))),
+            admin_username=get("ADMIN_USERNAME", "admin"),
+            admin_password=get("ADMIN_PASSWORD"),
+            secure_cookies=get("SECURE_COOKIES", "0").lower() in ("1", "true", "yes"),
         )
 
     @property

@@ -24,6 +24,8 @@ CASE_CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read alo
 CASE_CODE_LENGTH = 6
 CLAIM_SCAN = 50  # pending messages looked at per claim; those of busy citizens are skipped
 SERVICE_CATEGORIES = ("report", "suggestion", "welfare", "health_advice")
+CLOSED_STATUSES = ("resolved", "not_responsible", "duplicate")
+OPEN_STATUSES = ("new", "routed", "in_progress", "reopened")
 
 
 class DatabaseUnavailable(Exception):
@@ -48,6 +50,8 @@ class Repository:
         self.tokens = self.db["tokens"]
         self.conversations = self.db["conversations"]
         self.case_events = self.db["case_events"]
+        self.staff = self.db["staff"]
+        self.audit = self.db["audit"]
 
     def close(self) -> None:
         self.client.close()
@@ -73,6 +77,13 @@ class Repository:
         self.cases.create_index([("channel", ASCENDING), ("user_id", ASCENDING)])
         self.case_events.create_index([("key", ASCENDING)], unique=True)
         self.case_events.create_index([("code", ASCENDING), ("ts", ASCENDING)])
+        self.cases.create_index([("created_ts", DESCENDING)])
+        self.cases.create_index([("agency", ASCENDING), ("created_ts", DESCENDING)])
+        self.cases.create_index([("status", ASCENDING), ("due_ts", ASCENDING)])
+        self.cases.create_index([("details.phone", ASCENDING)])
+        self.conversations.create_index([("handler", ASCENDING), ("staff_owner", ASCENDING)])
+        self.staff.create_index([("username", ASCENDING)], unique=True)
+        self.audit.create_index([("ts", DESCENDING)])
 
     def wait_until_ready(self, deadline_seconds: float) -> None:
         """At start-up the database may still be starting (make run starts everything at once)."""
@@ -186,6 +197,17 @@ class Repository:
         return list(self.messages.find({"channel": channel, "user_id": user_id, "received_ts": {"$gt": after_ts}})
                     .sort("received_ts", ASCENDING).limit(limit))
 
+    def recent_history(self, channel: str, user_id: str, limit: int = 500) -> list[dict]:
+        """The latest `limit` messages of a conversation, oldest first."""
+        latest = self.messages.find({"channel": channel, "user_id": user_id}).sort("received_ts", DESCENDING).limit(limit)
+        return list(latest)[::-1]
+
+    def find_message(self, channel: str, message_id: str) -> dict | None:
+        return self.messages.find_one({"channel": channel, "message_id": str(message_id)})
+
+    def find_conversation(self, channel: str, user_id: str) -> dict | None:
+        return self.conversations.find_one({"channel": channel, "user_id": user_id}, {"form": 0})
+
     def count_inbound_since(self, channel: str, user_id: str, since_ts: float) -> int:
         return self.messages.count_documents({"channel": channel, "user_id": user_id, "direction": "in",
                                               "received_ts": {"$gt": since_ts}})
@@ -258,10 +280,13 @@ class Repository:
         )
         self._unlock_user(message["channel"], message["user_id"], message["worker"])
 
+    def last_inbound(self, channel: str, user_id: str) -> dict | None:
+        return self.messages.find_one({"channel": channel, "user_id": user_id, "direction": "in"},
+                                      sort=[("received_ts", DESCENDING)])
+
     def last_inbound_ts(self, channel: str, user_id: str) -> float | None:
         """When this user last wrote to us: the platforms' reply windows run from it."""
-        last = self.messages.find_one({"channel": channel, "user_id": user_id, "direction": "in"},
-                                      sort=[("received_ts", DESCENDING)])
+        last = self.last_inbound(channel, user_id)
         return last["received_ts"] if last else None
 
     def queue_figures(self, now: float) -> tuple[int, float]:
@@ -332,14 +357,15 @@ class Repository:
         except DuplicateKeyError:
             pass
 
-    def change_status(self, code: str, status: str, *, by: str, note: str, public: bool) -> str:
+    def change_status(self, code: str, status: str, *, by: str, note: str, public: bool,
+                      key: str | None = None) -> str:
         """Move a case along its lifecycle and record who did it, when and why. Returns the key
-        of the history entry."""
+        of the history entry (`key` makes a repeated request one change)."""
         fields = {"status": status, "updated_ts": time.time()}
         if status == "resolved":
             fields["resolved_ts"] = time.time()
         self.cases.update_one({"code": code}, {"$set": fields})
-        key = f"{code}:{time.time_ns()}"
+        key = key or f"{code}:{time.time_ns()}"
         self.add_case_event(code, status, by=by, note=note, public=public, key=key)
         return key
 
@@ -445,3 +471,106 @@ class Repository:
     def release_token_lease(self, name: str, owner: str) -> None:
         self.tokens.update_one({"_id": name, "lease_owner": owner},
                                {"$set": {"lease_owner": None, "lease_until": 0.0}})
+
+    # ---- staff accounts and the audit log ---------------------------------------------------
+
+    def count_staff(self) -> int:
+        return self.staff.count_documents({})
+
+    def create_staff(self, *, username: str, password_hash: str, role: str, agency: str | None = None,
+                     name: str | None = None) -> bool:
+        """False when the username is taken (also when two processes create the first admin at once)."""
+        try:
+            self.staff.insert_one({"username": username, "password_hash": password_hash, "role": role,
+                                   "agency": agency, "name": name or username, "active": "yes",
+                                   "failed_logins": 0, "locked_until": 0.0, "created_at": utcnow(),
+                                   "created_ts": time.time()})
+            return True
+        except DuplicateKeyError:
+            return False
+
+    def find_staff(self, username: str) -> dict | None:
+        return self.staff.find_one({"username": str(username)})
+
+    def list_staff(self) -> list[dict]:
+        return list(self.staff.find({}, {"password_hash": 0}).sort("username", ASCENDING))
+
+    def update_staff(self, username: str, **fields) -> None:
+        self.staff.update_one({"username": username}, {"$set": fields})
+
+    def record_login_failure(self, username: str, max_failures: int, lock_seconds: float) -> None:
+        """Counted in the database, so every web process sees the same count; the account locks
+        at `max_failures` in a row."""
+        account = self.staff.find_one_and_update({"username": str(username)}, {"$inc": {"failed_logins": 1}},
+                                                 return_document=ReturnDocument.AFTER)
+        if account and account["failed_logins"] >= max_failures:
+            self.staff.update_one({"_id": account["_id"]},
+                                  {"$set": {"locked_until": time.time() + lock_seconds, "failed_logins": 0}})
+
+    def audit_log(self, who: str, action: str, target: str, before=None, after=None) -> None:
+        self.audit.insert_one({"who": who, "action": action, "target": target, "before": before, "after": after,
+                               "created_at": utcnow(), "ts": time.time()})
+
+    def audit_entries(self, limit: int = 200) -> list[dict]:
+        return list(self.audit.find().sort("ts", DESCENDING).limit(limit))
+
+    # ---- the console: chats waiting for people, cases -----------------------------------------
+
+    def waiting_chats(self) -> list[dict]:
+        """Chats waiting for a person: urgent first, then the longest waiting."""
+        chats = list(self.conversations.find({"handler": "waiting"}, {"form": 0}))
+        chats.sort(key=lambda c: (c.get("handoff_priority") != "urgent", c.get("handler_since_ts", 0)))
+        return chats
+
+    def chats_held_by(self, username: str) -> list[dict]:
+        return list(self.conversations.find({"handler": "staff", "staff_owner": username}, {"form": 0})
+                    .sort("handler_since_ts", ASCENDING))
+
+    def claim_chat(self, channel: str, user_id: str, username: str) -> bool:
+        """Only one person takes a waiting chat, even when two click at once."""
+        return self.conversations.find_one_and_update(
+            {"channel": channel, "user_id": user_id, "handler": "waiting"},
+            {"$set": {"handler": "staff", "staff_owner": username, "handler_since_ts": time.time(),
+                      "updated_ts": time.time()}}) is not None
+
+    def find_cases(self, *, category: str | None = None, status: str | None = None, district: str | None = None,
+                   agency: str | None = None, created_from: float | None = None, created_to: float | None = None,
+                   overdue: bool = False, code: str | None = None, phone: str | None = None,
+                   channel: str | None = None, user_id: str | None = None,
+                   skip: int = 0, limit: int = 50, now: float | None = None) -> tuple[list[dict], int]:
+        """One page of cases, newest first, and how many match."""
+        query: dict = {}
+        for field, value in (("category", category), ("status", status), ("district", district),
+                             ("agency", agency), ("code", code), ("details.phone", phone),
+                             ("channel", channel), ("user_id", user_id)):
+            if value:
+                query[field] = str(value)
+        if created_from is not None or created_to is not None:
+            query["created_ts"] = {**({"$gte": created_from} if created_from is not None else {}),
+                                   **({"$lt": created_to} if created_to is not None else {})}
+        if overdue:
+            if status and status not in OPEN_STATUSES:
+                return [], 0
+            query.setdefault("status", {"$in": list(OPEN_STATUSES)})
+            query["due_ts"] = {"$lt": now or time.time()}
+        total = self.cases.count_documents(query)
+        page = list(self.cases.find(query).sort("created_ts", DESCENDING).skip(max(0, skip)).limit(limit))
+        return page, total
+
+    def cases_for_figures(self, since_ts: float, agency: str | None = None) -> list[dict]:
+        """What the dashboard counts: the cases filed since `since_ts`, the few fields it needs."""
+        query = {"created_ts": {"$gte": since_ts}, **({"agency": agency} if agency else {})}
+        fields = {"category": 1, "district": 1, "status": 1, "agency": 1, "created_ts": 1, "due_ts": 1,
+                  "resolved_ts": 1, "_id": 0}
+        return list(self.cases.find(query, fields))
+
+    def update_case(self, code: str, **fields) -> None:
+        self.cases.update_one({"code": code}, {"$set": {"updated_ts": time.time(), **fields}})
+
+    def messages_with_ids(self, channel: str, message_ids: list[str]) -> list[dict]:
+        return list(self.messages.find({"channel": channel, "message_id": {"$in": list(message_ids)}}))
+
+    def requeue_outbound(self, channel: str, message_id: str, delay_seconds: float) -> None:
+        """A staff reply the platform asked us to retry: the worker sends it (see claim_notice)."""
+        self.messages.update_one({"channel": channel, "message_id": message_id, "state": "retry"},
+                                 {"$set": {"state": "queued", "not_before": time.time() + delay_seconds}})

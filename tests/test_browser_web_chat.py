@@ -1,41 +1,11 @@
 """The web chat in a real browser: Playwright driving Debian's Chromium against the running app
 (real database, real NLU server, the worker running)."""
-import threading
 from pathlib import Path
 
-import pytest
-from playwright.sync_api import expect, sync_playwright
-from werkzeug.serving import make_server
+from playwright.sync_api import expect
 
-from bot.config import REPO_ROOT
+from tests.browser import SCREENSHOTS, browser, live_url, page  # noqa: F401  (fixtures)
 from tests.webhooks.test_web import PNG
-
-CHROMIUM = "/usr/bin/chromium"
-SCREENSHOTS = REPO_ROOT / "var" / "screenshots"
-# As root in a container, and on a machine without general internet access.
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--no-first-run", "--disable-sync", "--disable-quic"]
-
-
-@pytest.fixture
-def live_url(app, worker):
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    working = threading.Thread(target=worker.run_forever, daemon=True)
-    working.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    worker.stopping.set()
-    working.join(timeout=30)
-    server.shutdown()
-
-
-@pytest.fixture
-def page():
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        context = browser.new_context(viewport={"width": 360, "height": 740}, locale="vi-VN")
-        yield context.new_page()
-        browser.close()
 
 
 def test_citizen_sends_a_report_and_a_photo_and_reads_the_answers(live_url, page, tmp_path):

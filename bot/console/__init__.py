@@ -1,0 +1,40 @@
+"""The staff console (`/console/`): hotline operators answer chats waiting for a person, agencies
+move their cases along, admins manage accounts. Server-rendered pages, Vietnamese throughout."""
+from __future__ import annotations
+
+from flask import Flask
+
+from bot.config import Settings
+from bot.console import format as vn
+from bot.console.access import csrf, ensure_first_admin, login_manager
+from bot.console.blueprint import console
+from bot.repository import Repository
+
+# Each module adds its pages to the blueprint.
+from bot.console import admin, auth, cases, chats, dashboard  # noqa: E402,F401
+
+
+def init_console(app: Flask, settings: Settings, repository: Repository) -> None:
+    app.config.update(SESSION_COOKIE_SECURE=settings.secure_cookies, REMEMBER_COOKIE_SECURE=settings.secure_cookies,
+                      REMEMBER_COOKIE_HTTPONLY=True, REMEMBER_COOKIE_SAMESITE="Lax",
+                      WTF_CSRF_TIME_LIMIT=12 * 3600)  # a shift: a form left open all day still posts
+    login_manager.init_app(app)
+    csrf.init_app(app)
+    app.register_blueprint(console)
+    vn.register_filters(app)
+    password = ensure_first_admin(repository, settings)
+    if password:
+        print(f"Tài khoản quản trị đầu tiên: {settings.admin_username} / mật khẩu: {password} "
+              "(chỉ in một lần; đổi mật khẩu sau khi đăng nhập)", flush=True)
+
+
+@console.after_request
+def _security_headers(response):
+    # Everything the console loads comes from the app itself: no CDN, no inline script.
+    response.headers.setdefault("Content-Security-Policy",
+                                "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'self'; "
+                                "form-action 'self'; frame-ancestors 'none'")
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    response.headers.setdefault("Cache-Control", "no-store")
+    return response

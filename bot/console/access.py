@@ -1,0 +1,118 @@
+"""Who may do what in the console: staff accounts, passwords, lock-out, roles, the audit log."""
+from __future__ import annotations
+
+import secrets
+import time
+from functools import wraps
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from flask import abort, current_app
+from flask_login import LoginManager, UserMixin, current_user, login_required
+from flask_wtf.csrf import CSRFProtect
+
+from bot.config import Settings
+from bot.repository import Repository
+
+ROLES = {"operator": "Điện thoại viên", "agency": "Cơ quan xử lý", "admin": "Quản trị viên"}
+MAX_FAILURES = 5          # wrong passwords in a row before the account locks
+LOCK_MINUTES = 15
+PHONE_ROLES = ("operator", "agency")  # who call citizens back: they see full phone numbers
+
+passwords = PasswordHasher()
+csrf = CSRFProtect()
+login_manager = LoginManager()
+login_manager.login_view = "console.login"
+login_manager.login_message = "Vui lòng đăng nhập để tiếp tục."
+login_manager.login_message_category = "info"
+# A stolen verifier (e.g. a dummy hash for unknown users) takes as long to check as a real one.
+_DUMMY_HASH = passwords.hash(secrets.token_urlsafe(16))
+
+
+class Staff(UserMixin):
+    def __init__(self, document: dict):
+        self.username = document["username"]
+        self.name = document.get("name") or self.username
+        self.role = document["role"]
+        self.agency = document.get("agency")
+
+    def get_id(self) -> str:
+        return self.username
+
+    @property
+    def handles_chats(self) -> bool:
+        return self.role in ("operator", "admin")
+
+    @property
+    def sees_phones(self) -> bool:
+        return self.role in PHONE_ROLES
+
+    def may_open(self, case: dict) -> bool:
+        return self.role != "agency" or case.get("agency") == self.agency
+
+
+def repository() -> Repository:
+    return current_app.extensions["repository"]
+
+
+@login_manager.user_loader
+def load_staff(username: str) -> Staff | None:
+    document = repository().find_staff(username)
+    return Staff(document) if document and document.get("active") == "yes" else None
+
+
+def check_password(username: str, password: str) -> tuple[Staff | None, str | None]:
+    """The staff member, or why not (in Vietnamese). Failures are counted per account."""
+    document = repository().find_staff(username)
+    if document is None or document.get("active") != "yes":
+        _verify(_DUMMY_HASH, password)  # same time as a real account: usernames cannot be probed
+        return None, "Tên đăng nhập hoặc mật khẩu không đúng."
+    if document.get("locked_until", 0) > time.time():
+        minutes = int((document["locked_until"] - time.time()) // 60) + 1
+        return None, f"Tài khoản tạm khóa do nhập sai mật khẩu nhiều lần. Vui lòng thử lại sau {minutes} phút."
+    if not _verify(document["password_hash"], password):
+        repository().record_login_failure(username, MAX_FAILURES, LOCK_MINUTES * 60)
+        return None, "Tên đăng nhập hoặc mật khẩu không đúng."
+    fields = {"failed_logins": 0, "last_login_ts": time.time()}
+    if passwords.check_needs_rehash(document["password_hash"]):
+        fields["password_hash"] = passwords.hash(password)
+    repository().update_staff(username, **fields)
+    return Staff(document), None
+
+
+def _verify(hash_: str, password: str) -> bool:
+    try:
+        return passwords.verify(hash_, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def roles(*allowed: str):
+    """Only staff with one of these roles; others get 403."""
+    def decorate(view):
+        @wraps(view)
+        @login_required
+        def guarded(*args, **kwargs):
+            if current_user.role not in allowed:
+                abort(403)
+            return view(*args, **kwargs)
+        return guarded
+    return decorate
+
+
+def audit(action: str, target: str, before=None, after=None) -> None:
+    """Every staff action: who, what, when, before and after."""
+    repository().audit_log(current_user.username, action, target, before, after)
+
+
+def ensure_first_admin(repo: Repository, settings: Settings) -> str | None:
+    """Create ADMIN_USERNAME when there is no staff account. Returns the generated password (to be
+    printed once), or None when ADMIN_PASSWORD was given or an account exists."""
+    if repo.count_staff():
+        return None
+    password = settings.admin_password or secrets.token_urlsafe(12)
+    created = repo.create_staff(username=settings.admin_username, password_hash=passwords.hash(password),
+                                role="admin", name="Quản trị viên")
+    if created:
+        repo.audit_log("hệ thống", "staff.create", settings.admin_username, None, {"role": "admin"})
+    return password if created and not settings.admin_password else None

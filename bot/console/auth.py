@@ -1,0 +1,50 @@
+"""Signing in and out."""
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from flask import flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required, login_user, logout_user
+
+from bot.console.access import audit, check_password
+from bot.console.blueprint import console
+from bot.console.forms import ActionForm, LoginForm
+
+
+def _home():
+    return url_for("console.queue" if current_user.handles_chats else "console.case_list")
+
+
+@console.get("/")
+@login_required
+def index():
+    return redirect(_home())
+
+
+@console.route("/login", methods=["GET", "POST"])
+def login():
+    if current_user.is_authenticated:
+        return redirect(_home())
+    form = LoginForm()
+    error = None
+    if form.validate_on_submit():
+        staff, error = check_password(form.username.data.strip(), form.password.data)
+        if staff:
+            login_user(staff)
+            audit("login", staff.username)
+            target = request.args.get("next", "")
+            # Only a path on this site: never an open redirect to somewhere else.
+            if not target.startswith("/console/") or urlsplit(target).netloc:
+                target = _home()
+            return redirect(target)
+    return render_template("console/login.html", form=form, error=error), 200 if error is None else 401
+
+
+@console.post("/logout")
+@login_required
+def logout():
+    if ActionForm().validate_on_submit():
+        audit("logout", current_user.username)
+        logout_user()
+        flash("Đã đăng xuất.", "info")
+    return redirect(url_for("console.login"))

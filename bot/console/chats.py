@@ -1,0 +1,174 @@
+"""Chats waiting for a person: the queue, one chat's history, and answering it through the
+citizen's own platform."""
+from __future__ import annotations
+
+import uuid
+
+from flask import abort, current_app, flash, redirect, render_template, request, send_file, url_for
+from flask_login import current_user
+
+from bot.console.access import audit, repository, roles
+from bot.console.blueprint import console
+from bot.console.forms import ActionForm, ReplyForm
+from bot.media import MediaStore
+from bot.outbox import Outbox, RetryLater
+
+OPERATORS = ("operator", "admin")
+STAFF_REPLY_RETRY_SECONDS = 30.0
+
+
+def _outbox() -> Outbox:
+    return Outbox(repository(), current_app.extensions["channels"])
+
+
+def _conversation(channel: str, user_id: str) -> dict:
+    if channel not in current_app.extensions["channels"]:
+        abort(404)
+    conversation = repository().find_conversation(channel, user_id)
+    if conversation is None:
+        abort(404)
+    return conversation
+
+
+def _with_last_message(chats: list[dict]) -> list[dict]:
+    for chat in chats:
+        chat["last_text"] = (repository().last_inbound(chat["channel"], chat["user_id"]) or {}).get("text", "")
+    return chats
+
+
+def _queue_context() -> dict:
+    return {"waiting": _with_last_message(repository().waiting_chats()),
+            "mine": _with_last_message(repository().chats_held_by(current_user.username)),
+            "form": ActionForm()}
+
+
+@console.get("/chats")
+@roles(*OPERATORS)
+def queue():
+    return render_template("console/queue.html", **_queue_context())
+
+
+@console.get("/chats/rows")
+@roles(*OPERATORS)
+def queue_rows():
+    """The queue's tables alone: the page fetches them every few seconds."""
+    return render_template("console/_queue_tables.html", **_queue_context())
+
+
+def _window_note(channel: str, user_id: str) -> tuple[bool, str]:
+    """Whether staff may answer now, and what the reply box says about it."""
+    window = _outbox().window(channel, user_id, by_staff=True)
+    if not window.allowed:
+        return False, window.reason
+    if window.tag == "HUMAN_AGENT":
+        return True, ("Đã quá 24 giờ kể từ tin nhắn cuối của người dân: tin trả lời sẽ gửi dưới dạng "
+                      "phản hồi của nhân viên (HUMAN_AGENT), được phép đến hết 7 ngày.")
+    return True, ""
+
+
+@console.get("/chats/<channel>/<path:user_id>")
+@roles(*OPERATORS)
+def chat(channel: str, user_id: str):
+    conversation = _conversation(channel, user_id)
+    may_reply, window_note = _window_note(channel, user_id)
+    form = ReplyForm(send_key=uuid.uuid4().hex)
+    cases, _ = repository().find_cases(channel=channel, user_id=user_id, limit=20)
+    return render_template("console/chat.html", chat=conversation, form=form, action=ActionForm(), cases=cases,
+                           history=repository().recent_history(channel, user_id),
+                           may_reply=may_reply, window_note=window_note)
+
+
+@console.get("/chats/<channel>/<path:user_id>/history")
+@roles(*OPERATORS)
+def chat_history(channel: str, user_id: str):
+    _conversation(channel, user_id)
+    return render_template("console/_history.html", chat={"channel": channel, "user_id": user_id},
+                           history=repository().recent_history(channel, user_id))
+
+
+@console.post("/chats/<channel>/<path:user_id>/claim")
+@roles(*OPERATORS)
+def claim(channel: str, user_id: str):
+    _conversation(channel, user_id)
+    if ActionForm().validate_on_submit():
+        if repository().claim_chat(channel, user_id, current_user.username):
+            audit("chat.claim", f"{channel}:{user_id}", {"handler": "waiting"},
+                  {"handler": "staff", "staff_owner": current_user.username})
+        else:
+            flash("Cuộc trò chuyện này đã có cán bộ khác nhận.", "error")
+    return redirect(url_for("console.chat", channel=channel, user_id=user_id))
+
+
+@console.post("/chats/<channel>/<path:user_id>/reply")
+@roles(*OPERATORS)
+def reply(channel: str, user_id: str):
+    conversation = _conversation(channel, user_id)
+    form = ReplyForm()
+    back = redirect(url_for("console.chat", channel=channel, user_id=user_id))
+    if not form.validate_on_submit():
+        flash(" ".join(e for errors in form.errors.values() for e in errors), "error")
+        return back
+    if conversation.get("handler") != "staff" or conversation.get("staff_owner") != current_user.username:
+        flash("Anh/chị cần nhận xử lý cuộc trò chuyện trước khi trả lời.", "error")
+        return back
+    outbox, key = _outbox(), f"staff:{form.send_key.data}"
+    window = outbox.window(channel, user_id, by_staff=True)
+    try:
+        state = outbox.send(channel, user_id, key, form.text.data.strip(), window, staff_id=current_user.username)
+    except RetryLater:
+        repository().requeue_outbound(channel, key, STAFF_REPLY_RETRY_SECONDS)
+        state = "queued"
+    # Each reply keeps the chat with this person a while longer (HANDOFF_QUIET_MINUTES).
+    repository().set_handler(channel, user_id, "staff")
+    audit("chat.reply", f"{channel}:{user_id}", None, {"key": key, "state": state})
+    messages = {"sent": ("Đã gửi.", "info"), "already_attempted": ("Tin này đã được gửi trước đó.", "info"),
+                "queued": ("Nền tảng tạm thời chưa nhận tin; hệ thống sẽ tự gửi lại.", "error"),
+                "refused": (f"Không gửi được: {window.reason}", "error")}
+    record = repository().find_message(channel, key) or {}
+    flash(*messages.get(state, (f"Gửi lỗi: {record.get('error') or 'không rõ lý do'}", "error")))
+    return back
+
+
+def _release(channel: str, user_id: str, action: str, done: str):
+    conversation = _conversation(channel, user_id)
+    if ActionForm().validate_on_submit():
+        repository().set_handler(channel, user_id, "bot")
+        repository().update_conversation(channel, user_id, staff_owner=None, not_understood=0)
+        audit(action, f"{channel}:{user_id}",
+              {"handler": conversation.get("handler"), "staff_owner": conversation.get("staff_owner")},
+              {"handler": "bot"})
+        flash(done, "info")
+    return redirect(url_for("console.queue"))
+
+
+@console.post("/chats/<channel>/<path:user_id>/handback")
+@roles(*OPERATORS)
+def hand_back(channel: str, user_id: str):
+    return _release(channel, user_id, "chat.handback", "Đã giao lại cuộc trò chuyện cho trợ lý tự động.")
+
+
+@console.post("/chats/<channel>/<path:user_id>/close")
+@roles(*OPERATORS)
+def close(channel: str, user_id: str):
+    return _release(channel, user_id, "chat.close", "Đã đóng cuộc trò chuyện.")
+
+
+def send_attachment(message: dict, index: int):
+    """One kept attachment of a message (the platform's own URL has expired by now)."""
+    attachments = message.get("attachments") or []
+    if not 0 <= index < len(attachments) or not attachments[index].get("stored"):
+        abort(404)
+    stored = attachments[index]["stored"]
+    media = MediaStore(current_app.extensions["settings"].var_dir / "media", repository())
+    return send_file(media.path_of(stored), mimetype=stored["content_type"],
+                     as_attachment=not stored["content_type"].startswith("image/"),
+                     download_name=attachments[index].get("name") or stored["sha256"][:12])
+
+
+@console.get("/chats/<channel>/<path:user_id>/media/<message_id>/<int:index>")
+@roles(*OPERATORS)
+def chat_media(channel: str, user_id: str, message_id: str, index: int):
+    message = repository().find_message(channel, message_id)
+    if message is None or message["user_id"] != user_id:
+        abort(404)
+    return send_attachment(message, index)

@@ -1,0 +1,71 @@
+"""The console's forms: each carries a CSRF token (Flask-WTF) and says what is wrong in Vietnamese."""
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, HiddenField, PasswordField, SelectField, StringField, TextAreaField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import DataRequired, Length, Optional, Regexp
+
+from bot.cases import STATUSES
+from bot.console.access import ROLES
+from bot import texts
+
+REQUIRED = "Vui lòng nhập {}."
+
+
+def options(pairs) -> list[SelectChoice]:
+    return [SelectChoice(value, label) for value, label in pairs]
+
+
+class LoginForm(FlaskForm):
+    username = StringField("Tên đăng nhập", validators=[DataRequired(REQUIRED.format("tên đăng nhập"))])
+    password = PasswordField("Mật khẩu", validators=[DataRequired(REQUIRED.format("mật khẩu"))])
+
+
+class ActionForm(FlaskForm):
+    """A button that changes something: only the CSRF token."""
+
+
+class OnceForm(FlaskForm):
+    # Made when the page is drawn: a double click or a re-post acts once.
+    send_key = HiddenField(validators=[DataRequired(), Regexp(r"^[0-9a-f]{32}$")])
+
+
+class ReplyForm(OnceForm):
+    text = TextAreaField("Nội dung trả lời", validators=[DataRequired(REQUIRED.format("nội dung trả lời")),
+                                                         Length(max=8000, message="Nội dung quá dài.")])
+
+
+class StatusForm(OnceForm):
+    status = SelectField("Trạng thái mới", choices=options((s, texts.STATUS_NAMES[s]) for s in STATUSES))
+    note = TextAreaField("Ghi chú", validators=[Length(max=2000)])
+    public = BooleanField("Thông báo cho người dân", default=True)
+
+
+class NoteForm(OnceForm):
+    note = TextAreaField("Ghi chú", validators=[DataRequired(REQUIRED.format("ghi chú")), Length(max=2000)])
+    public = BooleanField("Công khai (thông báo cho người dân)")
+
+
+class RouteForm(OnceForm):
+    agency = SelectField("Chuyển đến cơ quan")
+    note = TextAreaField("Lý do", validators=[Length(max=2000)])
+
+
+class StaffForm(FlaskForm):
+    username = StringField("Tên đăng nhập", validators=[
+        DataRequired(REQUIRED.format("tên đăng nhập")),
+        Regexp(r"^[a-z0-9._-]{3,40}$", message="Tên đăng nhập 3–40 ký tự: chữ thường không dấu, số, . _ -")])
+    name = StringField("Họ và tên", validators=[DataRequired(REQUIRED.format("họ và tên")), Length(max=100)])
+    password = PasswordField("Mật khẩu", validators=[Length(min=10, message="Mật khẩu ít nhất 10 ký tự.")])
+    role = SelectField("Vai trò", choices=options(ROLES.items()))
+    agency = SelectField("Cơ quan (với vai trò cơ quan xử lý)", validators=[Optional()])
+
+
+class StaffUpdateForm(FlaskForm):
+    role = SelectField("Vai trò", choices=options(ROLES.items()))
+    agency = SelectField("Cơ quan", validators=[Optional()])
+    active = BooleanField("Đang hoạt động")
+    password = PasswordField("Mật khẩu mới (để trống nếu không đổi)",
+                             validators=[Optional(), Length(min=10, message="Mật khẩu ít nhất 10 ký tự.")])
+    unlock = BooleanField("Mở khóa đăng nhập")
