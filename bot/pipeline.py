@@ -188,19 +188,43 @@ class Pipeline:
         # A retried message may have been decided differently this time (its form moved on):
         # what was recorded first is what goes out.
         text, choices = record["text"], tuple(tuple(c) for c in record.get("choices") or ())
+        return self._deliver(record, window, refused_state,
+                             lambda: channel.send_text(inbound["user_id"], text, tag=window.tag, choices=choices))
+
+    def send_image(self, channel_name: str, user_id: str, stored: dict, key: str, by_staff: bool = True) -> str:
+        """A photo kept by bot/media.py (`stored`), sent to a citizen — by staff from the console.
+        Recorded first like every reply, with the photo as its attachment, so the history (and
+        the web chat page) shows it; `key` makes a repeated request one send."""
+        channel = self.channels[channel_name]
+        last = self.repository.last_inbound_ts(channel_name, user_id)
+        window = channel.reply_window(time.time() - (last or 0.0), by_staff=by_staff)
+        record = self.repository.begin_outbound(channel=channel_name, user_id=user_id, message_id=key, text="",
+                                                in_reply_to=None, attachments=[{"type": "image", "stored": stored}])
+        if record is None:
+            return "already_attempted"
+        path, mime = self.media.path_of(stored), stored["content_type"]
+        try:
+            return self._deliver(record, window, "refused",
+                                 lambda: channel.send_image(user_id, path, mime, tag=window.tag))
+        except RetryLater:
+            return "retry"  # the record waits in "retry": the same key sends it again
+
+    def _deliver(self, record: dict, window: Window, refused_state: str, send) -> str:
+        """Send a recorded message (unless the platform's window forbids it) and keep the outcome."""
+        channel_name = record["channel"]
         if not window.allowed:
             self.repository.finish_outbound(record["_id"], refused_state, error=window.reason)
-            metrics.SENDS.labels(inbound["channel"], refused_state, "").inc()
+            metrics.SENDS.labels(channel_name, refused_state, "").inc()
             return refused_state
-        result = channel.send_text(inbound["user_id"], text, tag=window.tag, choices=choices)
+        result = send()
         state = "sent" if result.ok else "retry" if result.retryable else "failed"
-        metrics.SENDS.labels(inbound["channel"], state, result.error_code or "").inc()
+        metrics.SENDS.labels(channel_name, state, result.error_code or "").inc()
         if result.ok:
             self.repository.finish_outbound(record["_id"], "sent", sent_ts=time.time(),
                                             platform_message_id=result.platform_message_id)
             return "sent"
         fields = {"error_code": result.error_code, "error": result.error}
-        log.warning("send to %s failed: %s %s", inbound["channel"], result.error_code, result.error)
+        log.warning("send to %s failed: %s %s", channel_name, result.error_code, result.error)
         if result.retryable:
             self.repository.finish_outbound(record["_id"], "retry", **fields)
             raise RetryLater(f"send failed: {result.error_code}")
