@@ -39,7 +39,7 @@ TOKEN_ERRORS = {"-216", "-220"}  # invalid / expired access token: refresh once,
 MAX_BUTTONS = 5
 BUTTON_TITLE_LIMIT = 100
 # Images are uploaded first (/v2.0/oa/upload/image): JPG or PNG, at most 1 MB.
-IMAGE_TYPES = {"image/jpeg": "JPG", "image/png": "PNG"}
+IMAGE_TYPES = {"image/jpeg", "image/png"}
 MAX_IMAGE_BYTES = 1024 * 1024
 
 
@@ -54,10 +54,11 @@ def button_title(title: str) -> str:
 
 
 def buttons(choices: tuple) -> list[dict]:
-    # oa.query.hide: the press comes back as a text message the citizen does not see twice.
-    return [{"type": "oa.query.hide", "title": button_title(title),
-             "payload": zalo_events.button_query(payload, button_title(title))}
-            for title, payload in choices[:MAX_BUTTONS]]
+    # oa.query.hide rather than .show: the press comes back as a text message, which .show would
+    # also print in the citizen's chat — our payload code instead of the title they tapped.
+    titled = [(button_title(title), payload) for title, payload in choices[:MAX_BUTTONS]]
+    return [{"type": "oa.query.hide", "title": title, "payload": zalo_events.button_query(payload, title)}
+            for title, payload in titled]
 
 
 def megabytes(size: int) -> str:

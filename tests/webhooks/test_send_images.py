@@ -57,7 +57,7 @@ def test_zalo_photo_with_an_expired_token_refreshes_once_and_uploads_once(settin
     path = MediaStore(settings.var_dir / "media", repository).path_of(photo)
     result = ZaloChannel(settings, repository).send_image(CITIZEN, path, "image/png")
     assert result.ok
-    assert fake_zalo.oauth_calls == 1 and fake_zalo.upload_calls == 1 and len(fake_zalo.received) == 1
+    assert fake_zalo.oauth_calls == 1 and len(fake_zalo.uploads) == 1 and len(fake_zalo.received) == 1
     assert repository.token("zalo")["access_token"] == fake_zalo.access_token
 
 
