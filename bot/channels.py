@@ -2,6 +2,7 @@
 under `webhooks/`; the core never imports them (the entry points hand them in)."""
 from __future__ import annotations
 
+import pathlib
 from dataclasses import dataclass
 from typing import Mapping, Protocol
 
@@ -36,5 +37,10 @@ class Channel(Protocol):
     def reply_window(self, since_last_inbound: float, by_staff: bool) -> Window: ...
 
     def send_text(self, user_id: str, text: str, tag: str | None = None, choices: tuple = ()) -> SendResult: ...
+
+    def send_image(self, user_id: str, path: pathlib.Path, mime: str, tag: str | None = None) -> SendResult:
+        """Send one photo: `path` is our copy (bot/media.py). A photo the platform cannot take
+        (too large, wrong type) is refused before any call, with the reason for staff."""
+        ...
 
     def health(self) -> str: ...  # "ok", or what staff must fix (e.g. "token_refresh_failed")

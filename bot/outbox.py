@@ -8,6 +8,7 @@ from typing import Mapping
 
 from bot import metrics
 from bot.channels import Channel, Window
+from bot.media import MediaStore
 from bot.repository import Repository
 
 log = logging.getLogger("tongdai.outbox")
@@ -18,9 +19,10 @@ class RetryLater(Exception):
 
 
 class Outbox:
-    def __init__(self, repository: Repository, channels: Mapping[str, Channel]):
+    def __init__(self, repository: Repository, channels: Mapping[str, Channel], media: MediaStore):
         self.repository = repository
         self.channels = channels
+        self.media = media
 
     def window(self, channel: str, user_id: str, by_staff: bool) -> Window:
         """May we message this citizen now? The platforms' windows run from their last message."""
@@ -28,21 +30,21 @@ class Outbox:
         return self.channels[channel].reply_window(time.time() - (last or 0.0), by_staff=by_staff)
 
     def send(self, channel: str, user_id: str, key: str, text: str, window: Window, *, choices: tuple = (),
-             in_reply_to: str | None = None, refused_state: str = "refused", staff_id: str | None = None) -> str:
-        """Returns "sent", `refused_state`, "failed" or "already_attempted"; raises RetryLater when
-        the platform asks us to try again later (the record then waits in state "retry")."""
-        record = self.repository.begin_outbound(channel=channel, user_id=user_id, message_id=key, text=text,
-                                                in_reply_to=in_reply_to, choices=choices, staff_id=staff_id)
+             in_reply_to: str | None = None, refused_state: str = "refused", staff_id: str | None = None,
+             photo: dict | None = None) -> str:
+        """Send `text`, or a `photo` kept by bot/media.py. Returns "sent", `refused_state`, "failed"
+        or "already_attempted"; raises RetryLater when the platform asks us to try again later
+        (the record then waits in state "retry")."""
+        record = self.repository.begin_outbound(
+            channel=channel, user_id=user_id, message_id=key, text=text, in_reply_to=in_reply_to, choices=choices,
+            staff_id=staff_id, attachments=[{"type": "image", "stored": photo}] if photo else None)
         if record is None:
             return "already_attempted"
-        # A retried message may have been decided differently this time (its form moved on):
-        # what was recorded first is what goes out.
-        text, choices = record["text"], tuple(tuple(c) for c in record.get("choices") or ())
         if not window.allowed:
             self.repository.finish_outbound(record["_id"], refused_state, error=window.reason)
             metrics.SENDS.labels(channel, refused_state, "").inc()
             return refused_state
-        result = self.channels[channel].send_text(user_id, text, tag=window.tag, choices=choices)
+        result = self._send_recorded(record, window.tag)
         state = "sent" if result.ok else "retry" if result.retryable else "failed"
         metrics.SENDS.labels(channel, state, result.error_code or "").inc()
         if result.ok:
@@ -55,3 +57,22 @@ class Outbox:
         if result.retryable:
             raise RetryLater(f"send failed: {result.error_code}")
         return "failed"
+
+    def send_photo(self, channel: str, user_id: str, photo: dict, key: str, staff_id: str | None = None) -> str:
+        """A photo from staff (the console). "retry" when the platform asked for a later attempt:
+        the record waits, and the same key sends it."""
+        try:
+            return self.send(channel, user_id, key, "", self.window(channel, user_id, by_staff=True),
+                             staff_id=staff_id, photo=photo)
+        except RetryLater:
+            return "retry"
+
+    def _send_recorded(self, record: dict, tag: str | None):
+        # What was recorded first is what goes out: a retried message may have been decided
+        # differently this time (its form moved on).
+        channel = self.channels[record["channel"]]
+        photo = next((a["stored"] for a in record.get("attachments") or [] if a.get("type") == "image"), None)
+        if photo:
+            return channel.send_image(record["user_id"], self.media.path_of(photo), photo["content_type"], tag=tag)
+        choices = tuple(tuple(c) for c in record.get("choices") or ())
+        return channel.send_text(record["user_id"], record["text"], tag=tag, choices=choices)

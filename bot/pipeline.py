@@ -28,7 +28,7 @@ class Pipeline:
         self.nlu = nlu
         self.channels = channels
         self.media = media
-        self.outbox = Outbox(repository, channels)
+        self.outbox = Outbox(repository, channels, media)
 
     def handle(self, message: dict) -> dict:
         channel, user = message["channel"], message["user_id"]

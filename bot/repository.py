@@ -378,7 +378,8 @@ class Repository:
     # ---- outbound messages ----------------------------------------------------------------
 
     def begin_outbound(self, *, channel: str, user_id: str, message_id: str, text: str,
-                       in_reply_to: str | None, choices: tuple = (), staff_id: str | None = None) -> dict | None:
+                       in_reply_to: str | None, choices: tuple = (), staff_id: str | None = None,
+                       attachments: list | None = None) -> dict | None:
         """Record a reply before sending it. Returns the record to send, or None when this reply
         was already sent or attempted: a send that crashed half-way is never repeated blindly."""
         document = {
@@ -391,6 +392,7 @@ class Repository:
             "text": text,
             "choices": [list(choice) for choice in choices],
             "in_reply_to": in_reply_to,
+            **({"attachments": attachments} if attachments else {}),  # e.g. a photo staff send
             "created_at": utcnow(),
             "received_ts": time.time(),
             "state": "sending",

@@ -9,8 +9,22 @@ import itertools
 import json
 import threading
 import time
+from email.parser import BytesParser
+from email.policy import HTTP
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
+
+
+def parse_multipart(content_type: str, raw: bytes) -> dict:
+    """A multipart/form-data body: {name: text} for fields, {name: {filename, mime, size, data}} for files."""
+    message = BytesParser(policy=HTTP).parsebytes(b"Content-Type: " + content_type.encode() + b"\r\n\r\n" + raw)
+    parts = {}
+    for part in message.iter_parts():
+        name, data = part.get_param("name", header="content-disposition"), part.get_payload(decode=True) or b""
+        filename = part.get_filename()
+        parts[name] = data.decode() if filename is None else {
+            "filename": filename, "mime": part.get_content_type(), "size": len(data), "data": data}
+    return parts
 
 
 class FakePlatform:
@@ -36,6 +50,8 @@ class FakePlatform:
                 if self.headers.get("Content-Type", "").startswith("application/x-www-form-urlencoded"):
                     query.update(parse_qs(raw.decode()))
                     payload = None
+                elif self.headers.get("Content-Type", "").startswith("multipart/form-data"):
+                    payload = {"multipart": parse_multipart(self.headers["Content-Type"], raw)}
                 else:
                     try:
                         payload = json.loads(raw or b"null")
@@ -102,10 +118,17 @@ class FakePlatform:
         self.server.server_close()
 
 
+ZALO_BUTTON_TYPES = {"oa.query.show", "oa.query.hide", "oa.open.url", "oa.open.sms", "oa.open.phone"}
+
+
 class FakeZalo(FakePlatform):
-    """Zalo's Open API (`POST /v3.0/oa/message/cs`) and OAuth (`POST /v4/oa/access_token`) on
-    one server. Like Zalo: errors come back with HTTP 200 and a non-zero `error`; every refresh
-    returns a new pair, the refresh token is single-use and the old access token dies."""
+    """Zalo's Open API (`POST /v3.0/oa/message/cs`, `POST /v2.0/oa/upload/image`) and OAuth
+    (`POST /v4/oa/access_token`) on one server. Like Zalo: errors come back with HTTP 200 and a
+    non-zero `error` (a message of the wrong shape: -201); every refresh returns a new pair, the
+    refresh token is single-use and the old access token dies. Uploaded images are kept in
+    `uploads` by attachment id; a message naming an unknown attachment id is refused."""
+
+    MAX_IMAGE_BYTES = 1024 * 1024
 
     ACCESS_TOKEN = "zalo-access-token"
     REFRESH_TOKEN = "zalo-refresh-token"
@@ -123,24 +146,88 @@ class FakeZalo(FakePlatform):
             self.oauth_calls = 0
             self.oauth_delay = 0.0
             self.oauth_answers = threading.Event()  # never set: every answer takes oauth_delay
+            self.uploads: dict[str, dict] = {}     # attachment id -> {filename, mime, size}
+            self.upload_calls = 0
+            self.upload_errors: list = []
+            self.rejected: list = []               # well-authenticated bodies refused with -201
+
+    def fail_next_upload(self, error):
+        self.upload_errors.append(error)
 
     def handle(self, path, query, headers, payload):
         if path == "/v4/oa/access_token":
             return self.refresh(headers, query)
-        if path != "/v3.0/oa/message/cs":
+        if path not in ("/v3.0/oa/message/cs", "/v2.0/oa/upload/image"):
             return 404, {"error": 404, "message": "not found"}
         if headers.get("access_token") != self.access_token:
             return 200, {"error": -216, "message": "Access token is invalid"}
         if self.access_token_expired:
             return 200, {"error": -220, "message": "Access token has expired"}
-        if not isinstance(payload, dict) or "recipient" not in payload:
-            return 200, {"error": -201, "message": "Parameters are invalid"}
+        if path == "/v2.0/oa/upload/image":
+            return self.upload(payload)
+        problem = self.message_problem(payload)
+        if problem:
+            with self.lock:
+                self.rejected.append(payload)
+            return 200, {"error": -201, "message": f"Parameters are invalid: {problem}"}
         error = self.record(payload)
         if error is not None:
             return 200, {"error": error, "message": "error"}
         return 200, {"error": 0, "message": "Success",
                      "data": {"message_id": f"zmsg{next(self.ids)}",
                               "user_id": payload["recipient"]["user_id"]}}
+
+    def message_problem(self, payload) -> str | None:
+        """What Zalo would refuse in a consultation message, or None."""
+        if not isinstance(payload, dict) or not isinstance(payload.get("recipient"), dict) \
+                or not payload["recipient"].get("user_id"):
+            return "recipient.user_id"
+        message = payload.get("message")
+        if not isinstance(message, dict) or not (message.get("text") or message.get("attachment")):
+            return "message"
+        if "text" in message and (not isinstance(message["text"], str) or len(message["text"]) > 2000):
+            return "message.text"
+        attachment = message.get("attachment")
+        if attachment is None:
+            return None
+        body = attachment.get("payload") if isinstance(attachment, dict) else None
+        if attachment.get("type") != "template" or not isinstance(body, dict):
+            return "message.attachment"
+        if body.get("template_type") == "media":
+            elements = body.get("elements")
+            if not isinstance(elements, list) or len(elements) != 1 or elements[0].get("media_type") != "image":
+                return "elements"
+            if not elements[0].get("url") and elements[0].get("attachment_id") not in self.uploads:
+                return "elements.attachment_id"
+            return None
+        if "template_type" in body or not message.get("text"):
+            return "template_type"
+        buttons = body.get("buttons")
+        if not isinstance(buttons, list) or not 1 <= len(buttons) <= 5:
+            return "buttons"
+        for button in buttons:
+            if not isinstance(button, dict) or button.get("type") not in ZALO_BUTTON_TYPES:
+                return "buttons.type"
+            if not isinstance(button.get("title"), str) or not 1 <= len(button["title"]) <= 100:
+                return "buttons.title"
+            if button["type"].startswith("oa.query.") and not (
+                    isinstance(button.get("payload"), str) and 1 <= len(button["payload"]) <= 1000):
+                return "buttons.payload"
+        return None
+
+    def upload(self, payload):
+        image = ((payload or {}).get("multipart") or {}).get("file")
+        with self.lock:
+            self.upload_calls += 1
+            if self.upload_errors:
+                return 200, {"error": self.upload_errors.pop(0), "message": "error"}
+            if not isinstance(image, dict) or image["mime"] not in ("image/jpeg", "image/png"):
+                return 200, {"error": -201, "message": "Parameters are invalid: file"}
+            if image["size"] > self.MAX_IMAGE_BYTES:
+                return 200, {"error": -210, "message": "File size exceeds the limit"}
+            attachment_id = f"zimg{next(self.ids)}"
+            self.uploads[attachment_id] = {k: image[k] for k in ("filename", "mime", "size")}
+        return 200, {"error": 0, "message": "Success", "data": {"attachment_id": attachment_id}}
 
     def refresh(self, headers, form):
         # The fake server's own response latency (a slow OAuth server widens the window for a race).
@@ -160,11 +247,16 @@ class FakeZalo(FakePlatform):
                          "expires_in": "90000"}
 
     def texts_to(self, user_id: str) -> list[str]:
-        return [p["message"]["text"] for p in self.received if p["recipient"]["user_id"] == user_id]
+        return [p["message"]["text"] for p in self.received
+                if p["recipient"]["user_id"] == user_id and "text" in p["message"]]
 
 
 class FakeGraphAPI(FakePlatform):
-    """`POST /v21.0/me/messages?access_token=…`: the Graph API's Send API."""
+    """`POST /v21.0/me/messages?access_token=…`: the Graph API's Send API, JSON or — to upload
+    and send a file at once — multipart with `recipient`, `message` (JSON text) and `filedata`.
+    A multipart send is recorded as JSON would be, its file as `filedata: {filename, mime, size}`."""
+
+    MAX_FILE_BYTES = 25 * 1024 * 1024
 
     PAGE_TOKEN = "fb-page-token"
 
@@ -182,14 +274,38 @@ class FakeGraphAPI(FakePlatform):
         if query.get("access_token") != [self.page_token]:
             return 400, {"error": {"message": "Invalid OAuth access token.",
                                    "type": "OAuthException", "code": 190}}
+        upload = isinstance(payload, dict) and "multipart" in payload
+        if upload:
+            try:
+                payload = self.upload(payload["multipart"])
+            except (KeyError, TypeError, ValueError) as exc:
+                return 400, {"error": {"message": f"(#100) Invalid parameter: {exc}",
+                                       "type": "OAuthException", "code": 100}}
         error = self.record(payload)
         if error is not None:
             return 400, {"error": {"message": "error", "type": "OAuthException", "code": error}}
-        return 200, {"recipient_id": payload["recipient"]["id"], "message_id": f"m_{next(self.ids)}"}
+        answer = {"recipient_id": payload["recipient"]["id"], "message_id": f"m_{next(self.ids)}"}
+        return 200, {**answer, "attachment_id": f"att_{next(self.ids)}"} if upload else answer
+
+    def upload(self, parts: dict) -> dict:
+        """The JSON-like record of a multipart send; ValueError for what the Graph API refuses."""
+        sent = {"recipient": json.loads(parts["recipient"]), "messaging_type": parts.get("messaging_type"),
+                "message": json.loads(parts["message"])}
+        if parts.get("tag"):
+            sent["tag"] = parts["tag"]
+        attachment, filedata = sent["message"].get("attachment") or {}, parts.get("filedata")
+        if attachment.get("type") not in ("image", "audio", "video", "file") or not isinstance(filedata, dict):
+            raise ValueError("message.attachment and filedata")
+        if attachment["type"] == "image" and not filedata["mime"].startswith("image/"):
+            raise ValueError("filedata is not an image")
+        if filedata["size"] > self.MAX_FILE_BYTES:
+            raise ValueError("filedata over 25 MB")
+        sent["filedata"] = {k: filedata[k] for k in ("filename", "mime", "size")}
+        return sent
 
     @property
     def base_url(self) -> str:
         return f"{self.url}/v21.0"
 
     def texts_to(self, psid: str) -> list[str]:
-        return [p["message"]["text"] for p in self.received if p["recipient"]["id"] == psid]
+        return [p["message"]["text"] for p in self.received if p["recipient"]["id"] == psid and "text" in p["message"]]

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
+import pathlib
 import time
 from typing import Mapping
 
@@ -21,6 +23,15 @@ PERMANENT_CODES = {
     190: "Page access token không hợp lệ hoặc đã hết hạn",
     551: "Người dùng hiện không nhận được tin nhắn",
 }
+# Files sent with the Send API (multipart `filedata`) may be up to 25 MB.
+MAX_IMAGE_BYTES = 25 * 1024 * 1024
+
+
+def addressing(user_id: str, tag: str | None) -> dict:
+    """Recipient and messaging type, the same for every kind of message."""
+    if tag:
+        return {"recipient": {"id": user_id}, "messaging_type": "MESSAGE_TAG", "tag": tag}
+    return {"recipient": {"id": user_id}, "messaging_type": "RESPONSE"}
 
 
 class FacebookChannel:
@@ -72,26 +83,44 @@ class FacebookChannel:
         return facebook_events.parse(body)
 
     def send_text(self, user_id: str, text: str, tag: str | None = None, choices: tuple = ()) -> SendResult:
-        payload = {"recipient": {"id": user_id}, "messaging_type": "RESPONSE",
-                   "message": {"text": text, "metadata": facebook_events.BOT_METADATA}}
+        payload = {**addressing(user_id, tag), "message": {"text": text, "metadata": facebook_events.BOT_METADATA}}
         if choices:  # Messenger allows 13 quick replies, titles of 20 characters
             payload["message"]["quick_replies"] = [{"content_type": "text", "title": title[:20], "payload": value}
                                                    for title, value in choices[:13]]
-        if tag:
-            payload.update(messaging_type="MESSAGE_TAG", tag=tag)
+        return self._post(json=payload)
+
+    def send_image(self, user_id: str, path: pathlib.Path, mime: str, tag: str | None = None) -> SendResult:
+        """Upload and send in one multipart call (the Send API's `filedata`)."""
+        if not mime.startswith("image/"):
+            return SendResult(ok=False, error_code="image_type", error="Tệp này không phải là ảnh.")
+        try:
+            size = path.stat().st_size
+        except OSError:
+            return SendResult(ok=False, error_code="image_missing", error="Không tìm thấy tệp ảnh để gửi.")
+        if size > MAX_IMAGE_BYTES:
+            return SendResult(ok=False, error_code="image_too_large",
+                              error="Ảnh vượt giới hạn 25 MB của Messenger: vui lòng chọn ảnh nhỏ hơn.")
+        message = {"attachment": {"type": "image", "payload": {"is_reusable": True}},
+                   "metadata": facebook_events.BOT_METADATA}
+        # Multipart fields are strings: the objects go as JSON text.
+        fields = {key: json.dumps(value, ensure_ascii=False) if isinstance(value, dict) else value
+                  for key, value in {**addressing(user_id, tag), "message": message}.items()}
+        with path.open("rb") as image:
+            return self._post(data=fields, files={"filedata": (path.name, image, mime)})
+
+    def _post(self, **body) -> SendResult:
         try:
             response = self.http.post(
                 f"{self.settings.fb_graph_url}/me/messages",
-                params={"access_token": self.settings.fb_page_access_token or ""},
-                json=payload, timeout=20)
-            body = response.json()
+                params={"access_token": self.settings.fb_page_access_token or ""}, timeout=20, **body)
+            answer = response.json()
         except (requests.RequestException, ValueError) as exc:
             return SendResult(ok=False, error_code="network", retryable=True,
                               error=f"Không kết nối được Facebook: {type(exc).__name__}")
-        if response.status_code == 200 and isinstance(body, dict) and body.get("message_id"):
+        if response.status_code == 200 and isinstance(answer, dict) and answer.get("message_id"):
             self._token_state(valid=True)
-            return SendResult(ok=True, platform_message_id=str(body["message_id"]))
-        error = body.get("error") or {} if isinstance(body, dict) else {}
+            return SendResult(ok=True, platform_message_id=str(answer["message_id"]))
+        error = answer.get("error") or {} if isinstance(answer, dict) else {}
         code = error.get("code")
         if code == TOKEN_INVALID:
             self._token_state(valid=False)

@@ -6,6 +6,7 @@ polls the conversation for the bot's answers. A "send" on this channel only reco
 the page fetches it from the history."""
 from __future__ import annotations
 
+import pathlib
 import secrets
 import time
 import uuid
@@ -35,6 +36,7 @@ class WebChannel:
 
     def __init__(self, settings: Settings, repository: Repository):
         self.settings = settings
+        self.media = MediaStore(settings.var_dir / "media", repository)
 
     def is_configured(self) -> bool:
         return True
@@ -53,6 +55,24 @@ class WebChannel:
 
     def send_text(self, user_id: str, text: str, tag: str | None = None, choices: tuple = ()) -> SendResult:
         return SendResult(ok=True, platform_message_id=f"web-{uuid.uuid4().hex}")
+
+    def send_image(self, user_id: str, path: pathlib.Path, mime: str, tag: str | None = None) -> SendResult:
+        """The page shows the photos of a reply's `attachments` from /chat/media/<sha256>: the file
+        only has to be in the media store, where it is put here if it is not yet."""
+        if not mime.startswith("image/"):
+            return SendResult(ok=False, error_code="image_type", error="Tệp này không phải là ảnh.")
+        try:
+            with path.open("rb") as image:
+                data = image.read(MAX_PHOTO_BYTES + 1)
+        except OSError:
+            return SendResult(ok=False, error_code="image_missing", error="Không tìm thấy tệp ảnh để gửi.")
+        if len(data) > MAX_PHOTO_BYTES:
+            return SendResult(ok=False, error_code="image_too_large",
+                              error="Ảnh lớn hơn 10 MB: vui lòng chọn ảnh nhỏ hơn.")
+        kept = self.media.store(data, mime)
+        if "stored" not in kept:
+            return SendResult(ok=False, error_code="image_type", error=f"Không gửi được ảnh: {kept['fetch_error']}.")
+        return SendResult(ok=True, platform_message_id=f"web-{kept['stored']['sha256'][:16]}-{uuid.uuid4().hex[:8]}")
 
 
 web_chat = Blueprint("web_chat", __name__, template_folder="templates", static_folder="static",

@@ -2,12 +2,33 @@
 below says which event names each handles, and which are deliberately ignored."""
 from __future__ import annotations
 
+import re
+
 from bot.channels import BadPayload
 from bot.messages import (FOLLOW, UNFOLLOW, USER_INFO, Attachment, Event, InboundMessage, Receipt,
                           StaffMessage)
 from webhooks.payload import ident, items, json_object, obj
 
 CHANNEL = "zalo"
+
+# Zalo has no quick replies: a button of type oa.query.hide sends its payload string back as the
+# citizen's own text message (user_send_text). The string carries our payload and the button's
+# title — "#tongdai1022|FORM_CONFIRM|Gửi" — so the message reaches the pipeline exactly like a
+# Messenger quick reply: the title as text, the payload as payload.
+BUTTON_MARK = "#tongdai1022|"
+BUTTON_PAYLOAD = re.compile(r"[A-Z][A-Za-z0-9_]{0,99}")
+
+
+def button_query(payload: str, title: str) -> str:
+    return f"{BUTTON_MARK}{payload}|{title}"
+
+
+def pressed_button(text: str) -> tuple[str, str] | None:
+    """(payload, title) when `text` is what one of our buttons sent, else None."""
+    if not text.startswith(BUTTON_MARK):
+        return None
+    payload, _, title = text[len(BUTTON_MARK):].partition("|")
+    return (payload, title) if BUTTON_PAYLOAD.fullmatch(payload) else None
 
 
 def load(body: bytes) -> dict:
@@ -60,10 +81,11 @@ def citizen_message(event: dict) -> list[Event]:
     text = message.get("text")
     if text is not None and not isinstance(text, str):
         raise BadPayload("message.text is not a string")
+    button = pressed_button(text or "")
     return [InboundMessage(channel=CHANNEL, message_id=ident(message.get("msg_id"), "message.msg_id"),
-                           user_id=ident(sender.get("id"), "sender.id"), text=text or "",
+                           user_id=ident(sender.get("id"), "sender.id"), text=button[1] if button else text or "",
                            sent_at_ms=_timestamp(event), event=event["event_name"],
-                           attachments=_attachments(message),
+                           attachments=_attachments(message), payload=button[0] if button else None,
                            reply_to=message.get("quote_msg_id"))]
 
 

@@ -17,8 +17,12 @@ OPERATORS = ("operator", "admin")
 STAFF_REPLY_RETRY_SECONDS = 30.0
 
 
+def _media() -> MediaStore:
+    return MediaStore(current_app.extensions["settings"].var_dir / "media", repository())
+
+
 def _outbox() -> Outbox:
-    return Outbox(repository(), current_app.extensions["channels"])
+    return Outbox(repository(), current_app.extensions["channels"], _media())
 
 
 def _conversation(channel: str, user_id: str) -> dict:
@@ -159,8 +163,7 @@ def send_attachment(message: dict, index: int):
     if not 0 <= index < len(attachments) or not attachments[index].get("stored"):
         abort(404)
     stored = attachments[index]["stored"]
-    media = MediaStore(current_app.extensions["settings"].var_dir / "media", repository())
-    return send_file(media.path_of(stored), mimetype=stored["content_type"],
+    return send_file(_media().path_of(stored), mimetype=stored["content_type"],
                      as_attachment=not stored["content_type"].startswith("image/"),
                      download_name=attachments[index].get("name") or stored["sha256"][:12])
 

@@ -22,7 +22,7 @@
     for (const src of message.photos || []) {
       const img = document.createElement("img");
       img.src = src;
-      img.alt = "Ảnh anh/chị đã gửi";
+      img.alt = message.direction === "out" ? "Ảnh Tổng đài 1022 gửi" : "Ảnh anh/chị đã gửi";
       bubble.appendChild(img);
     }
     conversation.appendChild(bubble);
