@@ -117,20 +117,38 @@ def reply(channel: str, user_id: str):
         return back
     outbox, key = _outbox(), f"staff:{form.send_key.data}"
     window = outbox.window(channel, user_id, by_staff=True)
-    try:
-        state = outbox.send(channel, user_id, key, form.text.data.strip(), window, staff_id=current_user.username)
-    except RetryLater:
-        repository().requeue_outbound(channel, key, STAFF_REPLY_RETRY_SECONDS)
-        state = "queued"
+    states = []
+    if form.photo.data:
+        kept = _media().store(form.photo.data.read(), (form.photo.data.mimetype or "").lower())
+        if "stored" not in kept:
+            flash(f"Không gửi được ảnh: {kept['fetch_error']}", "error")
+            return back
+        states.append(outbox.send_photo(channel, user_id, kept["stored"], f"{key}:photo", current_user.username))
+    if (form.text.data or "").strip():
+        try:
+            states.append(outbox.send(channel, user_id, key, form.text.data.strip(), window,
+                                      staff_id=current_user.username))
+        except RetryLater:
+            repository().requeue_outbound(channel, key, STAFF_REPLY_RETRY_SECONDS)
+            states.append("queued")
     # Each reply keeps the chat with this person a while longer (HANDOFF_QUIET_MINUTES).
     repository().set_handler(channel, user_id, "staff")
-    audit("chat.reply", f"{channel}:{user_id}", None, {"key": key, "state": state})
-    messages = {"sent": ("Đã gửi.", "info"), "already_attempted": ("Tin này đã được gửi trước đó.", "info"),
-                "queued": ("Nền tảng tạm thời chưa nhận tin; hệ thống sẽ tự gửi lại.", "error"),
-                "refused": (f"Không gửi được: {window.reason}", "error")}
-    record = repository().find_message(channel, key) or {}
-    flash(*messages.get(state, (f"Gửi lỗi: {record.get('error') or 'không rõ lý do'}", "error")))
+    audit("chat.reply", f"{channel}:{user_id}", None, {"key": key, "states": states})
+    flash(*_outcome(channel, key, states, window.reason))
     return back
+
+
+def _outcome(channel: str, key: str, states: list[str], window_reason: str | None) -> tuple[str, str]:
+    """What the person who sent the reply reads about it."""
+    if all(state in ("sent", "already_attempted") for state in states):
+        return "Đã gửi.", "info"
+    if "refused" in states:
+        return f"Không gửi được: {window_reason}", "error"
+    if any(state in ("queued", "retry") for state in states):
+        return "Nền tảng tạm thời chưa nhận tin; hệ thống sẽ tự gửi lại.", "error"
+    records = [repository().find_message(channel, k) or {} for k in (key, f"{key}:photo")]
+    error = next((r.get("error") for r in records if r.get("state") == "failed" and r.get("error")), "không rõ lý do")
+    return f"Gửi lỗi: {error}", "error"
 
 
 def _release(channel: str, user_id: str, action: str, done: str):

@@ -87,6 +87,9 @@ def mask_phone(value: str | None) -> str:
     return digits[:4] + "*" * (len(digits) - 7) + digits[-3:]
 
 
+ACTORS = {"bot": "Tổng đài tự động", "citizen": "Người dân"}
+
+
 def register_filters(app: Flask) -> None:
     app.jinja_env.filters.update(
         vn_datetime=vn_datetime, vn_date=vn_date, waited=waited, sla=sla, mask_phone=mask_phone,
@@ -94,5 +97,6 @@ def register_filters(app: Flask) -> None:
         status_name=lambda s: texts.STATUS_NAMES.get(s, s or ""),
         channel_name=lambda c: CHANNEL_NAMES.get(c, c),
         handoff_reason=lambda r: HANDOFF_REASONS.get(r, r or ""),
-        send_state=lambda s: SEND_STATES.get(s, s or ""))
+        send_state=lambda s: SEND_STATES.get(s, s or ""),
+        actor=lambda by: ACTORS.get(by, by))
     app.jinja_env.globals.update(is_overdue=is_overdue)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
+from flask_wtf.file import FileAllowed, FileField
 from wtforms import BooleanField, HiddenField, PasswordField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional, Regexp
@@ -32,8 +33,17 @@ class OnceForm(FlaskForm):
 
 
 class ReplyForm(OnceForm):
-    text = TextAreaField("Nội dung trả lời", validators=[DataRequired(REQUIRED.format("nội dung trả lời")),
-                                                         Length(max=8000, message="Nội dung quá dài.")])
+    text = TextAreaField("Nội dung trả lời", validators=[Length(max=8000, message="Nội dung quá dài.")])
+    photo = FileField("Ảnh gửi kèm", validators=[
+        FileAllowed(["jpg", "jpeg", "png"], "Chỉ gửi được ảnh JPG hoặc PNG.")])
+
+    def validate(self, extra_validators=None) -> bool:
+        if not super().validate(extra_validators):
+            return False
+        if not (self.text.data or "").strip() and not self.photo.data:
+            self.text.errors.append("Vui lòng nhập nội dung trả lời hoặc chọn ảnh.")
+            return False
+        return True
 
 
 class StatusForm(OnceForm):

@@ -11,10 +11,12 @@ import requests
 from playwright.sync_api import expect
 
 from bot.console.access import MAX_FAILURES
+from bot.routing import RoutingTable
 from tests.browser import browser, desktop, live_url, page, screenshot  # noqa: F401  (fixtures)
 from tests.conftest import post_facebook, post_zalo, wait_until
 from tests.console.conftest import PASSWORD
 from tests.test_end_to_end import facebook_text, zalo_text
+from tests.webhooks.test_web import PNG
 
 CITIZEN = "246845883529197922"  # the Zalo fixture's user
 PSID = "6543217890123456"       # the Messenger fixture's user
@@ -42,7 +44,8 @@ def test_log_in_and_lock_out_after_wrong_passwords(live_url, staff, desktop, pag
     assert staff.find_staff("dtv2")["locked_until"] > time.time()
 
 
-def test_escalated_chat_appears_in_the_queue_is_claimed_and_answered_on_zalo(live_url, app, staff, desktop, fake_zalo):
+def test_escalated_chat_appears_in_the_queue_is_claimed_and_answered_on_zalo(live_url, app, staff, desktop, fake_zalo,
+                                                                             tmp_path):
     log_in(desktop, live_url, "dtv1")
     queue = desktop.locator("#queue")
     expect(queue).to_contain_text("Không có cuộc trò chuyện nào đang chờ")
@@ -64,13 +67,23 @@ def test_escalated_chat_appears_in_the_queue_is_claimed_and_answered_on_zalo(liv
     assert sent["recipient"]["user_id"] == CITIZEN
     assert sent["message"]["text"] == "Chào anh/chị, cán bộ Tổng đài 1022 đây ạ. Anh/chị cần hỗ trợ gì?"
     expect(desktop.locator("article.msg.staff")).to_contain_text("cán bộ Tổng đài 1022 đây ạ")
+
+    photo = tmp_path / "huong-dan.png"
+    photo.write_bytes(PNG)
+    desktop.get_by_label("Ảnh gửi kèm").set_input_files(str(photo))
+    desktop.get_by_role("button", name="Gửi qua Zalo").click()
+    expect(desktop.get_by_role("status")).to_have_text("Đã gửi.")
+    [sent_photo] = fake_zalo.wait_for(sent_before + 2)[sent_before + 1:]
+    [element] = sent_photo["message"]["attachment"]["payload"]["elements"]
+    assert fake_zalo.uploads[element["attachment_id"]]["size"] == len(PNG)
+    expect(desktop.locator("article.msg.staff img")).to_have_count(1)
     screenshot(desktop, "console-chat")
 
     # The citizen answers: the bot stays silent, the person sees it in the history.
     assert post_zalo(app.test_client(), zalo_text("tôi muốn hỏi về hỗ trợ", "z-esc-2")).status_code == 200
     expect(desktop.locator("article.msg.citizen").filter(has_text="tôi muốn hỏi về hỗ trợ")).to_have_count(
         1, timeout=30_000)
-    assert len(fake_zalo.received) == sent_before + 1
+    assert len(fake_zalo.received) == sent_before + 2
     desktop.get_by_role("button", name="Giao lại cho trợ lý tự động").click()
     expect(desktop.get_by_role("status")).to_contain_text("Đã giao lại")
     assert staff.conversation("zalo", CITIZEN)["handler"] == "bot"
@@ -120,18 +133,18 @@ def test_reply_between_one_and_seven_days_goes_as_a_human_agent_reply(live_url, 
     assert (sent["messaging_type"], sent["tag"]) == ("MESSAGE_TAG", "HUMAN_AGENT")
 
 
-def _case(staff, agency: str, phone: str = "0912345678", district: str = "Huyện Càng Long"):
-    from bot.routing import Route
-    return staff.file_case(source=f"zalo:seed-{agency}", channel="zalo", user_id=CITIZEN, category="report",
+def _case(staff, district: str = "Huyện Càng Long", phone: str = "0912345678"):
+    """A violation report filed and routed as the bot files it."""
+    return staff.file_case(source=f"zalo:seed-{district}", channel="zalo", user_id=CITIZEN, category="report",
                            description="Quán karaoke mở cửa, tụ tập đông người", district=district,
                            details={"place": "Ấp 3, xã An Trường", "phone": phone},
-                           route=Route(agency, agency, 24))
+                           route=RoutingTable.load().route("report", district))
 
 
 def test_status_change_is_told_to_the_citizen(live_url, app, staff, desktop, fake_zalo):
     assert post_zalo(app.test_client(), zalo_text("xin chào", "z-hello")).status_code == 200  # the window is open
     fake_zalo.wait_for(1)
-    case = _case(staff, "ubnd_cang_long")
+    case = _case(staff)
     log_in(desktop, live_url, "dtv1")
     desktop.goto(f"{live_url}/console/cases")
     expect(desktop.get_by_role("row").filter(has_text=case["code"])).to_contain_text("0912***678")  # masked
@@ -150,7 +163,7 @@ def test_status_change_is_told_to_the_citizen(live_url, app, staff, desktop, fak
 
 
 def test_an_agency_sees_only_its_own_cases_also_by_url(live_url, app, staff, desktop):
-    own, other = _case(staff, "ubnd_cang_long"), _case(staff, "ubnd_cau_ke", district="Huyện Cầu Kè")
+    own, other = _case(staff), _case(staff, "Huyện Cầu Kè")
     log_in(desktop, live_url, "ubnd_cl")
     expect(desktop.get_by_role("heading", name=re.compile("Hồ sơ"))).to_be_visible()
     expect(desktop.get_by_role("link", name=own["code"])).to_be_visible()
@@ -162,7 +175,7 @@ def test_an_agency_sees_only_its_own_cases_also_by_url(live_url, app, staff, des
 
 
 def test_csv_export_opens_in_excel_with_vietnamese_intact(live_url, staff, desktop):
-    case = _case(staff, "ubnd_cang_long")
+    case = _case(staff)
     log_in(desktop, live_url, "dtv1")
     desktop.goto(f"{live_url}/console/cases")
     with desktop.expect_download() as download:
@@ -176,7 +189,7 @@ def test_csv_export_opens_in_excel_with_vietnamese_intact(live_url, staff, deskt
 
 
 def test_post_without_csrf_token_is_refused(live_url, staff, desktop):
-    case = _case(staff, "ubnd_cang_long")
+    case = _case(staff)
     log_in(desktop, live_url, "dtv1")
     cookies = {c["name"]: c["value"] for c in desktop.context.cookies()}
     answer = requests.post(f"{live_url}/console/cases/{case['code']}/status", cookies=cookies, timeout=10,
@@ -186,7 +199,7 @@ def test_post_without_csrf_token_is_refused(live_url, staff, desktop):
 
 
 def test_dashboard_draws_the_figures(live_url, staff, desktop):
-    _case(staff, "ubnd_cang_long")
+    _case(staff)
     log_in(desktop, live_url, "quantri")
     desktop.goto(f"{live_url}/console/dashboard")
     expect(desktop.locator(".tile").first).to_contain_text("1")
