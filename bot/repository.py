@@ -28,6 +28,33 @@ CLOSED_STATUSES = ("resolved", "not_responsible", "duplicate")
 OPEN_STATUSES = ("new", "routed", "in_progress", "reopened")
 
 
+INDEXES = [  # (collection, keys, unique)
+    ("messages", [("channel", ASCENDING), ("message_id", ASCENDING)], True),
+    ("messages", [("state", ASCENDING), ("lease_until", ASCENDING)], False),
+    ("messages", [("direction", ASCENDING), ("state", ASCENDING), ("received_ts", ASCENDING)], False),
+    ("messages", [("channel", ASCENDING), ("user_id", ASCENDING), ("received_ts", ASCENDING)], False),
+    ("messages", [("channel", ASCENDING), ("platform_message_id", ASCENDING)], False),
+    ("conversations", [("channel", ASCENDING), ("user_id", ASCENDING)], True),
+    ("conversations", [("handler", ASCENDING), ("handoff_priority", ASCENDING)], False),
+    ("conversations", [("handler", ASCENDING), ("staff_owner", ASCENDING)], False),
+    ("cases", [("code", ASCENDING)], True),
+    ("cases", [("source", ASCENDING)], True),
+    ("cases", [("channel", ASCENDING), ("user_id", ASCENDING)], False),
+    ("cases", [("created_ts", DESCENDING)], False),
+    ("cases", [("agency", ASCENDING), ("created_ts", DESCENDING)], False),
+    ("cases", [("status", ASCENDING), ("due_ts", ASCENDING)], False),
+    ("cases", [("details.phone", ASCENDING)], False),
+    ("case_events", [("key", ASCENDING)], True),
+    ("case_events", [("code", ASCENDING), ("ts", ASCENDING)], False),
+    ("staff", [("username", ASCENDING)], True),
+    ("audit", [("ts", DESCENDING)], False),
+]
+SINGLE_FIELD_INDEXES = [("messages", "state"), ("messages", "user_id"), ("messages", "message_id"),
+                        ("messages", "platform_message_id"), ("conversations", "user_id"),
+                        ("conversations", "handler"), ("cases", "user_id"), ("cases", "status"),
+                        ("cases", "agency"), ("cases", "district"), ("case_events", "code")]
+
+
 class DatabaseUnavailable(Exception):
     """The database did not answer; callers answer 503 or retry later."""
 
@@ -64,26 +91,21 @@ class Repository:
             return False
 
     def ensure_indexes(self) -> None:
-        """Idempotent: creating an index that exists is a no-op."""
-        self.messages.create_index([("channel", ASCENDING), ("message_id", ASCENDING)], unique=True)
-        self.messages.create_index([("state", ASCENDING), ("lease_until", ASCENDING)])
-        self.messages.create_index([("direction", ASCENDING), ("state", ASCENDING), ("received_ts", ASCENDING)])
-        self.conversations.create_index([("handler", ASCENDING), ("handoff_priority", ASCENDING)])
-        self.messages.create_index([("channel", ASCENDING), ("user_id", ASCENDING), ("received_ts", ASCENDING)])
-        self.messages.create_index([("channel", ASCENDING), ("platform_message_id", ASCENDING)])
-        self.conversations.create_index([("channel", ASCENDING), ("user_id", ASCENDING)], unique=True)
-        self.cases.create_index([("code", ASCENDING)], unique=True)
-        self.cases.create_index([("source", ASCENDING)], unique=True)
-        self.cases.create_index([("channel", ASCENDING), ("user_id", ASCENDING)])
-        self.case_events.create_index([("key", ASCENDING)], unique=True)
-        self.case_events.create_index([("code", ASCENDING), ("ts", ASCENDING)])
-        self.cases.create_index([("created_ts", DESCENDING)])
-        self.cases.create_index([("agency", ASCENDING), ("created_ts", DESCENDING)])
-        self.cases.create_index([("status", ASCENDING), ("due_ts", ASCENDING)])
-        self.cases.create_index([("details.phone", ASCENDING)])
-        self.conversations.create_index([("handler", ASCENDING), ("staff_owner", ASCENDING)])
-        self.staff.create_index([("username", ASCENDING)], unique=True)
-        self.audit.create_index([("ts", DESCENDING)])
+        """Idempotent: creating an index that exists is a no-op.
+
+        The compound indexes serve MongoDB. The embedded server's planner uses single-field
+        indexes only (measured with explain(): with (state, lease_until) indexed, `state:
+        "pending"` was still a full scan, 100 ms at 100k messages; with `state` alone, 1 ms), so
+        the leading field of each hot query gets its own index too."""
+        for collection, fields, unique in INDEXES:
+            self.db[collection].create_index(fields, unique=unique)
+        for collection, field in SINGLE_FIELD_INDEXES:
+            self.db[collection].create_index(field)
+
+    def _count(self, collection, query: dict) -> int:
+        """count_documents() takes 400 ms over 10k documents on the embedded server, this 1 ms;
+        both are exact on MongoDB."""
+        return next(collection.aggregate([{"$match": query}, {"$count": "n"}]), {"n": 0})["n"]
 
     def wait_until_ready(self, deadline_seconds: float) -> None:
         """At start-up the database may still be starting (make run starts everything at once)."""
@@ -209,7 +231,7 @@ class Repository:
         return self.conversations.find_one({"channel": channel, "user_id": user_id}, {"form": 0})
 
     def count_inbound_since(self, channel: str, user_id: str, since_ts: float) -> int:
-        return self.messages.count_documents({"channel": channel, "user_id": user_id, "direction": "in",
+        return self._count(self.messages, {"channel": channel, "user_id": user_id, "direction": "in",
                                               "received_ts": {"$gt": since_ts}})
 
     def claim_inbound(self, worker_id: str, lease_seconds: float) -> dict | None:
@@ -293,10 +315,10 @@ class Repository:
         """How many inbound messages wait, and the age in seconds of the oldest."""
         waiting = {"direction": "in", "state": "pending"}
         oldest = self.messages.find_one(waiting, sort=[("received_ts", ASCENDING)])
-        return self.messages.count_documents(waiting), (now - oldest["received_ts"]) if oldest else 0.0
+        return self._count(self.messages, waiting), (now - oldest["received_ts"]) if oldest else 0.0
 
     def handoffs_waiting(self) -> dict[str, int]:
-        return {priority: self.conversations.count_documents({"handler": "waiting", "handoff_priority": priority})
+        return {priority: self._count(self.conversations, {"handler": "waiting", "handoff_priority": priority})
                 for priority in ("urgent", "normal")}
 
     # ---- cases ----------------------------------------------------------------------------
@@ -477,7 +499,7 @@ class Repository:
     # ---- staff accounts and the audit log ---------------------------------------------------
 
     def count_staff(self) -> int:
-        return self.staff.count_documents({})
+        return self._count(self.staff, {})
 
     def create_staff(self, *, username: str, password_hash: str, role: str, agency: str | None = None,
                      name: str | None = None) -> bool:
@@ -555,7 +577,7 @@ class Repository:
                 return [], 0
             query.setdefault("status", {"$in": list(OPEN_STATUSES)})
             query["due_ts"] = {"$lt": now or time.time()}
-        total = self.cases.count_documents(query)
+        total = self._count(self.cases, query)
         page = list(self.cases.find(query).sort("created_ts", DESCENDING).skip(max(0, skip)).limit(limit))
         return page, total
 

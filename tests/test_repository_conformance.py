@@ -131,3 +131,25 @@ def test_update_many_with_in_and_nested_documents_and_lists(db):
     assert stored["attachments"] == attachments and stored["choices"] == [["Phản ánh", "P"]]
     assert db.m.find_one({"pid": "c"}, sort=[("ts", -1)])["pid"] == "c"
     assert [d["pid"] for d in db.m.find({"ts": {"$gt": 1.5}}).sort("ts", ASCENDING).limit(1)] == ["b"]
+
+
+def test_counting_with_an_aggregate_match_and_count(db):
+    """Repository._count: an exact count. When nothing matches MongoDB yields no document and
+    the embedded server {"n": 0}: _count reads both as 0."""
+    db.c.insert_many([{"status": "routed", "due_ts": float(n), "tag": {"phone": "09"}} for n in range(5)]
+                     + [{"status": "resolved", "due_ts": 1.0}])
+    count = lambda query: list(db.c.aggregate([{"$match": query}, {"$count": "n"}]))
+    assert count({"status": "routed", "due_ts": {"$lt": 3.0}}) == [{"n": 3}]
+    assert count({"status": {"$in": ["routed", "resolved"]}}) == [{"n": 6}]
+    assert count({"status": "duplicate"}) in ([], [{"n": 0}])
+
+
+def test_skip_limit_and_descending_sort_page_through_a_collection(db):
+    db.p.insert_many([{"n": n, "ts": float(n)} for n in range(12)])
+    page = lambda skip: [d["n"] for d in db.p.find().sort("ts", -1).skip(skip).limit(5)]
+    assert (page(0), page(5), page(10)) == ([11, 10, 9, 8, 7], [6, 5, 4, 3, 2], [1, 0])
+
+
+def test_a_range_on_a_float_combined_with_an_equality(db):
+    db.r.insert_many([{"agency": a, "created_ts": float(t)} for a in ("x", "y") for t in range(10)])
+    assert db.r.count_documents({"agency": "x", "created_ts": {"$gte": 3.0, "$lt": 7.0}}) == 4

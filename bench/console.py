@@ -1,0 +1,126 @@
+"""Staff console response time with a year's worth of data: 10,000 cases and 100,000 messages in
+the database (the embedded server), through the real web process over HTTP."""
+from __future__ import annotations
+
+import os
+import random
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import requests
+
+from bench.message_flow import summary
+from bot.config import REPO_ROOT
+from bot.console.access import passwords
+from bot.repository import Repository, new_case_code
+from bot.routing import RoutingTable
+from tests.conftest import free_port, wait_until
+
+CASES, MESSAGES, CITIZENS, WAITING_CHATS = 10_000, 100_000, 5_000, 40
+REQUESTS = 50
+PASSWORD = "bench-password-123"
+CATEGORIES = ("report", "suggestion", "welfare", "health_advice")
+STATUSES = ("routed", "in_progress", "resolved", "resolved", "resolved", "not_responsible")
+
+
+def seed(repository: Repository) -> None:
+    rng = random.Random(1022)
+    table = RoutingTable.load()
+    districts = [d for d in table.routes["report"] if d != "*"]
+    now = time.time()
+    created = datetime.now(timezone.utc)
+    started = time.monotonic()
+    messages = []
+    for n in range(MESSAGES):
+        user = f"citizen{n % CITIZENS}"
+        ts = now - rng.uniform(0, 365 * 86400)
+        messages.append({"channel": "zalo", "message_id": f"m{n}", "user_id": user,
+                         "direction": "in" if n % 2 == 0 else "out", "text": "tin nhắn thứ %d" % n,
+                         "created_at": created, "received_ts": ts, "state": "done", "lease_until": 0.0})
+    for i in range(0, MESSAGES, 5000):
+        repository.messages.insert_many(messages[i:i + 5000], ordered=False)
+    cases = []
+    for n in range(CASES):
+        category, district = rng.choice(CATEGORIES), rng.choice(districts)
+        route = table.route(category, district)
+        ts = now - rng.uniform(0, 365 * 86400)
+        cases.append({"code": new_case_code(), "source": f"zalo:m{n * 10}", "channel": "zalo",
+                      "user_id": f"citizen{n % CITIZENS}", "category": category, "description": "nội dung",
+                      "details": {"phone": f"09{rng.randrange(10**8):08d}"}, "media_messages": [],
+                      "district": district, "priority": "normal", "agency": route.agency,
+                      "agency_name": route.agency_name, "status": rng.choice(STATUSES), "created_at": created,
+                      "created_ts": ts, "due_ts": ts + route.due_hours * 3600})
+    for i in range(0, CASES, 2000):
+        repository.cases.insert_many(cases[i:i + 2000], ordered=False)
+    for n in range(WAITING_CHATS):
+        repository.start_handoff("zalo", f"citizen{n}", "ask_human", urgent=n % 7 == 0)
+    repository.create_staff(username="bench", password_hash=passwords.hash(PASSWORD), role="operator")
+    print(f"console: seeded {CASES:,} cases, {MESSAGES:,} messages, {WAITING_CHATS} waiting chats "
+          f"in {time.monotonic() - started:.1f} s")
+
+
+def timed(session: requests.Session, url: str) -> list[float]:
+    seconds = []
+    for _ in range(REQUESTS):
+        started = time.perf_counter()
+        answer = session.get(url, timeout=30)
+        seconds.append(time.perf_counter() - started)
+        assert answer.status_code == 200, (url, answer.status_code)
+    return seconds
+
+
+def run() -> None:
+    with tempfile.TemporaryDirectory() as var:
+        db_port, web_port = free_port(), free_port()
+        database = subprocess.Popen([sys.executable, "-m", "bot.embedded_db", "--port", str(db_port),
+                                     "--data-dir", f"{var}/db", "--pid-file", f"{var}/db.pid",
+                                     "--log-file", f"{var}/db.log"], cwd=REPO_ROOT)
+        uri = f"mongodb://127.0.0.1:{db_port}/bench_console"
+        repository = Repository(uri)
+        web = None
+        try:
+            repository.wait_until_ready(30)
+            seed(repository)
+            env = dict(os.environ, MONGODB_URI=uri, NLU_URL="http://127.0.0.1:9", VAR_DIR=var, PORT=str(web_port),
+                       ADMIN_PASSWORD="not-used-here-123")
+            web = subprocess.Popen([sys.executable, "-m", "bot.web"], cwd=REPO_ROOT, env=env,
+                                   stdout=open(Path(var) / "web.log", "w"), stderr=subprocess.STDOUT)
+            base = f"http://127.0.0.1:{web_port}"
+            session = requests.Session()
+
+            def login_page():
+                try:
+                    return session.get(f"{base}/console/login", timeout=2)
+                except requests.RequestException:
+                    return None
+
+            page = wait_until(login_page, 60, "the web process")
+            token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page.text).group(1)
+            assert session.post(f"{base}/console/login", data={"username": "bench", "password": PASSWORD,
+                                                               "csrf_token": token}).status_code == 200
+            phone = repository.cases.find_one({})["details"]["phone"]
+            for name, path in [("queue page (40 waiting chats)", "/console/chats"),
+                               ("queue refresh (the part polled every 5 s)", "/console/chats/rows"),
+                               ("case list, first page", "/console/cases"),
+                               ("case list, one district + status", "/console/cases?district=Huy%E1%BB%87n+C%C3%A0ng+Long&status=in_progress"),
+                               ("case list, overdue", "/console/cases?overdue=1"),
+                               ("case list, page 100", "/console/cases?page=100"),
+                               ("case search by phone", f"/console/cases?q={phone}"),
+                               ("dashboard, 30 days", "/console/dashboard")]:
+                print("console " + summary(name, timed(session, base + path)))
+        finally:
+            if web:
+                web.terminate()
+                web.wait(timeout=30)
+            repository.close()
+            database.terminate()
+            database.wait(timeout=30)
+
+
+if __name__ == "__main__":
+    run()
