@@ -6,7 +6,7 @@ import time
 from dataclasses import dataclass
 from typing import Callable
 
-from bot import texts
+from bot import forms, texts
 from bot.handoff import Handoff, LOW_CONFIDENCE_TURNS, is_health_emergency, is_khmer
 from bot.repository import SERVICE_CATEGORIES
 from nlu.client import Parse
@@ -114,11 +114,15 @@ def _decide(text: str, parse: Parse, case_of_this_user: Callable[[str], dict | N
         return Decision(reply=texts.NOT_UNDERSTOOD, not_understood=True)
     if parse.intent in SERVICE_CATEGORIES:
         district = next((e["value"] for e in parse.entities if e["entity"] == "district"), None)
+        if parse.intent == "health_advice" and forms.is_bare_request(text):  # no question yet
+            return Decision(reply=texts.ASK_DETAILS["health_advice"])
         reply = health_guidance(text) if parse.intent == "health_advice" else None
         return Decision(reply=reply, file_case=parse.intent, district=district)
     if parse.intent == "check_status":
         return Decision(reply=texts.ASK_CASE_CODE)
-    return Decision(reply=SMALL_TALK.get(parse.intent, texts.NOT_UNDERSTOOD))
+    if parse.intent in SMALL_TALK:
+        return Decision(reply=SMALL_TALK[parse.intent])
+    return Decision(reply=texts.NOT_UNDERSTOOD, not_understood=True)  # out_of_scope: not understood either
 
 
 def _reopen(code: str, case_of_this_user: Callable[[str], dict | None]) -> Decision:

@@ -15,6 +15,13 @@ from nlu.text import strip_diacritics
 
 CONFIRM, EDIT, CANCEL, FIX = "FORM_CONFIRM", "FORM_EDIT", "FORM_CANCEL", "FORM_FIX_"
 CANCEL_WORDS = {"huy", "huy bo", "thoi", "thoi khong gui nua", "cancel"}
+# Zalo shows no buttons: the summary asks the citizen to type them (texts.CONFIRM_HINT).
+SEND_WORDS = {"gui", "gui di", "dong y"}  # not "dung": "dừng" (stop) reads the same without diacritics
+EDIT_WORD = "sua"
+# A first message made only of these words says what the citizen wants, not what happened:
+# it is no description ("tôi muốn phản ánh", "xin hỗ trợ", "cho em hỏi về sức khỏe").
+REQUEST_WORDS = set("cho toi em minh tui chau con muon can xin duoc co phan anh to giac bao gop y kien nghi de "
+                    "ho tro giup do tu van hoi ve suc khoe a voi nhe oi tong dai 1022".split())
 CONFIRM_CHOICES = (("Gửi", CONFIRM), ("Sửa thông tin", EDIT), ("Hủy", CANCEL))
 
 
@@ -59,7 +66,7 @@ class Step:
 
 def start(category: str, text: str | None, entities: list[dict], now: float) -> Step:
     form = {"category": category, "values": {}, "district": None, "media": [], "asking": None, "updated_ts": now}
-    if text:
+    if text and not is_bare_request(text):
         form["values"]["description"] = text
     _fill_from_entities(form, entities)
     return _next(form)
@@ -67,7 +74,9 @@ def start(category: str, text: str | None, entities: list[dict], now: float) -> 
 
 def advance(form: dict, text: str, parse: Parse, payload: str | None, now: float) -> Step:
     form = {**form, "values": dict(form["values"]), "updated_ts": now}
-    plain = re.sub(r"[^\w\s]", "", strip_diacritics(text.lower())).strip()
+    plain = _plain(text)
+    if form["asking"] == "confirm" and payload is None:
+        payload = _typed_button(plain)
     # A tapped button means what it says, whatever the NLU makes of its title.
     if payload == CANCEL or (payload not in (CONFIRM, EDIT) and (parse.intent == "cancel" or plain in CANCEL_WORDS)):
         return Step(None, texts.FORM_CANCELLED)
@@ -78,6 +87,10 @@ def advance(form: dict, text: str, parse: Parse, payload: str | None, now: float
                                     "details": {k: v for k, v in form["values"].items() if k != "description"},
                                     "district": form["district"], "media": form["media"]})
         if payload == EDIT or parse.intent == "deny":
+            named = _field_named(fields, None, plain.removeprefix(EDIT_WORD).strip()) \
+                if plain.startswith(EDIT_WORD + " ") else None
+            if named:  # "sửa địa điểm"
+                return _ask_again(form, named)
             form["asking"] = "fix"
             return Step(form, texts.ASK_WHICH_FIELD, tuple((f.label[:20], FIX + f.name) for f in fields))
         if _fill_from_entities(form, parse.entities):  # e.g. a phone number added at the last step
@@ -87,11 +100,7 @@ def advance(form: dict, text: str, parse: Parse, payload: str | None, now: float
         chosen = _field_named(fields, payload, plain)
         if chosen is None:
             return Step(form, texts.ASK_WHICH_FIELD, tuple((f.label[:20], FIX + f.name) for f in fields))
-        form["values"].pop(chosen.name, None)
-        if chosen.name == "place":
-            form["district"] = None
-        form["asking"] = chosen.name
-        return Step(form, chosen.question or texts.ASK_PHONE)
+        return _ask_again(form, chosen)
     asked = next(f for f in fields if f.name == form["asking"])
     if not _fill_from_entities(form, parse.entities, only=asked) and text.strip():
         form["values"][asked.name] = text.strip()
@@ -115,8 +124,39 @@ def add_location(form: dict, place: str, now: float) -> Step:
     return _next(form)
 
 
+def names_a_field(form: dict, text: str, payload: str | None) -> bool:
+    """At the "which detail?" step the answer names a detail, whatever else the NLU hears in it
+    ("số điện thoại" sounds to it like asking for a person)."""
+    return form["asking"] == "fix" and _field_named(FORMS[form["category"]], payload, _plain(text)) is not None
+
+
+def is_bare_request(text: str) -> bool:
+    words = _plain(text).split()
+    return bool(words) and all(word in REQUEST_WORDS for word in words)
+
+
 def expired(form: dict, now: float, minutes: int) -> bool:
     return now - form.get("updated_ts", 0) > minutes * 60
+
+
+def _plain(text: str) -> str:
+    return re.sub(r"[^\w\s]", "", strip_diacritics(text.lower())).strip()
+
+
+def _typed_button(plain: str) -> str | None:
+    if plain in SEND_WORDS:
+        return CONFIRM
+    if plain == EDIT_WORD or plain.startswith(EDIT_WORD + " "):
+        return EDIT
+    return None
+
+
+def _ask_again(form: dict, chosen: Field) -> Step:
+    form["values"].pop(chosen.name, None)
+    if chosen.name == "place":
+        form["district"] = None
+    form["asking"] = chosen.name
+    return Step(form, chosen.question or texts.ASK_PHONE)
 
 
 def _next(form: dict) -> Step:

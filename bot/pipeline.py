@@ -72,8 +72,10 @@ class Pipeline:
             form = None
             self.reply(message, texts.FORM_EXPIRED, key="expired")
         category = dialogue.category_of(payload)
-        if category:
+        if category in forms.FORMS:
             return self.act_on_form(message, forms.start(category, None, [], now), {})
+        if category:  # a health question gets guidance and a case at once, without a form
+            return {"reply_state": self.reply(message, texts.ASK_DETAILS[category])}
         button = dialogue.for_payload(payload)
         if button:
             return {"reply_state": self.reply(message, button.reply, button.choices)}
@@ -92,7 +94,7 @@ class Pipeline:
         with metrics.NLU_SECONDS.time():
             parse = self.nlu.parse(text)
         outcome = {"intent": parse.intent, "confidence": round(parse.confidence, 4)}
-        if form and parse.intent != "ask_human":
+        if form and (parse.intent != "ask_human" or forms.names_a_field(form, text, payload)):
             return self.act_on_form(message, forms.advance(form, text, parse, payload, now), outcome)
         if parse.intent in forms.FORMS and parse.confidence >= dialogue.CONFIDENCE_THRESHOLD \
                 and not dialogue.find_case_code(text):

@@ -87,3 +87,13 @@ def test_an_emergency_gets_advice_an_urgent_case_and_a_person_at_once():
     assert decision.reply == texts.EMERGENCY_ADVICE and "115" in decision.reply
     assert (decision.file_case, decision.urgent, decision.handoff) == ("health_advice", True,
                                                                        Handoff("urgent_health", urgent=True))
+
+
+def test_a_message_out_of_scope_counts_as_not_understood():
+    second = dialogue.decide("giá vàng hôm nay", Parse("out_of_scope", 0.93), NO_CASES, not_understood_before=1)
+    assert second.handoff == Handoff("not_understood")
+
+
+def test_asking_for_health_advice_without_a_question_files_nothing_yet():
+    decision = dialogue.decide("tôi muốn được tư vấn sức khỏe", Parse("health_advice", 0.79), NO_CASES)
+    assert (decision.reply, decision.file_case) == (texts.ASK_DETAILS["health_advice"], None)

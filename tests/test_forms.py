@@ -105,3 +105,19 @@ def test_a_shared_location_answers_where():
     located = forms.add_location(first.form, texts.shared_location(9.9347, 106.3453), NOW)
     assert located.form["asking"] == "confirm" and "9.93470, 106.34530" in located.reply
     assert forms.add_location(forms.start("suggestion", "ý kiến", [], NOW).form, "x", NOW).reply is None
+
+
+def test_the_summarys_typed_words_act_as_its_buttons_whatever_the_nlu_hears():
+    """Zalo shows no buttons: "gửi" (which the model hears as cancel), "sửa", "sửa <detail>"."""
+    summary = forms.start("report", "đám nhậu", [PLACE, DISTRICT, WHEN], NOW)
+    assert step(summary.form, "Gửi", "cancel").file is not None
+    assert step(summary.form, "sửa", "nlu_fallback").reply == texts.ASK_WHICH_FIELD
+    assert step(summary.form, "sửa thời gian", "nlu_fallback").reply == texts.ASK_TIME
+    assert step(summary.form, "dừng", "cancel").reply == texts.FORM_CANCELLED  # "dung" is not "đúng"
+
+
+def test_a_first_message_that_only_says_what_the_citizen_wants_is_no_description():
+    for wish in ("tôi muốn phản ánh", "Cho em phản ánh ạ", "đề nghị hỗ trợ", "tôi muốn góp ý kiến"):
+        assert forms.is_bare_request(wish)
+        assert forms.start("report", wish, [], NOW).reply == texts.ASK_DETAILS["report"]
+    assert not forms.is_bare_request("xin hỗ trợ gạo") and not forms.is_bare_request("có đám nhậu")
