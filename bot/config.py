@@ -17,6 +17,15 @@ def load_env_file() -> None:
     load_dotenv(REPO_ROOT / ".env", override=False)
 
 
+def _proxy_hops(value: str) -> int:
+    """TRUST_PROXY: how many proxies append to X-Forwarded-For ("yes"/"true" is one)."""
+    if value.lower() in ("yes", "true", "on"):
+        return 1
+    if value.lower() in ("no", "false", "off"):
+        return 0
+    return max(0, int(value))
+
+
 @dataclass(frozen=True)
 class Settings:
     var_dir: Path
@@ -41,6 +50,8 @@ class Settings:
     handoff_quiet_minutes: int  # a chat handed to people returns to the bot after this long without staff
     form_timeout_minutes: int   # a half-finished case form is dropped after this long without an answer
     workers: int                # worker processes `make run` starts
+    web_chat_ip_per_minute: int = 60  # web-chat messages from one address; a family shares one, a script floods
+    trust_proxy: int = 0        # reverse proxies in front of the app; their X-Forwarded-For names the citizen
 
     @classmethod
     def from_env(cls, env: dict | None = None) -> "Settings":
@@ -74,6 +85,8 @@ class Settings:
             handoff_quiet_minutes=int(get("HANDOFF_QUIET_MINUTES", "240")),
             form_timeout_minutes=int(get("FORM_TIMEOUT_MINUTES", "60")),
             workers=max(1, int(get("WORKERS", "1"))),
+            web_chat_ip_per_minute=max(1, int(get("WEB_CHAT_IP_PER_MINUTE", "60"))),
+            trust_proxy=_proxy_hops(get("TRUST_PROXY", "0")),
         )
 
     @property

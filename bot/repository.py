@@ -48,6 +48,7 @@ class Repository:
         self.tokens = self.db["tokens"]
         self.conversations = self.db["conversations"]
         self.case_events = self.db["case_events"]
+        self.rate_limits = self.db["rate_limits"]
 
     def close(self) -> None:
         self.client.close()
@@ -73,6 +74,7 @@ class Repository:
         self.cases.create_index([("channel", ASCENDING), ("user_id", ASCENDING)])
         self.case_events.create_index([("key", ASCENDING)], unique=True)
         self.case_events.create_index([("code", ASCENDING), ("ts", ASCENDING)])
+        self.rate_limits.create_index([("key", ASCENDING), ("ts", ASCENDING)])
 
     def wait_until_ready(self, deadline_seconds: float) -> None:
         """At start-up the database may still be starting (make run starts everything at once)."""
@@ -189,6 +191,21 @@ class Repository:
     def count_inbound_since(self, channel: str, user_id: str, since_ts: float) -> int:
         return self.messages.count_documents({"channel": channel, "user_id": user_id, "direction": "in",
                                               "received_ts": {"$gt": since_ts}})
+
+    def hits_since(self, key: str, since_ts: float) -> int:
+        """How many hits `key` (e.g. a hashed address) had after `since_ts`: a sliding window."""
+        try:
+            return self.rate_limits.count_documents({"key": key, "ts": {"$gt": since_ts}})
+        except PyMongoError as exc:
+            raise DatabaseUnavailable(str(exc)) from exc
+
+    def add_hit(self, key: str, now: float, keep_seconds: float = 60) -> None:
+        """Counted in the database, so every web process agrees; hits older than the window go."""
+        try:
+            self.rate_limits.insert_one({"key": key, "ts": now})
+            self.rate_limits.delete_many({"key": key, "ts": {"$lt": now - keep_seconds}})
+        except PyMongoError as exc:
+            raise DatabaseUnavailable(str(exc)) from exc
 
     def claim_inbound(self, worker_id: str, lease_seconds: float) -> dict | None:
         """Take the oldest message that may be processed now, with a lease.

@@ -5,7 +5,7 @@ from __future__ import annotations
 from bot.channels import BadPayload
 from bot.messages import (FOLLOW, UNFOLLOW, USER_INFO, Attachment, Event, InboundMessage, Receipt,
                           StaffMessage)
-from webhooks.payload import ident, items, json_object, obj
+from webhooks.payload import ident, ident_or_none, items, json_object, number_or_none, obj, text_or_none
 
 CHANNEL = "zalo"
 
@@ -29,26 +29,21 @@ def _timestamp(event: dict) -> int:
         raise BadPayload("timestamp is not a number") from exc
 
 
-def _number(value) -> float | None:
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return None
-
-
 def _attachment(item) -> Attachment:
     item = obj(item, "attachment")
     kind, payload = str(item.get("type") or "unknown"), item.get("payload") or {}
     if not isinstance(payload, dict):
         raise BadPayload("attachment payload is not an object")
     if kind == "location":
-        coordinates = payload.get("coordinates") or {}  # strings, in Zalo's payloads
-        return Attachment(kind, latitude=_number(coordinates.get("latitude")),
-                          longitude=_number(coordinates.get("longitude")))
+        coordinates = payload.get("coordinates")  # strings, in Zalo's payloads
+        coordinates = coordinates if isinstance(coordinates, dict) else {}
+        return Attachment(kind, latitude=number_or_none(coordinates.get("latitude")),
+                          longitude=number_or_none(coordinates.get("longitude")))
     size = payload.get("size")
-    return Attachment(kind, url=payload.get("url") or payload.get("thumbnail"), name=payload.get("name"),
-                      size=int(size) if str(size or "").isdigit() else None,
-                      description=payload.get("description") or payload.get("id"))
+    return Attachment(kind, url=text_or_none(payload.get("url")) or text_or_none(payload.get("thumbnail")),
+                      name=text_or_none(payload.get("name")),
+                      size=int(size) if isinstance(size, (str, int)) and str(size).isdigit() else None,
+                      description=text_or_none(payload.get("description")) or text_or_none(payload.get("id")))
 
 
 def _attachments(message: dict) -> tuple[Attachment, ...]:
@@ -64,7 +59,7 @@ def citizen_message(event: dict) -> list[Event]:
                            user_id=ident(sender.get("id"), "sender.id"), text=text or "",
                            sent_at_ms=_timestamp(event), event=event["event_name"],
                            attachments=_attachments(message),
-                           reply_to=message.get("quote_msg_id"))]
+                           reply_to=ident_or_none(message.get("quote_msg_id")))]
 
 
 def follow(event: dict) -> list[Event]:
@@ -107,7 +102,7 @@ def oa_echo(event: dict) -> list[Event]:
         return []  # the echo of what this bot sent through the API
     return [StaffMessage(channel=CHANNEL, message_id=ident(message.get("msg_id"), "message.msg_id"),
                          user_id=ident(obj(event.get("recipient"), "recipient").get("id"), "recipient.id"),
-                         text=message.get("text") or "", sent_at_ms=_timestamp(event),
+                         text=text_or_none(message.get("text")) or "", sent_at_ms=_timestamp(event),
                          staff_id=str(sender["admin_id"]), attachments=_attachments(message))]
 
 
