@@ -140,6 +140,10 @@ class Expect:
                 assert after == self.contents, f"a rejected request ({status}) changed the database"
             self.contents = after
 
+    @property
+    def examples(self) -> int:
+        return sum(self.counts.values())
+
     def nothing_stored(self):
         assert database_contents(self.repository) == self.contents
 
@@ -160,7 +164,7 @@ def test_zalo_rejects_forged_bodies_and_headers(fuzz_app, repository):
 
     run()
     expect.nothing_stored()
-    assert expect.counts.get(403, 0) > UNSIGNED // 3, expect.counts
+    assert expect.examples == UNSIGNED and expect.counts.get(403, 0) > UNSIGNED // 3, expect.counts
 
 
 def test_facebook_rejects_forged_bodies_and_headers(fuzz_app, repository):
@@ -178,6 +182,7 @@ def test_facebook_rejects_forged_bodies_and_headers(fuzz_app, repository):
 
     run()
     expect.nothing_stored()
+    assert expect.examples == UNSIGNED
 
 
 # ---- correctly signed, so the parser runs: malformed is 400 and stores nothing -----------------
@@ -193,6 +198,7 @@ def test_zalo_signed_hostile_events_are_400_or_stored_cleanly(fuzz_app, reposito
                                  headers={"X-ZEvent-Signature": signature}), {200, 400})
 
     run()
+    assert expect.examples == SIGNED_MALFORMED, expect.counts
     assert expect.counts.get(400, 0) > 0 and expect.counts.get(200, 0) > 0, expect.counts
     _assert_no_operator_stored(repository)
 
@@ -207,6 +213,7 @@ def test_facebook_signed_hostile_events_are_400_or_stored_cleanly(fuzz_app, repo
                                  headers={"X-Hub-Signature-256": facebook_signature(body)}), {200, 400})
 
     run()
+    assert expect.examples == SIGNED_MALFORMED, expect.counts
     assert expect.counts.get(400, 0) > 0 and expect.counts.get(200, 0) > 0, expect.counts
     _assert_no_operator_stored(repository)
 
@@ -230,6 +237,7 @@ ids = st.text("0123456789", min_size=1, max_size=19)
 def test_zalo_signed_well_formed_text_is_stored_once_as_nfc(fuzz_app, repository, settings):
     client = fuzz_app.test_client()
     first_text = {}  # message id -> the text first delivered with it: a later one with that id is a duplicate
+    runs = []
 
     @fuzz(SIGNED_WELL_FORMED)
     @given(text=vietnamese, form=st.sampled_from(["NFC", "NFD"]), sender=ids, msg_id=ids,
@@ -243,17 +251,19 @@ def test_zalo_signed_well_formed_text_is_stored_once_as_nfc(fuzz_app, repository
         for _ in range(2):  # the platform's retry is the same message
             response = client.post("/webhooks/zalo", data=body, content_type="application/json", headers=headers)
             assert response.status_code == 200, response.get_data(as_text=True)
+        runs.append(msg_id)
         first_text.setdefault(msg_id, unicodedata.normalize("NFC", text))
         stored = repository.messages.find_one({"channel": "zalo", "message_id": msg_id})
         assert stored["text"] == first_text[msg_id]
 
     run()
+    assert len(runs) == SIGNED_WELL_FORMED
     assert len(inbound(repository)) == len(first_text)
 
 
 def test_facebook_signed_well_formed_batches_store_every_message_once(fuzz_app, repository):
     client = fuzz_app.test_client()
-    seen = set()
+    seen, runs = set(), []
 
     @fuzz(SIGNED_WELL_FORMED)
     @given(messages=st.lists(st.tuples(ids, st.text("abcdefXYZ_-0123456789", min_size=1, max_size=40), vietnamese),
@@ -269,8 +279,10 @@ def test_facebook_signed_well_formed_batches_store_every_message_once(fuzz_app, 
                                    headers={"X-Hub-Signature-256": facebook_signature(body)})
             assert response.status_code == 200, response.get_data(as_text=True)
         seen.update(f"m_{mid}" for _, mid, _ in messages)
+        runs.append(len(messages))
 
     run()
+    assert len(runs) == SIGNED_WELL_FORMED
     assert sorted(m["message_id"] for m in inbound(repository)) == sorted(seen)
 
 
@@ -303,6 +315,7 @@ def test_web_chat_messages_never_fail_and_refusals_leave_no_trace(fuzz_app, repo
             assert isinstance(json.loads(body)["text"], str)
 
     run()
+    assert expect.examples == WEB_MESSAGES
     assert expect.counts.get(400, 0) > 0 and expect.counts.get(202, 0) > 0, expect.counts
     _assert_no_operator_stored(repository)
 
@@ -333,4 +346,5 @@ def test_web_chat_photos_never_fail_and_refusals_leave_no_trace(fuzz_app, reposi
         expect.check(response, {202, 400, 403})
 
     run()
+    assert expect.examples == WEB_PHOTOS
     assert {400, 403} <= set(expect.counts), expect.counts
