@@ -13,17 +13,18 @@ import hashlib
 import hmac
 import io
 import json
+import os
 import select
 import socket
-import threading
+import subprocess
+import sys
 
 import pytest
-from waitress.server import create_server
-
 from bot import texts
 from bot.app import MAX_BODY_BYTES
-from bot.web import SERVER_OPTIONS
-from tests.conftest import FB_APP_SECRET, facebook_signature, load_fixture, post_facebook, post_zalo, zalo_signature
+from bot.config import REPO_ROOT
+from tests.conftest import (FB_APP_SECRET, environment_for_tests, facebook_signature, free_port, load_fixture,
+                            post_facebook, post_zalo, wait_until, zalo_signature)
 from tests.helpers import database_contents, inbound, the_inbound
 from webhooks.blueprint import MAX_EVENT_BYTES
 from webhooks.web import MAX_MESSAGE_BYTES, MESSAGES_PER_MINUTE
@@ -80,14 +81,28 @@ def test_a_body_over_the_limit_is_413_without_being_read(client, repository, pat
 
 
 @pytest.fixture
-def http_server(app):
-    """The app behind waitress, as `make run` serves it (bot/web.py), on a free port."""
-    server = create_server(app, host="127.0.0.1", port=0, **SERVER_OPTIONS)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    yield server.effective_port
-    server.close()
-    server.task_dispatcher.shutdown()
+def http_server(database_uri, nlu_url, fake_zalo, fake_graph, tmp_path):
+    """The web process as `make run` starts it (bot/web.py: the app behind waitress), on a free port."""
+    port = free_port()
+    env = {**os.environ, **environment_for_tests(database_uri, nlu_url, fake_zalo.url, fake_graph.base_url,
+                                                 tmp_path / "var"), "HOST": "127.0.0.1", "PORT": str(port)}
+    process = subprocess.Popen([sys.executable, "-m", "bot.web"], cwd=REPO_ROOT, env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def listening():
+        assert process.poll() is None, "the web process exited"
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return True
+        except OSError:
+            return False
+
+    try:
+        wait_until(listening, 60, "the web process")
+        yield port
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
 
 
 def _answer(sock) -> bytes:
