@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 from nlu.text import expand_teencode, normalize, strip_diacritics, with_plain_copy, words
 
-FUZZ = settings(deadline=None, derandomize=True, database=None, max_examples=1000,
+FUZZ = settings(deadline=None, derandomize=True, database=None, max_examples=1100,
                 suppress_health_check=[HealthCheck.too_slow])
 ZERO_WIDTH = "\u200b\u200c\u200d\u2060\ufeff\u00ad"
 

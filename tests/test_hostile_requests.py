@@ -391,3 +391,32 @@ def test_trust_proxy_setting_is_read_from_the_environment():
     assert Settings.from_env({"TRUST_PROXY": "yes", "WEB_CHAT_IP_PER_MINUTE": "30"}).trust_proxy == 1
     assert Settings.from_env({"TRUST_PROXY": "2"}).trust_proxy == 2
     assert Settings.from_env({"WEB_CHAT_IP_PER_MINUTE": "30"}).web_chat_ip_per_minute == 30
+
+
+# ---- numbers no platform sends ------------------------------------------------------------------
+
+@pytest.mark.parametrize("timestamp", ["Infinity", "1e400", "-5", str(2 ** 63), "99999999999999999999999999"])
+def test_zalo_timestamp_out_of_range_is_400(client, repository, timestamp):
+    body = json.dumps(load_fixture("zalo", "user_send_text"), ensure_ascii=False)
+    body = body.replace('"timestamp": "1636616404921"', f'"timestamp": {timestamp}').encode()
+    assert f'"timestamp": {timestamp}'.encode() in body
+    before = database_contents(repository)
+    response = client.post("/webhooks/zalo", data=body, content_type="application/json",
+                           headers={"X-ZEvent-Signature": zalo_signature(body)})
+    assert response.status_code == 400
+    assert database_contents(repository) == before
+
+
+@pytest.mark.parametrize("number", [2 ** 63, 10 ** 25, -1])
+def test_numbers_beyond_the_database_are_dropped_not_a_500(client, repository, number):
+    facebook = load_fixture("facebook", "messages")
+    facebook["entry"][0]["messaging"][0]["timestamp"] = number
+    assert post_facebook(client, facebook).status_code == 200
+    read = load_fixture("facebook", "message_reads")
+    read["entry"][0]["messaging"][0]["read"]["watermark"] = number
+    assert post_facebook(client, read).status_code == 200
+    zalo_file = load_fixture("zalo", "user_send_file")
+    zalo_file["message"]["attachments"][0]["payload"]["size"] = str(number)
+    assert post_zalo(client, zalo_file).status_code == 200
+    facebook_message, zalo_message = sorted(inbound(repository), key=lambda m: m["channel"])
+    assert facebook_message["sent_at_ms"] == 0 and "size" not in zalo_message["attachments"][0]

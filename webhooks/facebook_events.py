@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from bot.channels import BadPayload
 from bot.messages import Attachment, Event, InboundMessage, Receipt, StaffMessage
-from webhooks.payload import ident, ident_or_none, items, json_object, number_or_none, obj, text_or_none
+from webhooks.payload import (ident, ident_or_none, int64_or_none, items, json_object, number_or_none, obj,
+                              text_or_none)
 
 CHANNEL = "facebook"
 # Set on every message this bot sends and echoed back by Meta: an echo without it was typed by a
@@ -29,8 +30,7 @@ def parse(body: bytes) -> list[Event]:
 
 
 def _event(event: dict) -> list[Event]:
-    timestamp = event.get("timestamp")
-    timestamp = timestamp if isinstance(timestamp, int) else 0
+    timestamp = int64_or_none(event.get("timestamp")) or 0
     if isinstance(event.get("message"), dict):
         return _message(event, event["message"], timestamp)
     if isinstance(event.get("postback"), dict):
@@ -39,15 +39,10 @@ def _event(event: dict) -> list[Event]:
         delivery = event["delivery"]
         return [Receipt(CHANNEL, _sender(event), "delivered",
                         message_ids=tuple(map(str, items(delivery.get("mids"), "delivery.mids"))),
-                        watermark_ms=_watermark(delivery))]
+                        watermark_ms=int64_or_none(delivery.get("watermark")))]
     if isinstance(event.get("read"), dict):
-        return [Receipt(CHANNEL, _sender(event), "seen", watermark_ms=_watermark(event["read"]))]
+        return [Receipt(CHANNEL, _sender(event), "seen", watermark_ms=int64_or_none(event["read"].get("watermark")))]
     return []  # reactions, referrals, opt-ins...: acknowledged, not stored
-
-
-def _watermark(receipt: dict) -> int | None:
-    watermark = receipt.get("watermark")
-    return watermark if isinstance(watermark, int) and not isinstance(watermark, bool) else None
 
 
 def _sender(event: dict) -> str:

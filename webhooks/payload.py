@@ -51,6 +51,13 @@ def ident_or_none(value) -> str | None:
     return None
 
 
+def int64_or_none(value) -> int | None:
+    """A count or a time in milliseconds: a non-negative integer the database can hold (8 bytes)."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        return None
+    return value if 0 <= value < 2 ** 63 else None
+
+
 def number_or_none(value) -> float | None:
     if isinstance(value, bool):
         return None

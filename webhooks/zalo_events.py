@@ -5,7 +5,8 @@ from __future__ import annotations
 from bot.channels import BadPayload
 from bot.messages import (FOLLOW, UNFOLLOW, USER_INFO, Attachment, Event, InboundMessage, Receipt,
                           StaffMessage)
-from webhooks.payload import ident, ident_or_none, items, json_object, number_or_none, obj, text_or_none
+from webhooks.payload import (ident, ident_or_none, int64_or_none, items, json_object, number_or_none, obj,
+                              text_or_none)
 
 CHANNEL = "zalo"
 
@@ -24,9 +25,12 @@ def parse(body: bytes) -> list[Event]:
 
 def _timestamp(event: dict) -> int:
     try:
-        return int(event.get("timestamp") or 0)
-    except (TypeError, ValueError) as exc:
+        timestamp = int64_or_none(int(event.get("timestamp") or 0))
+    except (TypeError, ValueError, OverflowError) as exc:  # OverflowError: "Infinity"
         raise BadPayload("timestamp is not a number") from exc
+    if timestamp is None:  # negative, or more than the database holds
+        raise BadPayload("timestamp out of range")
+    return timestamp
 
 
 def _attachment(item) -> Attachment:
@@ -42,7 +46,7 @@ def _attachment(item) -> Attachment:
     size = payload.get("size")
     return Attachment(kind, url=text_or_none(payload.get("url")) or text_or_none(payload.get("thumbnail")),
                       name=text_or_none(payload.get("name")),
-                      size=int(size) if isinstance(size, (str, int)) and str(size).isdigit() else None,
+                      size=int64_or_none(int(size)) if isinstance(size, (str, int)) and str(size).isdigit() else None,
                       description=text_or_none(payload.get("description")) or text_or_none(payload.get("id")))
 
 
