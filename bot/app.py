@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from flask import Flask
-from bot import metrics
+from bot import metrics, redact
 from bot.console import init_console
 from bot.console.access import csrf
 from bot.config import Settings, load_env_file
@@ -21,6 +21,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     if settings is None:
         load_env_file()
         settings = Settings.from_env()
+    redact.install_for(settings)
+    redact.install(settings.secret_key())
     app = Flask(__name__)
     app.config.update(SECRET_KEY=settings.secret_key(), MAX_CONTENT_LENGTH=MAX_BODY_BYTES,
                       SESSION_COOKIE_SAMESITE="Lax", SESSION_COOKIE_HTTPONLY=True)

@@ -17,6 +17,15 @@ def load_env_file() -> None:
     load_dotenv(REPO_ROOT / ".env", override=False)
 
 
+def _proxy_hops(value: str) -> int:
+    """TRUST_PROXY: how many proxies append to X-Forwarded-For ("yes"/"true" is one)."""
+    if value.lower() in ("yes", "true", "on"):
+        return 1
+    if value.lower() in ("no", "false", "off"):
+        return 0
+    return max(0, int(value))
+
+
 @dataclass(frozen=True)
 class Settings:
     var_dir: Path
@@ -44,6 +53,8 @@ class Settings:
     admin_username: str         # the first staff account, created when there is none
     admin_password: str | None  # unset: generated and printed once
     secure_cookies: bool        # behind HTTPS: session cookies only travel over it
+    web_chat_ip_per_minute: int = 60  # web-chat messages from one address; a family shares one, a script floods
+    trust_proxy: int = 0        # reverse proxies in front of the app; their X-Forwarded-For names the citizen
 
     @classmethod
     def from_env(cls, env: dict | None = None) -> "Settings":
@@ -80,6 +91,8 @@ class Settings:
             admin_username=get("ADMIN_USERNAME", "admin"),
             admin_password=get("ADMIN_PASSWORD"),
             secure_cookies=get("SECURE_COOKIES", "0").lower() in ("1", "true", "yes"),
+            web_chat_ip_per_minute=max(1, int(get("WEB_CHAT_IP_PER_MINUTE", "60"))),
+            trust_proxy=_proxy_hops(get("TRUST_PROXY", "0")),
         )
 
     @property

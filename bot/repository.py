@@ -48,11 +48,13 @@ INDEXES = [  # (collection, keys, unique)
     ("case_events", [("code", ASCENDING), ("ts", ASCENDING)], False),
     ("staff", [("username", ASCENDING)], True),
     ("audit", [("ts", DESCENDING)], False),
+    ("rate_limits", [("key", ASCENDING), ("ts", ASCENDING)], False),
 ]
 SINGLE_FIELD_INDEXES = [("messages", "state"), ("messages", "user_id"), ("messages", "message_id"),
                         ("messages", "platform_message_id"), ("conversations", "user_id"),
                         ("conversations", "handler"), ("cases", "user_id"), ("cases", "status"),
-                        ("cases", "agency"), ("cases", "district"), ("case_events", "code")]
+                        ("cases", "agency"), ("cases", "district"), ("case_events", "code"),
+                        ("rate_limits", "key")]
 
 
 class DatabaseUnavailable(Exception):
@@ -79,6 +81,7 @@ class Repository:
         self.case_events = self.db["case_events"]
         self.staff = self.db["staff"]
         self.audit = self.db["audit"]
+        self.rate_limits = self.db["rate_limits"]
 
     def close(self) -> None:
         self.client.close()
@@ -233,6 +236,21 @@ class Repository:
     def count_inbound_since(self, channel: str, user_id: str, since_ts: float) -> int:
         return self._count(self.messages, {"channel": channel, "user_id": user_id, "direction": "in",
                                               "received_ts": {"$gt": since_ts}})
+
+    def hits_since(self, key: str, since_ts: float) -> int:
+        """How many hits `key` (e.g. a hashed address) had after `since_ts`: a sliding window."""
+        try:
+            return self._count(self.rate_limits, {"key": key, "ts": {"$gt": since_ts}})
+        except PyMongoError as exc:
+            raise DatabaseUnavailable(str(exc)) from exc
+
+    def add_hit(self, key: str, now: float, keep_seconds: float = 60) -> None:
+        """Counted in the database, so every web process agrees; hits older than the window go."""
+        try:
+            self.rate_limits.insert_one({"key": key, "ts": now})
+            self.rate_limits.delete_many({"key": key, "ts": {"$lt": now - keep_seconds}})
+        except PyMongoError as exc:
+            raise DatabaseUnavailable(str(exc)) from exc
 
     def claim_inbound(self, worker_id: str, lease_seconds: float) -> dict | None:
         """Take the oldest message that may be processed now, with a lease.

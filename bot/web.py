@@ -5,8 +5,12 @@ import logging
 
 from waitress import serve
 
-from bot.app import create_app
+from bot.app import MAX_BODY_BYTES, create_app
 from bot.config import Settings, load_env_file
+
+# waitress reads a whole request body before the app sees it: it must refuse an oversized one
+# itself (413 as soon as a Content-Length or a chunked stream passes the limit), not buffer 1 GB.
+SERVER_OPTIONS = {"threads": 8, "ident": "tongdai1022", "max_request_body_size": MAX_BODY_BYTES}
 
 
 def main() -> None:
@@ -15,7 +19,7 @@ def main() -> None:
     settings = Settings.from_env()
     app = create_app(settings)
     print(f"Tổng đài 1022 is ready: http://{settings.host}:{settings.port}/", flush=True)
-    serve(app, host=settings.host, port=settings.port, threads=8, ident="tongdai1022")
+    serve(app, host=settings.host, port=settings.port, **SERVER_OPTIONS)
 
 
 if __name__ == "__main__":

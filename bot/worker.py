@@ -12,7 +12,7 @@ import threading
 import time
 from typing import Mapping
 
-from bot import metrics
+from bot import metrics, redact
 from bot.channels import Channel
 from bot.config import Settings, load_env_file
 from bot.media import MediaStore
@@ -100,6 +100,7 @@ def main() -> None:
     load_env_file()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = Settings.from_env()
+    redact.install_for(settings)
     repository = Repository(settings.database_uri)
     repository.wait_until_ready(60)
     worker = Worker(repository, build_pipeline(settings, repository, build_channels(settings, repository)))

@@ -88,7 +88,9 @@ def normalize(text: str) -> str:
     text = unicodedata.normalize("NFC", text).translate(_ZERO_WIDTH).lower()
     # lower() can leave combining marks behind (e.g. "İ"), so compose once more.
     text = unicodedata.normalize("NFC", text)
-    return " ".join(unify_tone_marks(text).split())
+    # Moving a tone mark can put it before a stray combining mark left outside the word ("aà" +
+    # U+0300): compose again, so the result is NFC whatever came in.
+    return " ".join(unicodedata.normalize("NFC", unify_tone_marks(text)).split())
 
 
 def expand_teencode(text: str) -> str:

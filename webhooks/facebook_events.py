@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from bot.channels import BadPayload
 from bot.messages import Attachment, Event, InboundMessage, Receipt, StaffMessage
-from webhooks.payload import ident, items, json_object, obj
+from webhooks.payload import (ident, ident_or_none, int64_or_none, items, json_object, number_or_none, obj,
+                              text_or_none)
 
 CHANNEL = "facebook"
 # Set on every message this bot sends and echoed back by Meta: an echo without it was typed by a
@@ -29,8 +30,7 @@ def parse(body: bytes) -> list[Event]:
 
 
 def _event(event: dict) -> list[Event]:
-    timestamp = event.get("timestamp")
-    timestamp = timestamp if isinstance(timestamp, int) else 0
+    timestamp = int64_or_none(event.get("timestamp")) or 0
     if isinstance(event.get("message"), dict):
         return _message(event, event["message"], timestamp)
     if isinstance(event.get("postback"), dict):
@@ -38,10 +38,10 @@ def _event(event: dict) -> list[Event]:
     if isinstance(event.get("delivery"), dict):
         delivery = event["delivery"]
         return [Receipt(CHANNEL, _sender(event), "delivered",
-                        message_ids=tuple(map(str, delivery.get("mids") or [])),
-                        watermark_ms=delivery.get("watermark"))]
+                        message_ids=tuple(map(str, items(delivery.get("mids"), "delivery.mids"))),
+                        watermark_ms=int64_or_none(delivery.get("watermark")))]
     if isinstance(event.get("read"), dict):
-        return [Receipt(CHANNEL, _sender(event), "seen", watermark_ms=event["read"].get("watermark"))]
+        return [Receipt(CHANNEL, _sender(event), "seen", watermark_ms=int64_or_none(event["read"].get("watermark")))]
     return []  # reactions, referrals, opt-ins...: acknowledged, not stored
 
 
@@ -64,8 +64,8 @@ def _message(event: dict, message: dict, timestamp: int) -> list[Event]:
     quick_reply = message.get("quick_reply") if isinstance(message.get("quick_reply"), dict) else {}
     reply_to = message.get("reply_to") if isinstance(message.get("reply_to"), dict) else {}
     return [InboundMessage(CHANNEL, mid, _sender(event), text or "", timestamp, event="message",
-                           attachments=attachments, payload=quick_reply.get("payload"),
-                           reply_to=reply_to.get("mid"))]
+                           attachments=attachments, payload=text_or_none(quick_reply.get("payload")),
+                           reply_to=ident_or_none(reply_to.get("mid")))]
 
 
 def _postback(event: dict, postback: dict, timestamp: int) -> list[Event]:
@@ -73,7 +73,7 @@ def _postback(event: dict, postback: dict, timestamp: int) -> list[Event]:
     # Older postbacks have no mid: the user and time identify the tap.
     mid = str(postback.get("mid") or f"postback:{user}:{timestamp}")
     return [InboundMessage(CHANNEL, mid, user, str(postback.get("title") or ""), timestamp,
-                           event="postback", payload=postback.get("payload"))]
+                           event="postback", payload=text_or_none(postback.get("payload")))]
 
 
 
@@ -82,7 +82,8 @@ def _attachment(item) -> Attachment:
     kind = str(item.get("type") or "unknown")
     payload = item.get("payload") if isinstance(item.get("payload"), dict) else {}
     if kind == "location":
-        coordinates = payload.get("coordinates") or {}
-        return Attachment(kind, latitude=coordinates.get("lat"), longitude=coordinates.get("long"),
-                          description=item.get("title"))
-    return Attachment(kind, url=payload.get("url"), name=item.get("title") or payload.get("title"))
+        coordinates = payload.get("coordinates") if isinstance(payload.get("coordinates"), dict) else {}
+        return Attachment(kind, latitude=number_or_none(coordinates.get("lat")),
+                          longitude=number_or_none(coordinates.get("long")), description=text_or_none(item.get("title")))
+    return Attachment(kind, url=text_or_none(payload.get("url")),
+                      name=text_or_none(item.get("title")) or text_or_none(payload.get("title")))

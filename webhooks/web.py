@@ -6,6 +6,8 @@ polls the conversation for the bot's answers. A "send" on this channel only reco
 the page fetches it from the history."""
 from __future__ import annotations
 
+import hashlib
+import json
 import pathlib
 import secrets
 import time
@@ -14,7 +16,7 @@ from typing import Mapping
 
 from flask import Blueprint, abort, current_app, render_template, request, send_file, session
 
-from bot import intake
+from bot import intake, texts
 from bot.channels import Window
 from bot.config import Settings
 from bot.media import MediaStore
@@ -23,11 +25,15 @@ from bot.repository import DatabaseUnavailable, Repository
 from bot.text_split import PLATFORM_TEXT_LIMIT
 
 MAX_PHOTO_BYTES = 10 * 1024 * 1024
+MAX_MESSAGE_BYTES = 64 * 1024  # 2,000 characters, each \uXXXX-escaped, and the id: well under this
 UPLOAD_HEADER = ("X-Requested-With", "tongdai1022")
 # A person types a few messages a minute; a script types hundreds. Counted in the database, so
 # every web process and machine agrees.
 MESSAGES_PER_MINUTE = 20
 TOO_FAST = {"error": "Anh/chị gửi quá nhanh. Vui lòng đợi một chút rồi gửi tiếp."}
+# A script can drop its cookie and be a new citizen on every message: its address is counted too
+# (WEB_CHAT_IP_PER_MINUTE; a family or an office behind one address shares it).
+TOO_MANY_FROM_ADDRESS = {"error": texts.WEB_CHAT_TOO_MANY_FROM_ADDRESS}
 
 
 class WebChannel:
@@ -79,8 +85,14 @@ web_chat = Blueprint("web_chat", __name__, template_folder="templates", static_f
                      static_url_path="/static/chat")
 
 
+@web_chat.errorhandler(413)
+def too_large(_error):
+    return {"error": texts.WEB_CHAT_TOO_LARGE}, 413
+
+
 def _citizen() -> str:
-    if "citizen" not in session:
+    # The cookie is signed, so only we write it; a value of another type is still never used.
+    if not isinstance(session.get("citizen"), str):
         session["citizen"] = secrets.token_urlsafe(16)
         session.permanent = True
     return session["citizen"]
@@ -98,11 +110,31 @@ def _too_fast(citizen: str) -> bool:
     return _repository().count_inbound_since("web", citizen, time.time() - 60) >= MESSAGES_PER_MINUTE
 
 
+def client_address() -> str:
+    """The citizen's address: the socket's peer, or, behind TRUST_PROXY proxies, the entry the
+    nearest trusted proxy wrote into X-Forwarded-For (entries further left are the client's word)."""
+    hops = current_app.extensions["settings"].trust_proxy
+    forwarded = [a.strip() for a in request.headers.get("X-Forwarded-For", "").split(",") if a.strip()]
+    if hops and len(forwarded) >= hops:
+        return forwarded[-hops]
+    return request.remote_addr or "unknown"
+
+
+def _address_key() -> str:
+    # Hashed: the counter needs to tell addresses apart, not to know them.
+    return "web-ip:" + hashlib.sha256(client_address().encode()).hexdigest()[:32]
+
+
 def _accept(message: InboundMessage):
-    if _too_fast(message.user_id):
-        return TOO_FAST, 429
+    repository, now = _repository(), time.time()
+    address = _address_key()
     try:
-        intake.accept(_repository(), [message])
+        if repository.hits_since(address, now - 60) >= current_app.extensions["settings"].web_chat_ip_per_minute:
+            return TOO_MANY_FROM_ADDRESS, 429
+        if _too_fast(message.user_id):
+            return TOO_FAST, 429
+        if intake.accept(repository, [message]).get("stored"):
+            repository.add_hit(address, now)
     except DatabaseUnavailable:
         return {"error": "Hệ thống đang bận, anh/chị vui lòng gửi lại sau ít phút."}, 503
     return {"status": "stored", "id": message.message_id}, 202
@@ -122,10 +154,21 @@ def page():
     return render_template("chat.html")
 
 
+def _json_body():
+    """The posted JSON, or None: not JSON, or nested deeper than the parser goes."""
+    if not request.is_json:
+        return None
+    request.max_content_length = MAX_MESSAGE_BYTES  # larger bodies get 413 before being read
+    try:
+        return json.loads(request.get_data(cache=False))
+    except (ValueError, RecursionError):
+        return None
+
+
 @web_chat.post("/chat/messages")
 def post_message():
-    body = request.get_json(silent=True)
-    if not request.is_json or not isinstance(body, dict) or not isinstance(body.get("text"), str):
+    body = _json_body()
+    if not isinstance(body, dict) or not isinstance(body.get("text"), str):
         return {"error": "Nội dung tin nhắn không hợp lệ."}, 400
     text = nfc(body["text"]).strip()
     if not text:

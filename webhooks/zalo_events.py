@@ -7,7 +7,8 @@ import re
 from bot.channels import BadPayload
 from bot.messages import (FOLLOW, UNFOLLOW, USER_INFO, Attachment, Event, InboundMessage, Receipt,
                           StaffMessage)
-from webhooks.payload import ident, items, json_object, obj
+from webhooks.payload import (ident, ident_or_none, int64_or_none, items, json_object, number_or_none, obj,
+                              text_or_none)
 
 CHANNEL = "zalo"
 
@@ -45,16 +46,12 @@ def parse(body: bytes) -> list[Event]:
 
 def _timestamp(event: dict) -> int:
     try:
-        return int(event.get("timestamp") or 0)
-    except (TypeError, ValueError) as exc:
+        timestamp = int64_or_none(int(event.get("timestamp") or 0))
+    except (TypeError, ValueError, OverflowError) as exc:  # OverflowError: "Infinity"
         raise BadPayload("timestamp is not a number") from exc
-
-
-def _number(value) -> float | None:
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return None
+    if timestamp is None:  # negative, or more than the database holds
+        raise BadPayload("timestamp out of range")
+    return timestamp
 
 
 def _attachment(item) -> Attachment:
@@ -63,13 +60,15 @@ def _attachment(item) -> Attachment:
     if not isinstance(payload, dict):
         raise BadPayload("attachment payload is not an object")
     if kind == "location":
-        coordinates = payload.get("coordinates") or {}  # strings, in Zalo's payloads
-        return Attachment(kind, latitude=_number(coordinates.get("latitude")),
-                          longitude=_number(coordinates.get("longitude")))
+        coordinates = payload.get("coordinates")  # strings, in Zalo's payloads
+        coordinates = coordinates if isinstance(coordinates, dict) else {}
+        return Attachment(kind, latitude=number_or_none(coordinates.get("latitude")),
+                          longitude=number_or_none(coordinates.get("longitude")))
     size = payload.get("size")
-    return Attachment(kind, url=payload.get("url") or payload.get("thumbnail"), name=payload.get("name"),
-                      size=int(size) if str(size or "").isdigit() else None,
-                      description=payload.get("description") or payload.get("id"))
+    return Attachment(kind, url=text_or_none(payload.get("url")) or text_or_none(payload.get("thumbnail")),
+                      name=text_or_none(payload.get("name")),
+                      size=int64_or_none(int(size)) if isinstance(size, (str, int)) and str(size).isdigit() else None,
+                      description=text_or_none(payload.get("description")) or text_or_none(payload.get("id")))
 
 
 def _attachments(message: dict) -> tuple[Attachment, ...]:
@@ -86,7 +85,7 @@ def citizen_message(event: dict) -> list[Event]:
                            user_id=ident(sender.get("id"), "sender.id"), text=button[1] if button else text or "",
                            sent_at_ms=_timestamp(event), event=event["event_name"],
                            attachments=_attachments(message), payload=button[0] if button else None,
-                           reply_to=message.get("quote_msg_id"))]
+                           reply_to=ident_or_none(message.get("quote_msg_id")))]
 
 
 def follow(event: dict) -> list[Event]:
@@ -129,7 +128,7 @@ def oa_echo(event: dict) -> list[Event]:
         return []  # the echo of what this bot sent through the API
     return [StaffMessage(channel=CHANNEL, message_id=ident(message.get("msg_id"), "message.msg_id"),
                          user_id=ident(obj(event.get("recipient"), "recipient").get("id"), "recipient.id"),
-                         text=message.get("text") or "", sent_at_ms=_timestamp(event),
+                         text=text_or_none(message.get("text")) or "", sent_at_ms=_timestamp(event),
                          staff_id=str(sender["admin_id"]), attachments=_attachments(message))]
 
 
