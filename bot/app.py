@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from flask import Flask
-from bot import metrics, redact
+from bot import logs, metrics, redact
 from bot.console import init_console
 from bot.console.access import csrf
 from bot.config import Settings, load_env_file
@@ -26,6 +26,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app = Flask(__name__)
     app.config.update(SECRET_KEY=settings.secret_key(), MAX_CONTENT_LENGTH=MAX_BODY_BYTES,
                       SESSION_COOKIE_SAMESITE="Lax", SESSION_COOKIE_HTTPONLY=True)
+    logs.init_app(app)
     repository = Repository(settings.database_uri)
     repository.wait_until_ready(60)
     nlu = NluClient(settings.nlu_base_url, timeout=2)

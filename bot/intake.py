@@ -3,17 +3,24 @@ Citizens' messages wait for the worker; a person's reply from the platform's own
 the history; receipts mark our messages delivered or seen."""
 from __future__ import annotations
 
+import logging
+import time
 from collections import Counter
 
+from bot import logs
 from bot.messages import Event, InboundMessage, Receipt, StaffMessage
 from bot.repository import Repository
 
+log = logging.getLogger("tongdai.intake")
 
-def accept(repository: Repository, events: list[Event]) -> Counter:
-    """Raises DatabaseUnavailable when nothing could be stored (the platform should retry)."""
+
+def accept(repository: Repository, events: list[Event], channel: str | None = None) -> Counter:
+    """Raises DatabaseUnavailable when nothing could be stored (the platform should retry).
+    Stored messages carry the request's correlation id: the worker logs under it too."""
+    started = time.monotonic()
     outcomes: Counter = Counter()
     inbound = [e for e in events if isinstance(e, InboundMessage)]
-    stored = repository.store_inbound(inbound)
+    stored = repository.store_inbound(inbound, correlation_id=logs.current())
     outcomes.update(stored=stored, duplicate=len(inbound) - stored)
     for event in events:
         if isinstance(event, StaffMessage):
@@ -23,4 +30,9 @@ def accept(repository: Repository, events: list[Event]) -> Counter:
             outcomes["receipt"] += 1
     if not events:
         outcomes["ignored"] += 1
-    return +outcomes
+    outcomes = +outcomes
+    # One line per request, counts only: what citizens wrote is personal data and stays out of logs.
+    log.info("accepted %d events", len(events), extra={
+        "channel": channel or next((e.channel for e in events), None), "events": len(events),
+        "outcomes": dict(outcomes), "duration_ms": round((time.monotonic() - started) * 1000, 1)})
+    return outcomes

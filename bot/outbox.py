@@ -6,7 +6,7 @@ import logging
 import time
 from typing import Mapping
 
-from bot import metrics
+from bot import logs, metrics
 from bot.channels import Channel, Window
 from bot.media import MediaStore
 from bot.repository import Repository
@@ -37,22 +37,30 @@ class Outbox:
         (the record then waits in state "retry")."""
         record = self.repository.begin_outbound(
             channel=channel, user_id=user_id, message_id=key, text=text, in_reply_to=in_reply_to, choices=choices,
-            staff_id=staff_id, attachments=[{"type": "image", "stored": photo}] if photo else None)
+            staff_id=staff_id, attachments=[{"type": "image", "stored": photo}] if photo else None,
+            correlation_id=logs.current())
         if record is None:
             return "already_attempted"
         if not window.allowed:
             self.repository.finish_outbound(record["_id"], refused_state, error=window.reason)
             metrics.SENDS.labels(channel, refused_state, "").inc()
+            log.info("send %s: %s", channel, refused_state, extra={"channel": channel, "state": refused_state,
+                                                                   "key": key, "reason": window.reason})
             return refused_state
+        started = time.monotonic()
         result = self._send_recorded(record, window.tag)
         state = "sent" if result.ok else "retry" if result.retryable else "failed"
         metrics.SENDS.labels(channel, state, result.error_code or "").inc()
+        log.log(logging.INFO if result.ok else logging.WARNING, "send %s: %s%s", channel, state,
+                "" if result.ok else f" {result.error_code} {result.error}",
+                extra={"channel": channel, "state": state, "key": key, "sender": record["sender"],
+                       "duration_ms": round((time.monotonic() - started) * 1000, 1),
+                       **({} if result.ok else {"error_code": result.error_code})})
         if result.ok:
             self.repository.finish_outbound(record["_id"], "sent", sent_ts=time.time(), tag=window.tag,
                                             platform_message_id=result.platform_message_id)
             return "sent"
         fields = {"error_code": result.error_code, "error": result.error}
-        log.warning("send to %s failed: %s %s", channel, result.error_code, result.error)
         self.repository.finish_outbound(record["_id"], state, **fields)
         if result.retryable:
             raise RetryLater(f"send failed: {result.error_code}")

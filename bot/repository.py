@@ -124,8 +124,9 @@ class Repository:
 
     # ---- inbound messages: the queue the worker drains -------------------------------------
 
-    def store_inbound(self, messages: list[InboundMessage]) -> int:
-        """Store each message once; a redelivered one is skipped. Returns how many were new."""
+    def store_inbound(self, messages: list[InboundMessage], correlation_id: str | None = None) -> int:
+        """Store each message once; a redelivered one is skipped (it keeps its first correlation
+        id). Returns how many were new."""
         stored = 0
         for message in messages:
             document = {
@@ -147,6 +148,7 @@ class Repository:
                 "lease_until": 0.0,
                 "attempts": 0,
                 "errors": 0,
+                "correlation_id": correlation_id,
             }
             try:
                 self.messages.insert_one(document)
@@ -419,7 +421,7 @@ class Repository:
 
     def begin_outbound(self, *, channel: str, user_id: str, message_id: str, text: str,
                        in_reply_to: str | None, choices: tuple = (), staff_id: str | None = None,
-                       attachments: list | None = None) -> dict | None:
+                       attachments: list | None = None, correlation_id: str | None = None) -> dict | None:
         """Record a reply before sending it. Returns the record to send, or None when this reply
         was already sent or attempted: a send that crashed half-way is never repeated blindly."""
         document = {
@@ -437,6 +439,7 @@ class Repository:
             "received_ts": time.time(),
             "state": "sending",
             "attempts": 1,
+            "correlation_id": correlation_id,
         }
         try:
             self.messages.insert_one(document)

@@ -1,10 +1,9 @@
 """The web process: serves `create_app()` with waitress (multi-threaded, production-grade)."""
 from __future__ import annotations
 
-import logging
-
 from waitress import serve
 
+from bot import logs
 from bot.app import MAX_BODY_BYTES, create_app
 from bot.config import Settings, load_env_file
 
@@ -15,7 +14,7 @@ SERVER_OPTIONS = {"threads": 8, "ident": "tongdai1022", "max_request_body_size":
 
 def main() -> None:
     load_env_file()
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logs.setup("web")
     settings = Settings.from_env()
     app = create_app(settings)
     print(f"Tổng đài 1022 is ready: http://{settings.host}:{settings.port}/", flush=True)

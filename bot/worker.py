@@ -12,7 +12,7 @@ import threading
 import time
 from typing import Mapping
 
-from bot import metrics, redact
+from bot import logs, metrics, redact
 from bot.channels import Channel
 from bot.config import Settings, load_env_file
 from bot.media import MediaStore
@@ -45,14 +45,21 @@ class Worker:
             notice = self.repository.claim_notice()
             if notice is None:
                 return "idle"
-            self.pipeline.send_notice(notice)
+            with logs.bound(notice.get("correlation_id") or logs.new_id()):
+                self.pipeline.send_notice(notice)
             return "processed"
+        # Every line logged while handling it, the sends' included, carries the webhook's id.
+        with logs.bound(message.get("correlation_id") or logs.new_id()):
+            return self._process(message)
+
+    def _process(self, message: dict) -> str:
+        started = time.monotonic()
+        state, outcome = "processed", {}
         try:
             outcome = self.pipeline.handle(message)
         except NluUnavailable:
             self.repository.release_inbound(message, 2.0, "nlu_unavailable", failed=False)
-            metrics.MESSAGES_PROCESSED.labels(message["channel"], "nlu_unavailable").inc()
-            return "waiting"
+            result, state = "nlu_unavailable", "waiting"
         except Exception as exc:  # one bad message must not stop the others
             if not isinstance(exc, RetryLater):
                 log.exception("message %s failed", message["_id"])
@@ -60,11 +67,26 @@ class Worker:
                                                      f"{type(exc).__name__}: {exc}", failed=True)
             if errors >= MAX_ERRORS:
                 self.repository.finish_inbound(message, "failed")
-            metrics.MESSAGES_PROCESSED.labels(message["channel"], "failed" if errors >= MAX_ERRORS else "retry").inc()
-            return "processed"
-        self.repository.finish_inbound(message, "done", outcome=outcome)
-        metrics.MESSAGES_PROCESSED.labels(message["channel"], "done").inc()
-        return "processed"
+            result = "failed" if errors >= MAX_ERRORS else "retry"
+        else:
+            self.repository.finish_inbound(message, "done", outcome=outcome)
+            result = "done"
+        metrics.MESSAGES_PROCESSED.labels(message["channel"], result).inc()
+        self._log_processed(message, result, outcome, started)
+        return state
+
+    @staticmethod
+    def _log_processed(message: dict, result: str, outcome: dict, started: float) -> None:
+        """One line per message: what was decided and how long it took, never what was written."""
+        fields = {key: outcome[key] for key in ("intent", "confidence", "reply_state", "case_code", "handoff", "form")
+                  if key in outcome}
+        if outcome.get("held_by_staff"):
+            fields["held_by_staff"] = True
+        log.info("message %s: %s", message["channel"], result, extra={
+            "channel": message["channel"], "kind": message.get("kind"), "outcome": result, **fields,
+            "attempt": message.get("attempts"), "duration_ms": round((time.monotonic() - started) * 1000, 1),
+            # from the webhook's store to now: the wait in the queue and the processing
+            "latency_ms": round((time.time() - message["received_ts"]) * 1000, 1)})
 
     def drain(self, deadline_seconds: float = 60.0) -> None:
         """Process until nothing is claimable (used by tests and batch runs)."""
@@ -98,7 +120,7 @@ def main() -> None:
     from webhooks.registry import build_channels
 
     load_env_file()
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logs.setup("worker")
     settings = Settings.from_env()
     redact.install_for(settings)
     repository = Repository(settings.database_uri)

@@ -43,7 +43,7 @@ def receive(slug: str):
         metrics.WEBHOOK_EVENTS.labels(slug, "bad_payload").inc()
         return {"error": f"malformed event: {exc}"}, 400
     try:
-        outcomes = intake.accept(current_app.extensions["repository"], events)
+        outcomes = intake.accept(current_app.extensions["repository"], events, channel=slug)
     except DatabaseUnavailable:
         # 503 makes the platform deliver again later instead of us losing the message.
         metrics.WEBHOOK_EVENTS.labels(slug, "database_unavailable").inc()
