@@ -55,6 +55,7 @@ class Settings:
     secure_cookies: bool        # behind HTTPS: session cookies only travel over it
     web_chat_ip_per_minute: int = 60  # web-chat messages from one address; a family shares one, a script floods
     trust_proxy: int = 0        # reverse proxies in front of the app; their X-Forwarded-For names the citizen
+    web_processes: int = 1      # 1: waitress in one process; more: gunicorn with that many processes
 
     @classmethod
     def from_env(cls, env: dict | None = None) -> "Settings":
@@ -93,6 +94,7 @@ class Settings:
             secure_cookies=get("SECURE_COOKIES", "0").lower() in ("1", "true", "yes"),
             web_chat_ip_per_minute=max(1, int(get("WEB_CHAT_IP_PER_MINUTE", "60"))),
             trust_proxy=_proxy_hops(get("TRUST_PROXY", "0")),
+            web_processes=max(1, int(get("WEB_PROCESSES", "1"))),
         )
 
     @property

@@ -1,11 +1,13 @@
 """`make run`: start the database (embedded, unless MONGODB_URI is set), the NLU server
-(unless NLU_URL is set), the web app and the worker; Ctrl-C stops them all.
+(unless NLU_URL is set), the web app (waitress, or gunicorn when WEB_PROCESSES > 1) and
+WORKERS workers; Ctrl-C stops them all.
 
 honcho runs each service in its own process group and, on Ctrl-C or when any service exits,
 stops every one of them: nothing of ours outlives the command."""
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
 import sys
 
@@ -26,10 +28,22 @@ def services(settings: Settings) -> list[tuple[str, str]]:
                                   f" --log-file {var / 'db.log'}"))
     if not settings.nlu_url:
         found.append(("nlu", f"exec {NLU_PYTHON} -m nlu serve --host 127.0.0.1 --port {settings.nlu_port}"))
-    found.append(("web", f"exec {APP_PYTHON} -m bot.web"))
+    found.append(("web", web_command(settings)))
     for n in range(1, settings.workers + 1):
         found.append((f"worker{n}" if settings.workers > 1 else "worker", f"exec {APP_PYTHON} -m bot.worker"))
     return found
+
+
+def web_command(settings: Settings) -> str:
+    """waitress in one process, or gunicorn with WEB_PROCESSES processes on the same port."""
+    if settings.web_processes == 1:
+        return f"exec {APP_PYTHON} -m bot.web"
+    return (f"exec {APP_PYTHON} -m gunicorn -c {shlex.quote(str(REPO_ROOT / 'bot' / 'gunicorn_conf.py'))}"
+            f" -w {settings.web_processes} -b {shlex.quote(_bind_address(settings))} 'bot.app:create_app()'")
+
+
+def _bind_address(settings: Settings) -> str:
+    return f"[{settings.host}]:{settings.port}" if ":" in settings.host else f"{settings.host}:{settings.port}"
 
 
 def main() -> None:
