@@ -232,6 +232,9 @@ class _State:
 class _Handler(BaseHTTPRequestHandler):
     server_version = "tongdai1022-nlu"
     protocol_version = "HTTP/1.1"
+    # Headers and body in one send: written apart, on a kept-alive connection the body waited for
+    # the client's delayed ACK (Nagle), 40 ms on every parse (52 ms -> 4.5 ms p50, measured).
+    wbufsize = -1
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
         pass  # request lines are noise here, and user text must never reach the logs

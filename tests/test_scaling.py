@@ -165,3 +165,22 @@ def test_two_web_processes_and_two_workers_under_bot_run(database_uri, nlu_url, 
         print("".join(output))
     assert len(seen) >= 5, f"expected gunicorn's master, two web processes and two workers: {seen}"
     wait_until(lambda: not any(alive(pid) for pid in seen), 15, "every started process to exit")
+
+
+def test_a_replica_set_uri_is_taken_as_written():
+    """What README's "Growing past one machine" recommends, as far as it can be checked without a
+    replica set: the driver reads the database name, majority writes and retried writes from the
+    URI, and an unreachable set is reported as down instead of hanging."""
+    from bot.repository import Repository
+    uri = ("mongodb://app:secret@db1.invalid:27017,db2.invalid:27017,db3.invalid:27017/tongdai1022"
+           "?replicaSet=rs0&retryWrites=true&w=majority&authSource=admin")
+    repository = Repository(uri, server_timeout_ms=200)
+    try:
+        assert repository.db.name == "tongdai1022"
+        assert repository.messages.write_concern.document == {"w": "majority"}
+        assert repository.client.options.retry_writes is True
+        assert repository.client.options.replica_set_name == "rs0"
+        assert Settings.from_env({"MONGODB_URI": uri}).database_uri == uri
+        assert repository.ping() is False
+    finally:
+        repository.close()
