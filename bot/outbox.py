@@ -49,22 +49,22 @@ class Outbox:
             return refused_state
         started = time.monotonic()
         result = self._send_recorded(record, window.tag)
+        sent_ms = round((time.monotonic() - started) * 1000, 1)
         state = "sent" if result.ok else "retry" if result.retryable else "failed"
         metrics.SENDS.labels(channel, state, result.error_code or "").inc()
-        log.log(logging.INFO if result.ok else logging.WARNING, "send %s: %s%s", channel, state,
-                "" if result.ok else f" {result.error_code} {result.error}",
-                extra={"channel": channel, "state": state, "key": key, "sender": record["sender"],
-                       "duration_ms": round((time.monotonic() - started) * 1000, 1),
-                       **({} if result.ok else {"error_code": result.error_code})})
         if result.ok:
             self.repository.finish_outbound(record["_id"], "sent", sent_ts=time.time(), tag=window.tag,
                                             platform_message_id=result.platform_message_id)
-            return "sent"
-        fields = {"error_code": result.error_code, "error": result.error}
-        self.repository.finish_outbound(record["_id"], state, **fields)
-        if result.retryable:
+        else:
+            self.repository.finish_outbound(record["_id"], state, error_code=result.error_code, error=result.error)
+        # Logged once the outcome is recorded: what the platform did comes first.
+        log.log(logging.INFO if result.ok else logging.WARNING, "send %s: %s%s", channel, state,
+                "" if result.ok else f" {result.error_code} {result.error}",
+                extra={"channel": channel, "state": state, "key": key, "sender": record["sender"],
+                       "duration_ms": sent_ms, **({} if result.ok else {"error_code": result.error_code})})
+        if result.retryable and not result.ok:
             raise RetryLater(f"send failed: {result.error_code}")
-        return "failed"
+        return state
 
     def send_photo(self, channel: str, user_id: str, photo: dict, key: str, staff_id: str | None = None) -> str:
         """A photo from staff (the console). "retry" when the platform asked for a later attempt:
