@@ -60,7 +60,7 @@ class Outbox:
         # Logged once the outcome is recorded: what the platform did comes first.
         log.log(logging.INFO if result.ok else logging.WARNING, "send %s: %s%s", channel, state,
                 "" if result.ok else f" {result.error_code} {result.error}",
-                extra={"channel": channel, "state": state, "key": key, "sender": record["sender"],
+                extra={"channel": channel, "state": state, "key": key, "sender": record.get("sender", "bot"),
                        "duration_ms": sent_ms, **({} if result.ok else {"error_code": result.error_code})})
         if result.retryable and not result.ok:
             raise RetryLater(f"send failed: {result.error_code}")
