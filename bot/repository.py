@@ -514,6 +514,16 @@ class Repository:
         self.tokens.update_one({"_id": name, "lease_owner": owner},
                                {"$set": {"lease_owner": None, "lease_until": 0.0}})
 
+    # ---- settings an admin edits in the console -------------------------------------------
+
+    def routing_table(self) -> dict | None:
+        document = self.db["settings"].find_one({"_id": "routing"})
+        return document["table"] if document else None
+
+    def save_routing_table(self, table: dict) -> None:
+        self.db["settings"].replace_one({"_id": "routing"}, {"_id": "routing", "table": table,
+                                                             "updated_ts": time.time()}, upsert=True)
+
     # ---- staff accounts and the audit log ---------------------------------------------------
 
     def count_staff(self) -> int:

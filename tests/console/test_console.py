@@ -320,3 +320,49 @@ def test_dashboard_counts(app, staff, repository):
     assert "Huyện Cầu Kè" in html
     only_own = signed_in(app, "ubnd_cl").get("/console/dashboard").get_data(as_text=True)
     assert '<span class="big">2</span> hồ sơ' in only_own
+
+
+# ---- administration: agencies, routing, SLA ----------------------------------------------------
+
+def routing_form(table: RoutingTable, **changes) -> dict:
+    """The routing page's form as the browser posts it, with `changes` applied."""
+    form = {f"agency-{key}": name for key, name in table.agencies.items()}
+    form.update({f"sla-{key}": str(hours) for key, hours in table.sla_hours.items()})
+    for category, by_district in table.routes.items():
+        form.update({f"route-{category}-{n}": agency for n, agency in enumerate(by_district.values())})
+    form.update(changes)
+    return form
+
+
+def test_admin_edits_agencies_routing_and_sla_and_new_cases_follow_at_once(app, staff, repository, client, worker):
+    admin = signed_in(app, "quantri")
+    table = RoutingTable.load()
+    post_form(admin, "/console/admin/routing", "/console/admin/routing", routing_form(
+        table, **{"new-agency-id": "ca_cang_long", "new-agency-name": "Công an huyện Càng Long", "sla-report": "12"}))
+    edited = RoutingTable.current(repository)
+    assert edited.agencies["ca_cang_long"] == "Công an huyện Càng Long" and edited.sla_hours["report"] == 12
+    row = list(table.routes["report"]).index("Huyện Càng Long")
+    post_form(admin, "/console/admin/routing", "/console/admin/routing",
+              routing_form(edited, **{f"route-report-{row}": "ca_cang_long"}))
+
+    citizen = zalo_text("tối qua ở ấp An Bình xã An Trường huyện Càng Long có đám cưới hơn 100 người không đeo khẩu trang",
+                        "z-route-1")
+    assert post_zalo(client, citizen).status_code == 200
+    worker.drain()
+    assert post_zalo(client, zalo_text("đúng", "z-route-2")).status_code == 200
+    worker.drain()
+    [case] = repository.cases.find({"category": "report"})
+    assert (case["agency"], case["agency_name"]) == ("ca_cang_long", "Công an huyện Càng Long")
+    assert abs(case["due_ts"] - case["created_ts"] - 12 * 3600) < 1
+    assert [e["action"] for e in repository.audit_entries()][:2] == ["routing.update", "routing.update"]
+
+
+def test_a_wrong_routing_form_changes_nothing(app, staff, repository):
+    admin = signed_in(app, "quantri")
+    table = RoutingTable.load()
+    for bad in ({"sla-report": "-3"}, {"sla-urgent": "một giờ"}, {"route-report-0": "khong_co"},
+                {"new-agency-id": "Sở Y tế", "new-agency-name": "Sở Y tế"}, {"agency-cdc": ""}):
+        answer = post_form(admin, "/console/admin/routing", "/console/admin/routing", routing_form(table, **bad))
+        assert answer.status_code == 200 and 'class="flash error"' in answer.get_data(as_text=True), bad
+    assert repository.routing_table() is None
+    assert signed_in(app, "dtv1").get("/console/admin/routing").status_code == 403
