@@ -41,6 +41,9 @@ class Settings:
     handoff_quiet_minutes: int  # a chat handed to people returns to the bot after this long without staff
     form_timeout_minutes: int   # a half-finished case form is dropped after this long without an answer
     workers: int                # worker processes `make run` starts
+    worker_lease_seconds: float  # a claimed message returns to the queue this long after its worker died
+    web_database_timeout_ms: int  # the web process answers 503 this soon when the database is unreachable
+    bench_bare_endpoint: bool   # `make bench` only: a baseline endpoint that stores one document
 
     @classmethod
     def from_env(cls, env: dict | None = None) -> "Settings":
@@ -74,6 +77,10 @@ class Settings:
             handoff_quiet_minutes=int(get("HANDOFF_QUIET_MINUTES", "240")),
             form_timeout_minutes=int(get("FORM_TIMEOUT_MINUTES", "60")),
             workers=max(1, int(get("WORKERS", "1"))),
+            worker_lease_seconds=float(get("WORKER_LEASE_SECONDS", "60")),
+            # Well inside the platforms' webhook deadlines (Meta waits 20 s): a 503 tells them to retry.
+            web_database_timeout_ms=int(get("WEB_DATABASE_TIMEOUT_MS", "2000")),
+            bench_bare_endpoint=get("BENCH_BARE_ENDPOINT") == "1",
         )
 
     @property
