@@ -78,8 +78,9 @@ class Settings:
             form_timeout_minutes=int(get("FORM_TIMEOUT_MINUTES", "60")),
             workers=max(1, int(get("WORKERS", "1"))),
             worker_lease_seconds=float(get("WORKER_LEASE_SECONDS", "60")),
-            # Well inside the platforms' webhook deadlines (Meta waits 20 s): a 503 tells them to retry.
-            web_database_timeout_ms=int(get("WEB_DATABASE_TIMEOUT_MS", "2000")),
+            # Inside the platforms' webhook deadlines (Zalo expects an answer within about 2 s,
+            # Meta waits 20 s): a quick 503 makes them deliver again later.
+            web_database_timeout_ms=int(get("WEB_DATABASE_TIMEOUT_MS", "1000")),
             bench_bare_endpoint=get("BENCH_BARE_ENDPOINT") == "1",
         )
 
