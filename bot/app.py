@@ -22,7 +22,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     app = Flask(__name__)
     app.config.update(SECRET_KEY=settings.secret_key(), MAX_CONTENT_LENGTH=MAX_BODY_BYTES,
                       SESSION_COOKIE_SAMESITE="Lax", SESSION_COOKIE_HTTPONLY=True)
-    repository = Repository(settings.database_uri, server_timeout_ms=settings.web_database_timeout_ms)
+    repository = Repository(settings.database_uri, server_timeout_ms=settings.web_database_timeout_ms,
+                            connect_timeout_ms=5000)
     repository.wait_until_ready(60)
     nlu = NluClient(settings.nlu_base_url, timeout=2)
     app.extensions.update(settings=settings, repository=repository, nlu=nlu,
