@@ -32,8 +32,9 @@ class Outbox:
     def send(self, channel: str, user_id: str, key: str, text: str, window: Window, *, choices: tuple = (),
              in_reply_to: str | None = None, refused_state: str = "refused", staff_id: str | None = None,
              photo: dict | None = None) -> str:
-        """Send `text`, or a `photo` kept by bot/media.py. Returns "sent", `refused_state`, "failed"
-        or "already_attempted"; raises RetryLater when the platform asks us to try again later
+        """Send `text`, or a `photo` kept by bot/media.py. Returns "sent", `refused_state`, "failed",
+        "uncertain" (the platform took the request but never answered: not sent again, staff see
+        it) or "already_attempted"; raises RetryLater when the platform asks us to try again later
         (the record then waits in state "retry")."""
         record = self.repository.begin_outbound(
             channel=channel, user_id=user_id, message_id=key, text=text, in_reply_to=in_reply_to, choices=choices,
@@ -45,7 +46,7 @@ class Outbox:
             metrics.SENDS.labels(channel, refused_state, "").inc()
             return refused_state
         result = self._send_recorded(record, window.tag)
-        state = "sent" if result.ok else "retry" if result.retryable else "failed"
+        state = "sent" if result.ok else "uncertain" if result.uncertain else "retry" if result.retryable else "failed"
         metrics.SENDS.labels(channel, state, result.error_code or "").inc()
         if result.ok:
             self.repository.finish_outbound(record["_id"], "sent", sent_ts=time.time(), tag=window.tag,
@@ -56,7 +57,7 @@ class Outbox:
         self.repository.finish_outbound(record["_id"], state, **fields)
         if result.retryable:
             raise RetryLater(f"send failed: {result.error_code}")
-        return "failed"
+        return state
 
     def send_photo(self, channel: str, user_id: str, photo: dict, key: str, staff_id: str | None = None) -> str:
         """A photo from staff (the console). "retry" when the platform asked for a later attempt:
