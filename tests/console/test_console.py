@@ -366,3 +366,24 @@ def test_a_wrong_routing_form_changes_nothing(app, staff, repository):
         assert answer.status_code == 200 and 'class="flash error"' in answer.get_data(as_text=True), bad
     assert repository.routing_table() is None
     assert signed_in(app, "dtv1").get("/console/admin/routing").status_code == 403
+
+
+def test_chat_history_shows_photos_inline_locations_as_map_links_and_replies_from_zalos_own_tool(
+        app, client, staff, repository, worker, fake_zalo):
+    from tests.conftest import load_fixture
+    from tests.test_media import PHOTO, image_event
+    fake_zalo.files["/photo.jpg"] = ("image/jpeg", PHOTO)
+    escalate(client, worker, repository)
+    assert post_zalo(client, image_event(f"{fake_zalo.url}/photo.jpg")).status_code == 200
+    assert post_zalo(client, load_fixture("zalo", "user_send_location")).status_code == 200
+    assert post_zalo(client, load_fixture("zalo", "oa_send_text__by_staff")).status_code == 200
+    worker.drain()
+    operator = signed_in(app, "dtv1")
+    html = operator.get(f"/console/chats/zalo/{CITIZEN}").get_data(as_text=True)
+    photo_url = f"/console/chats/zalo/{CITIZEN}/media/{image_event('x')['message']['msg_id']}/0"
+    assert f'<img src="{photo_url}"' in html
+    assert operator.get(photo_url).data == PHOTO
+    assert "https://www.openstreetmap.org/?mlat=" in html
+    staff_reply = html[html.index("Cán bộ 7719385011"):]  # the admin_id of Zalo's OA chat tool
+    assert staff_reply.index("đã chuyển phản ánh về Công an phường 5") < staff_reply.index("</article>")
+    assert signed_in(app, "ubnd_cl").get(photo_url).status_code == 403  # not an agency's to open
