@@ -387,3 +387,18 @@ def test_chat_history_shows_photos_inline_locations_as_map_links_and_replies_fro
     staff_reply = html[html.index("Cán bộ 7719385011"):]  # the admin_id of Zalo's OA chat tool
     assert staff_reply.index("đã chuyển phản ánh về Công an phường 5") < staff_reply.index("</article>")
     assert signed_in(app, "ubnd_cl").get(photo_url).status_code == 403  # not an agency's to open
+
+
+def test_staff_change_their_own_password(app, staff):
+    operator = signed_in(app, "dtv1")
+    wrong = post_form(operator, "/console/account", "/console/account",
+                      {"current": "khong-dung", "new": "mat-khau-moi-123", "again": "mat-khau-moi-123"})
+    assert "không đúng" in wrong.get_data(as_text=True)
+    mismatch = post_form(operator, "/console/account", "/console/account",
+                         {"current": PASSWORD, "new": "mat-khau-moi-123", "again": "khac-hoan-toan"})
+    assert "không khớp" in mismatch.get_data(as_text=True)
+    assert post_form(operator, "/console/account", "/console/account",
+                     {"current": PASSWORD, "new": "mat-khau-moi-123", "again": "mat-khau-moi-123"}).status_code == 302
+    assert sign_in(app.test_client(), "dtv1").status_code == 401
+    assert sign_in(app.test_client(), "dtv1", "mat-khau-moi-123").status_code == 302
+    assert staff.audit_entries()[0]["action"] in ("login", "account.password")
