@@ -581,9 +581,11 @@ class Repository:
                     .sort("handler_since_ts", ASCENDING))
 
     def claim_chat(self, channel: str, user_id: str, username: str) -> bool:
-        """Only one person takes a waiting chat, even when two click at once."""
+        """Only one person takes a waiting chat, even when two click at once. A chat answered from
+        the platform's own inbox (held by people, no console owner) can be taken over too."""
+        claimable = {"$or": [{"handler": "waiting"}, {"handler": "staff", "staff_owner": None}]}
         return self.conversations.find_one_and_update(
-            {"channel": channel, "user_id": user_id, "handler": "waiting"},
+            {"channel": channel, "user_id": user_id, **claimable},
             {"$set": {"handler": "staff", "staff_owner": username, "handler_since_ts": time.time(),
                       "updated_ts": time.time()}}) is not None
 

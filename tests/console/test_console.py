@@ -402,3 +402,17 @@ def test_staff_change_their_own_password(app, staff):
     assert sign_in(app.test_client(), "dtv1").status_code == 401
     assert sign_in(app.test_client(), "dtv1", "mat-khau-moi-123").status_code == 302
     assert staff.audit_entries()[0]["action"] in ("login", "account.password")
+
+
+def test_a_chat_answered_from_zalos_own_tool_can_be_taken_over_in_the_console(app, client, staff, repository, worker):
+    from tests.conftest import load_fixture
+    assert post_zalo(client, load_fixture("zalo", "oa_send_text__by_staff")).status_code == 200
+    worker.drain()
+    assert repository.conversation("zalo", CITIZEN)["handler"] == "staff"
+    operator = signed_in(app, "dtv1")
+    url = f"/console/chats/zalo/{CITIZEN}"
+    assert "Nhận xử lý" in operator.get(url).get_data(as_text=True)
+    post_form(operator, url, url + "/claim", {})
+    assert repository.conversation("zalo", CITIZEN)["staff_owner"] == "dtv1"
+    post_form(signed_in(app, "dtv2"), url, url + "/claim", {})  # now it has a console owner: taken
+    assert repository.conversation("zalo", CITIZEN)["staff_owner"] == "dtv1"
