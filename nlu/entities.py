@@ -536,24 +536,32 @@ ITEMS = _Phrases(dict.fromkeys(
     "gạo|tiền mặt|tiền|thực phẩm|nhu yếu phẩm|lương thực|thuốc|thuốc men|mì gói|mì tôm|mì|sữa|rau|rau củ|"
     "trứng|dầu ăn|nước mắm|muối|nước uống|khẩu trang|đồ ăn|thức ăn|quà|phần quà|túi an sinh|gói hỗ trợ|"
     "tiền điện|tiền nước|tiền nhà|tiền trọ|học phí|viện phí|chỗ ở|việc làm|vốn|bảo hiểm y tế|thẻ bảo hiểm y tế|"
-    "nhu phẩm|đồ dùng|tã|bỉm|sữa bột".split("|"), "item"))
-# Before the thing asked for: whom it is for ("xin hỗ trợ cho gia đình tôi gạo").
-_REQUEST_FOR = _Phrases(dict.fromkeys(
-    _options("cho|giúp|giùm|dùm", "|gia đình|nhà|hộ|" + _KIN, "|của", _ME + "|chúng tôi")
-    + ["về", "thêm", "với"], "for"))
+    "nhu phẩm|đồ dùng|tã|bỉm|sữa bột|nước sạch|giống|cây giống|con giống".split("|"), "item"))
+# Before the thing asked for: how much, or whom it is for; after whom, only a thing counts
+# ("xin hỗ trợ cho gia đình tôi gạo"; "xin giúp đỡ gia đình ông", "cho bà cụ hàng xóm" ask for none).
+_REQUEST_FOR = _Phrases({
+    **dict.fromkeys(["về", "thêm", "ít", "một ít", "chút", "một chút"], "amount"),
+    **dict.fromkeys([p for p in _options("|cho|giúp|giùm|dùm", "|gia đình|nhà|hộ|" + _KIN, "|của",
+                                         "|" + _ME + "|chúng tôi|ông|bà|anh|chị|cô|chú|bác") if p], "whom"),
+})
 # Where the request ends: a reason, a contact, a place, the citizen going on about something else.
 _REQUEST_ENDS = _Phrases(dict.fromkeys(
     "vì|do|bởi|tại|để|nên|nhưng|mà|ở|cho|là|sđt|số|đt|điện thoại|liên hệ|gọi|địa chỉ|ấp|khóm|xã|phường|huyện|"
     "thị trấn|thành phố|tỉnh|nhà tôi|tôi|tui|em|mình|cảm ơn|gì|không|nào|sao|hiện|đang|trong|từ|khi|nếu|"
-    "vậy|được không|ạ|nha|nhé|nhe|ha|luôn|đi|với|và|hoặc|cùng".split("|"), "end"))
+    "vậy|được không|ạ|nha|nhé|nhe|ha|luôn|đi|thì|gấp|khẩn cấp|ngay|liền|lấy|nộp|chưa|rồi|đâu|hả|hông|"
+    "với|và|hoặc|cùng".split("|"), "end"))
+_NOT = {"khong", "ko", "k", "kh", "chua", "hong", "cha", "chang"}  # "không cần vốn" asks for nothing
 # Words that join things asked for ("gạo, mì gói và tiền mặt"), never the last word.
 _JOINERS = {"và", "va", "hoặc", "hoac", "cùng", "cung", "với", "voi", "thêm", "them"}
 
 
 def _request_at(words: _Words, j: int, items_only: bool, blocked) -> Optional[Tuple[int, int]]:
-    while (skip := _REQUEST_FOR.match(words, j)) and j + skip[0] < len(words):
+    first = j
+    while not ITEMS.match(words, j) and (skip := _REQUEST_FOR.match(words, j)):
         j += skip[0]
-    if j >= len(words) or (items_only and not ITEMS.match(words, j)):
+        items_only = items_only or skip[1] == "whom"
+    if j >= len(words) or (items_only and not ITEMS.match(words, j)) or \
+            (j > first and not re.fullmatch(r"[ \t]+", words.gap(j))):
         return None
     k, end = j, None
     while k < len(words) and k - j < 15:
@@ -580,8 +588,9 @@ def _request_at(words: _Words, j: int, items_only: bool, blocked) -> Optional[Tu
 def _requests(words: _Words, blocked: List[Tuple[int, int]]) -> Iterator[Entity]:
     i = 0
     while i < len(words):
-        cue = _REQUEST_CUES.match(words, i)
-        found = cue and i + cue[0] < len(words) and _request_at(words, i + cue[0], cue[1] == "item", blocked)
+        cue = _REQUEST_CUES.match(words, i) if not i or words.plain[i - 1] not in _NOT else None
+        found = cue and i + cue[0] < len(words) and re.fullmatch(r"[ \t]*:?[ \t]*", words.gap(i + cue[0])) \
+            and _request_at(words, i + cue[0], cue[1] == "item", blocked)
         if found:
             yield Entity("support_request", words.as_typed(*found), *words.span(*found))
             i = found[1]

@@ -312,6 +312,8 @@ def test_no_situation(extract, text):
     ("xin ho tro gao, sdt 0912345678", "gao"),
     ("xin hỗ trợ gạo. Cảm ơn", "gạo"),
     ("XIN HỖ TRỢ GẠO", "GẠO"),  # as typed
+    ("xin hỗ trợ chút gạo mì", "gạo mì"),
+    ("Hồ sơ xin hỗ trợ gạo nộp 3 hôm rồi chưa thấy gì", "gạo"),
 ])
 def test_support_requests(extract, text, value):
     assert extract(text, "support_request") == [value]
@@ -320,7 +322,9 @@ def test_support_requests(extract, text, value):
 @pytest.mark.parametrize("text", [
     "tôi muốn xin hỗ trợ", "xin hỗ trợ gì ạ", "cần hỗ trợ gì", "xin hỏi có được hỗ trợ gì không",
     "xin hỗ trợ cho gia đình tôi", "xin gáo", "tôi xin phản ánh", "nhà không có tiền mua gạo",
-    "xin hỗ trợ, sđt 0912345678",
+    "xin hỗ trợ, sđt 0912345678", "cần hỗ trợ gấp", "xin cứu trợ, nhà có người già bệnh tim",
+    "xin giúp đỡ gia đình ông", "XIN GIUP DO NHA TOI HET GAO 3 NGAY NAY", "xin hỗ trợ cho bà cụ hàng xóm",
+    "kiếm tiền online tại nhà, không cần vốn",
 ])
 def test_no_support_request(extract, text):
     assert extract(text, "support_request") == []
