@@ -424,20 +424,20 @@ _NAME_CUES = _Phrases({
     **dict.fromkeys(_options(_ME, "tên", "|là") + _options("tên", "|của", _ME, "|là")
                     + _options("họ", "|và", "tên", "|là") + _options(_KIN, "|của", _ME, "tên", "|là")
                     + ["tên là", "người cần hỗ trợ tên", "người cần hỗ trợ tên là"], "strong"),
-    **dict.fromkeys(_options("tôi|tui|em|mình", "là") + _options(_KIN, "|của", _ME, "là")
-                    + ["người cần hỗ trợ là"], "weak"),
+    **dict.fromkeys(_options("tôi|tui|em|mình", "là", "|ông|bà|anh|chị|cô|chú|bác")
+                    + _options(_KIN, "|của", _ME, "là") + ["người cần hỗ trợ là"], "weak"),
 })
 # Common Vietnamese surnames, and those of Trà Vinh's Khmer families (Thạch, Kim, Sơn, Danh...).
+# Left out: those that are everyday words after "tôi là" (Ông, Thân, La, Tất).
 SURNAMES = set(("nguyễn trần lê phạm hoàng huỳnh phan vũ võ đặng bùi đỗ hồ ngô dương lý lí thạch kim sơn "
                 "lâm danh châu chau trương đinh đoàn lương lưu mai tô trịnh cao hà tạ triệu thái tăng "
-                "kiên quách diệp từ đào kha thân lạc tiêu mạc khưu hứa la trà triệu ông âu lữ phùng "
-                "giang mã tất thạc liêu").split())
+                "kiên quách diệp từ đào kha lạc tiêu mạc khưu hứa âu lữ phùng giang mã liêu").split())
 _SURNAMES_PLAIN = {strip_diacritics(name) for name in SURNAMES}
 # Words that end a name: what usually follows one in a message. Without diacritics only those
 # that are no common name syllable ("nam" may be Nam, "lam" Lâm, "huyen" Huyền).
 _NAME_ENDS = set(("ở tại nhà số sđt đt điện thoại xin cần muốn mong đề nghị bị mất thất nghèo làm đang hiện "
                   "sinh tuổi ấp khóm xã phường huyện tỉnh là và có ngụ trú thường con vợ chồng mẹ địa chỉ "
-                  "vì do đã được hỗ trợ hộ bán mua nay hôm cho của với ạ nha nhé ơi sống đi người").split())
+                  "vì do đã được hỗ trợ hộ bán mua nay hôm cho của với ạ nha nhé ơi sống đi người tính").split())
 _NAME_ENDS_PLAIN = set("o sdt dt xin can muon mong bi mat that ngheo sinh tuoi ap khom xa la va ngu tru me dia "
                        "duoc tro nguoi cua voi nhe oi hom cho mua".split())
 # Middle names alone are no name: "Nguyễn Thị" is what is left of a cut name.
@@ -484,9 +484,8 @@ def _names(words: _Words, blocked: List[Tuple[int, int]]) -> Iterator[Entity]:
     i = 0
     while i < len(words):
         cue = _NAME_CUES.match(words, i)
-        j = i + cue[0] if cue else len(words)
-        found = j < len(words) and re.fullmatch(r"[ \t]*[:\-–]?[ \t]*", words.gap(j)) \
-            and _name_at(words, j, cue[1] == "weak", blocked)
+        found = cue and i + cue[0] < len(words) and re.fullmatch(r"[ \t]*[:\-–]?[ \t]*", words.gap(i + cue[0])) \
+            and _name_at(words, i + cue[0], cue[1] == "weak", blocked)
         if found:
             start, end = found
             value = " ".join(w[:1].upper() + w[1:] for w in words.typed[start:end])
@@ -550,7 +549,7 @@ _REQUEST_ENDS = _Phrases(dict.fromkeys(
     "thị trấn|thành phố|tỉnh|nhà tôi|tôi|tui|em|mình|cảm ơn|gì|không|nào|sao|hiện|đang|trong|từ|khi|nếu|"
     "vậy|được không|ạ|nha|nhé|nhe|ha|luôn|đi|thì|gấp|khẩn cấp|ngay|liền|lấy|nộp|chưa|rồi|đâu|hả|hông|"
     "với|và|hoặc|cùng".split("|"), "end"))
-_NOT = {"khong", "ko", "k", "kh", "chua", "hong", "cha", "chang"}  # "không cần vốn" asks for nothing
+_NOT = {"khong", "ko", "k", "kh", "chua", "hong", "chang"}  # "không cần vốn" asks for nothing
 # Words that join things asked for ("gạo, mì gói và tiền mặt"), never the last word.
 _JOINERS = {"và", "va", "hoặc", "hoac", "cùng", "cung", "với", "voi", "thêm", "them"}
 

@@ -239,6 +239,7 @@ def test_a_welfare_message_with_everything(extract, places):
     ("Tôi tên Huỳnh Thị Ngọc Bích Trâm", "Huỳnh Thị Ngọc Bích Trâm"),  # up to 5 syllables
     ("tôi tên Nguyễn Văn Tám Càng Long", "Nguyễn Văn Tám"),  # a place ends it
     ("tôi tên Nguyễn Văn Hoà", "Nguyễn Văn Hòa"),  # one tone-mark placement
+    ("tôi là ông Nguyễn Văn Tám", "Nguyễn Văn Tám"),  # the title is no part of the name
 ])
 def test_person_names(extract, text, value):
     assert extract(text, "person_name") == [value]
@@ -257,6 +258,7 @@ def test_person_names(extract, text, value):
     "tôi muốn phản ánh nhà ông Nguyễn Văn A tụ tập",  # no cue
     "tôi là người dân, có con bị F0",
     "tên tôi là 0912345678",
+    "tôi là bà nội của cháu", "tôi là dương tính", "tôi là thân nhân của bệnh nhân",
 ])
 def test_no_person_name(extract, text):
     assert extract(text, "person_name") == []
