@@ -1,15 +1,29 @@
-"""`make bench`: every benchmark, figures printed. `BENCH_COLD=1` also times a cold set-up
-(a fresh clone installing both environments and training the model: several minutes)."""
+"""`make bench`: every benchmark, figures printed. `python -m bench load history` runs only the
+named ones. `BENCH_COLD=1` also times a cold set-up (a fresh clone installing both environments
+and training the model: several minutes)."""
 import os
+import sys
 
-from bench import message_flow, nlu, setup_time, zalo_tokens
+from bench import console, history, load, message_flow, nlu, setup_time, zalo_tokens
+
+BENCHES = {
+    "setup": lambda: setup_time.run(cold=os.environ.get("BENCH_COLD") == "1"),
+    "nlu": nlu.run,
+    "flow": message_flow.run,
+    "tokens": zalo_tokens.run,
+    "load": load.run,
+    "history": history.run,
+    "console": console.run,
+}
 
 
 def main() -> None:
-    setup_time.run(cold=os.environ.get("BENCH_COLD") == "1")
-    nlu.run()
-    message_flow.run()
-    zalo_tokens.run()
+    chosen = sys.argv[1:] or list(BENCHES)
+    unknown = [name for name in chosen if name not in BENCHES]
+    if unknown:
+        raise SystemExit(f"unknown bench {', '.join(unknown)}; choose from {', '.join(BENCHES)}")
+    for name in chosen:
+        BENCHES[name]()
 
 
 if __name__ == "__main__":

@@ -18,17 +18,25 @@ from tests.conftest import environment_for_tests, free_port, wait_until
 @contextlib.contextmanager
 def running(fake_zalo_url: str, fake_graph_url: str, workers: int = 1):
     """Yields the web app's base URL once /healthz answers 200; stops everything afterwards."""
+    with running_processes(fake_zalo_url, fake_graph_url, workers) as (url, _):
+        yield url
+
+
+@contextlib.contextmanager
+def running_processes(fake_zalo_url: str, fake_graph_url: str, workers: int = 1, extra_env: dict | None = None):
+    """Yields (base URL, {service name: pid}) once /healthz answers 200."""
     with tempfile.TemporaryDirectory() as var:
         port = free_port()
         env = {k: v for k, v in os.environ.items() if k not in ("MONGODB_URI", "NLU_URL")}
         env.update(environment_for_tests(None, None, fake_zalo_url, fake_graph_url, var))
         env = {k: v for k, v in env.items() if v is not None}
         env.update(PORT=str(port), NLU_PORT=str(free_port()), EMBEDDED_DB_PORT=str(free_port()),
-                   PYTHONUNBUFFERED="1", WORKERS=str(workers))
+                   PYTHONUNBUFFERED="1", WORKERS=str(workers), **(extra_env or {}))
         settings = Settings.from_env(env)
         env.update(MONGODB_URI=settings.database_uri, NLU_URL=settings.nlu_base_url)
         logs = Path(var) / "logs"
         logs.mkdir()
+        names = [name for name, _ in services(settings)]
         processes = [subprocess.Popen(["bash", "-c", command], cwd=REPO_ROOT, env=env,
                                       stdout=open(logs / f"{name}.log", "w"), stderr=subprocess.STDOUT)
                      for name, command in services(settings)]
@@ -37,12 +45,21 @@ def running(fake_zalo_url: str, fake_graph_url: str, workers: int = 1):
             url = f"http://127.0.0.1:{port}"
             wait_until(lambda: _healthy(url), 300, "the services", interval=0.2)
             print(f"all services healthy {time.monotonic() - started:.1f} s after start")
-            yield url
+            # Each service's command starts with `exec`: the pid is the service's own process.
+            yield url, {name: process.pid for name, process in zip(names, processes)}
         finally:
             for process in processes:
                 process.terminate()
             for process in processes:
                 process.wait(timeout=30)
+
+
+def resident_memory_mb(pid: int) -> float:
+    """VmRSS from /proc/<pid>/status."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
 
 
 def _healthy(url: str) -> bool:

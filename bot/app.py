@@ -4,7 +4,6 @@ from __future__ import annotations
 from flask import Flask
 from bot import logs, metrics, redact
 from bot.console import init_console
-from bot.console.access import csrf
 from bot.config import Settings, load_env_file
 from bot.repository import Repository
 from nlu.client import NluClient
@@ -27,7 +26,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.config.update(SECRET_KEY=settings.secret_key(), MAX_CONTENT_LENGTH=MAX_BODY_BYTES,
                       SESSION_COOKIE_SAMESITE="Lax", SESSION_COOKIE_HTTPONLY=True)
     logs.init_app(app)
-    repository = Repository(settings.database_uri)
+    repository = Repository(settings.database_uri, server_timeout_ms=settings.web_database_timeout_ms,
+                            connect_timeout_ms=5000)
     repository.wait_until_ready(60)
     nlu = NluClient(settings.nlu_base_url, timeout=2)
     app.extensions.update(settings=settings, repository=repository, nlu=nlu,
@@ -35,10 +35,6 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(webhooks)
     app.register_blueprint(web_chat)
     init_console(app, settings, repository)
-    # Platforms sign their posts and the web chat only takes JSON or a custom header: CSRF tokens
-    # are for the console's forms.
-    csrf.exempt(webhooks)
-    csrf.exempt(web_chat)
 
     @app.get("/healthz")
     def healthz():
@@ -56,4 +52,17 @@ def create_app(settings: Settings | None = None) -> Flask:
     def metrics_page():
         return metrics.exposition(repository), 200, {"Content-Type": metrics.CONTENT_TYPE}
 
+    if settings.bench_bare_endpoint:
+        _add_bench_baseline(app, repository)
     return app
+
+
+def _add_bench_baseline(app: Flask, repository: Repository) -> None:
+    """`make bench` only: the least a webhook can do (read the body, store one document, answer
+    200), served by the same server, so the real webhook's answer time has a yardstick."""
+    from flask import request
+
+    @app.post("/bench/bare")
+    def bench_bare():
+        repository.db["bench_bare"].insert_one({"body": request.get_data(cache=False)})
+        return {"status": "ok"}, 200

@@ -53,6 +53,9 @@ class Settings:
     admin_username: str         # the first staff account, created when there is none
     admin_password: str | None  # unset: generated and printed once
     secure_cookies: bool        # behind HTTPS: session cookies only travel over it
+    worker_lease_seconds: float  # a claimed message returns to the queue this long after its worker died
+    web_database_timeout_ms: int  # the web process answers 503 this soon when the database is unreachable
+    bench_bare_endpoint: bool   # `make bench` only: a baseline endpoint that stores one document
     web_chat_ip_per_minute: int = 60  # web-chat messages from one address; a family shares one, a script floods
     trust_proxy: int = 0        # reverse proxies in front of the app; their X-Forwarded-For names the citizen
     web_processes: int = 1      # 1: waitress in one process; more: gunicorn with that many processes
@@ -94,6 +97,11 @@ class Settings:
             secure_cookies=get("SECURE_COOKIES", "0").lower() in ("1", "true", "yes"),
             web_chat_ip_per_minute=max(1, int(get("WEB_CHAT_IP_PER_MINUTE", "60"))),
             trust_proxy=_proxy_hops(get("TRUST_PROXY", "0")),
+            worker_lease_seconds=float(get("WORKER_LEASE_SECONDS", "60")),
+            # Inside the platforms' webhook deadlines (Zalo expects an answer within about 2 s,
+            # Meta waits 20 s): a quick 503 makes them deliver again later.
+            web_database_timeout_ms=int(get("WEB_DATABASE_TIMEOUT_MS", "1000")),
+            bench_bare_endpoint=get("BENCH_BARE_ENDPOINT") == "1",
             web_processes=max(1, int(get("WEB_PROCESSES", "1"))),
         )
 

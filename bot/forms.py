@@ -48,10 +48,10 @@ FORMS: dict[str, tuple[Field, ...]] = {
     ),
     "welfare": (
         Field("description", "Hoàn cảnh", texts.ASK_DETAILS["welfare"]),
-        Field("name", "Họ và tên", texts.ASK_NAME),
+        Field("name", "Họ và tên", texts.ASK_NAME, entities=("person_name",)),
         Field("phone", "Số điện thoại", texts.ASK_PHONE, entities=("phone",)),
         Field("place", "Địa chỉ", texts.ASK_ADDRESS, entities=WHERE),
-        Field("request", "Đề nghị hỗ trợ", texts.ASK_REQUEST),
+        Field("request", "Đề nghị hỗ trợ", texts.ASK_REQUEST, entities=("support_request",)),
     ),
 }
 

@@ -83,3 +83,4 @@ class SendResult:
     error_code: str | None = None
     error: str | None = None     # what went wrong, for staff (Vietnamese where shown to them)
     retryable: bool = False      # a later attempt may succeed (rate limit, temporary failure)
+    uncertain: bool = False      # the platform got the request but did not answer: it may have been delivered

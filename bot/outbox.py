@@ -32,8 +32,9 @@ class Outbox:
     def send(self, channel: str, user_id: str, key: str, text: str, window: Window, *, choices: tuple = (),
              in_reply_to: str | None = None, refused_state: str = "refused", staff_id: str | None = None,
              photo: dict | None = None) -> str:
-        """Send `text`, or a `photo` kept by bot/media.py. Returns "sent", `refused_state`, "failed"
-        or "already_attempted"; raises RetryLater when the platform asks us to try again later
+        """Send `text`, or a `photo` kept by bot/media.py. Returns "sent", `refused_state`, "failed",
+        "uncertain" (the platform took the request but never answered: not sent again, staff see
+        it) or "already_attempted"; raises RetryLater when the platform asks us to try again later
         (the record then waits in state "retry")."""
         record = self.repository.begin_outbound(
             channel=channel, user_id=user_id, message_id=key, text=text, in_reply_to=in_reply_to, choices=choices,
@@ -50,7 +51,7 @@ class Outbox:
         started = time.monotonic()
         result = self._send_recorded(record, window.tag)
         sent_ms = round((time.monotonic() - started) * 1000, 1)
-        state = "sent" if result.ok else "retry" if result.retryable else "failed"
+        state = "sent" if result.ok else "uncertain" if result.uncertain else "retry" if result.retryable else "failed"
         metrics.SENDS.labels(channel, state, result.error_code or "").inc()
         if result.ok:
             self.repository.finish_outbound(record["_id"], "sent", sent_ts=time.time(), tag=window.tag,

@@ -24,7 +24,6 @@ class Pipeline:
                  media: MediaStore, settings: Settings):
         self.repository = repository
         self.settings = settings
-        self.routing = RoutingTable.load()
         self.nlu = nlu
         self.channels = channels
         self.media = media
@@ -124,7 +123,8 @@ class Pipeline:
                 category=decision.file_case, description=details.get("description") or message["text"],
                 details=details.get("details") or {}, media=details.get("media") or [],
                 district=decision.district,
-                route=self.routing.route(decision.file_case, decision.district, decision.urgent),
+                route=RoutingTable.current(self.repository).route(decision.file_case, decision.district,
+                                                                  decision.urgent),
                 priority="urgent" if decision.urgent else "normal")
             outcome["case_code"] = case["code"]
             replies.append(texts.case_filed(case["category"], case["code"]))

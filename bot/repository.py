@@ -70,9 +70,11 @@ def utcnow() -> datetime:
 
 
 class Repository:
-    def __init__(self, uri: str, server_timeout_ms: int = 5000):
+    def __init__(self, uri: str, server_timeout_ms: int = 5000, connect_timeout_ms: int | None = None):
+        # connectTimeoutMS is also the heartbeat's socket timeout: kept longer than a short server
+        # selection, so a database busy for a second is not taken for a database that is down.
         self.client = MongoClient(uri, tz_aware=True, serverSelectionTimeoutMS=server_timeout_ms,
-                                  connectTimeoutMS=server_timeout_ms)
+                                  connectTimeoutMS=connect_timeout_ms or server_timeout_ms)
         self.db = self.client.get_default_database()
         self.messages = self.db["messages"]
         self.cases = self.db["cases"]
@@ -517,6 +519,16 @@ class Repository:
         self.tokens.update_one({"_id": name, "lease_owner": owner},
                                {"$set": {"lease_owner": None, "lease_until": 0.0}})
 
+    # ---- settings an admin edits in the console -------------------------------------------
+
+    def routing_table(self) -> dict | None:
+        document = self.db["settings"].find_one({"_id": "routing"})
+        return document["table"] if document else None
+
+    def save_routing_table(self, table: dict) -> None:
+        self.db["settings"].replace_one({"_id": "routing"}, {"_id": "routing", "table": table,
+                                                             "updated_ts": time.time()}, upsert=True)
+
     # ---- staff accounts and the audit log ---------------------------------------------------
 
     def count_staff(self) -> int:
@@ -572,9 +584,11 @@ class Repository:
                     .sort("handler_since_ts", ASCENDING))
 
     def claim_chat(self, channel: str, user_id: str, username: str) -> bool:
-        """Only one person takes a waiting chat, even when two click at once."""
+        """Only one person takes a waiting chat, even when two click at once. A chat answered from
+        the platform's own inbox (held by people, no console owner) can be taken over too."""
+        claimable = {"$or": [{"handler": "waiting"}, {"handler": "staff", "staff_owner": None}]}
         return self.conversations.find_one_and_update(
-            {"channel": channel, "user_id": user_id, "handler": "waiting"},
+            {"channel": channel, "user_id": user_id, **claimable},
             {"$set": {"handler": "staff", "staff_owner": username, "handler_since_ts": time.time(),
                       "updated_ts": time.time()}}) is not None
 

@@ -29,6 +29,16 @@ class RoutingTable:
     def load(cls, path: Path = AGENCIES_FILE) -> "RoutingTable":
         return cls(yaml.safe_load(path.read_text(encoding="utf-8")))
 
+    @classmethod
+    def current(cls, repository) -> "RoutingTable":
+        """The table in force: data/agencies.yml, as an admin last edited it in the console (kept
+        in the database, so every process files by the same table without a restart)."""
+        edited = repository.routing_table()
+        return cls(edited) if edited else cls.load()
+
+    def to_document(self) -> dict:
+        return {"agencies": self.agencies, "routes": self.routes, "sla_hours": self.sla_hours}
+
     def route(self, category: str, district: str | None, urgent: bool = False) -> Route:
         by_district = self.routes[category]
         agency = by_district.get(district or ANY_DISTRICT) or by_district[ANY_DISTRICT]

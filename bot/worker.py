@@ -32,15 +32,17 @@ def backoff(errors: int) -> float:
 
 
 class Worker:
-    def __init__(self, repository: Repository, pipeline: Pipeline, worker_id: str | None = None):
+    def __init__(self, repository: Repository, pipeline: Pipeline, worker_id: str | None = None,
+                 lease_seconds: float = LEASE_SECONDS):
         self.repository = repository
+        self.lease_seconds = lease_seconds
         self.pipeline = pipeline
         self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}"
         self.stopping = threading.Event()
 
     def run_once(self) -> str:
         """Process at most one message. Returns "processed", "idle" or "waiting" (NLU down)."""
-        message = self.repository.claim_inbound(self.worker_id, LEASE_SECONDS)
+        message = self.repository.claim_inbound(self.worker_id, self.lease_seconds)
         if message is None:
             notice = self.repository.claim_notice()
             if notice is None:
@@ -125,7 +127,8 @@ def main() -> None:
     redact.install_for(settings)
     repository = Repository(settings.database_uri)
     repository.wait_until_ready(60)
-    worker = Worker(repository, build_pipeline(settings, repository, build_channels(settings, repository)))
+    worker = Worker(repository, build_pipeline(settings, repository, build_channels(settings, repository)),
+                    lease_seconds=settings.worker_lease_seconds)
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: worker.stopping.set())
     worker.run_forever()

@@ -6,6 +6,9 @@ Entities (values are canonical, offsets point into the text as given):
   phone      "0912345678" (mobile) or "02943855123" (landline)
   case_code  "TV-8HK3MA"
   time       the phrase as typed, normalized: "tối qua", "8h tối", "20/11", "thứ 7"
+  person_name      "Nguyễn Văn Tám" (after "tôi tên", "họ tên:", "mẹ tôi là"...), each syllable capitalized
+  situation        "mất việc", "F0", "cách ly tại nhà", "hộ nghèo"... (canonical short phrases)
+  support_request  what follows "xin hỗ trợ", "cần", "xin" + gạo/tiền mặt/thuốc..., as typed: "gạo và tiền mặt"
 """
 from __future__ import annotations
 
@@ -329,6 +332,9 @@ class EntityExtractor:
         folded = Folded(text)
         found = list(_case_codes(folded)) + list(_phones(folded)) + list(_times(folded))
         found += _resolve_places(list(self._places.find(folded)), folded)
+        # A name or a request stops where a place, a number or a time begins.
+        words, blocked = _Words(folded), [(e.start, e.end) for e in found]
+        found += list(_situations(words)) + list(_names(words, blocked)) + list(_requests(words, blocked))
         # A span claimed by an earlier kind (a phone number, a code) is not also a place or time;
         # a commune and the district it implies share theirs.
         kept: List[Entity] = []
@@ -342,3 +348,250 @@ class EntityExtractor:
                 seen.add((entity.entity, entity.value))
                 out.append(entity.as_dict())
         return out
+
+
+# --- welfare: a person's name, their situation, the support they ask for ----------------------
+
+def _options(*groups: str) -> List[str]:
+    """_options("xin|cần", "|được", "hỗ trợ") -> "xin hỗ trợ", "xin được hỗ trợ", "cần hỗ trợ", ...:
+    one option of each group, an empty option skipping the group."""
+    phrases = [""]
+    for group in groups:
+        phrases = [f"{p} {o}".strip() for p in phrases for o in group.split("|")]
+    return phrases
+
+
+class _Words:
+    """The words of a folded text (letters and digits), with how each was typed."""
+
+    def __init__(self, folded: Folded):
+        self.folded = folded
+        self.spans = [m.span() for m in re.finditer(r"[a-z0-9]+", folded.text)]
+        self.plain = tuple(folded.text[s:e] for s, e in self.spans)
+        # As typed: NFC, case kept (a name is told by its capitals); and normalized, to compare.
+        self.cased = [unicodedata.normalize("NFC", "".join(
+            c for c in folded.original[slice(*folded.span(s, e))] if c not in _ZERO_WIDTH))
+            for s, e in self.spans]
+        self.typed = [normalize(word) for word in self.cased]
+
+    def __len__(self) -> int:
+        return len(self.spans)
+
+    def gap(self, i: int) -> str:
+        """What separates word i from the word before it."""
+        return self.folded.text[self.spans[i - 1][1]:self.spans[i][0]] if i else ""
+
+    def span(self, i: int, j: int) -> Tuple[int, int]:
+        """Original offsets of words i..j (j exclusive)."""
+        return self.folded.span(self.spans[i][0], self.spans[j - 1][1])
+
+    def as_typed(self, i: int, j: int) -> str:
+        start, end = self.span(i, j)
+        text = "".join(c for c in self.folded.original[start:end] if c not in _ZERO_WIDTH)
+        return " ".join(unicodedata.normalize("NFC", text).split())
+
+
+class _Phrases:
+    """Canonical phrases found word by word: words apart by blanks only, each typed without
+    diacritics or with exactly the canonical ones ("mat viec", "mất việc", not "mát việc")."""
+
+    def __init__(self, phrases: Dict[str, str]):  # canonical phrase -> value
+        self._by_plain: Dict[Tuple[str, ...], List[Tuple[Tuple[str, ...], str]]] = {}
+        for phrase, value in phrases.items():
+            words = tuple(_key(phrase).split())
+            plain = tuple(strip_diacritics(" ".join(words)).split())
+            self._by_plain.setdefault(plain, []).append((words, value))
+        self._longest = max(map(len, self._by_plain))
+
+    def match(self, words: _Words, i: int) -> Optional[Tuple[int, str]]:
+        """The longest phrase starting at word i: (how many words, its value)."""
+        for n in range(min(self._longest, len(words) - i), 0, -1):
+            candidates = self._by_plain.get(words.plain[i:i + n])
+            if not candidates or any(not re.fullmatch(r"[ \t]+", words.gap(k)) for k in range(i + 1, i + n)):
+                continue
+            typed = words.typed[i:i + n]
+            for canonical, value in candidates:
+                if all(t == strip_diacritics(t) or t == c for t, c in zip(typed, canonical)):
+                    return n, value
+        return None
+
+
+_ME = "tôi|tui|em|mình|con|cháu"
+_KIN = "mẹ|má|ba|bà|bố|cha|ông|vợ|chồng|con|cháu|anh|chị|em"
+# "tên" cues say a name follows; after "tôi là" a name is only taken when it looks like one
+# with its capitals or its diacritics ("tôi là công nhân", "toi la lam thue" are no names).
+_NAME_CUES = _Phrases({
+    **dict.fromkeys(_options(_ME, "tên", "|là") + _options("tên", "|của", _ME, "|là")
+                    + _options("họ", "|và", "tên", "|là") + _options(_KIN, "|của", _ME, "tên", "|là")
+                    + ["tên là", "người cần hỗ trợ tên", "người cần hỗ trợ tên là"], "strong"),
+    **dict.fromkeys(_options("tôi|tui|em|mình", "là", "|ông|bà|anh|chị|cô|chú|bác")
+                    + _options(_KIN, "|của", _ME, "là") + ["người cần hỗ trợ là"], "weak"),
+})
+# Common Vietnamese surnames, and those of Trà Vinh's Khmer families (Thạch, Kim, Sơn, Danh...).
+# Left out: those that are everyday words after "tôi là" (Ông, Thân, La, Tất).
+SURNAMES = set(("nguyễn trần lê phạm hoàng huỳnh phan vũ võ đặng bùi đỗ hồ ngô dương lý lí thạch kim sơn "
+                "lâm danh châu chau trương đinh đoàn lương lưu mai tô trịnh cao hà tạ triệu thái tăng "
+                "kiên quách diệp từ đào kha lạc tiêu mạc khưu hứa âu lữ phùng giang mã liêu").split())
+_SURNAMES_PLAIN = {strip_diacritics(name) for name in SURNAMES}
+# Words that end a name: what usually follows one in a message. Without diacritics only those
+# that are no common name syllable ("nam" may be Nam, "lam" Lâm, "huyen" Huyền).
+_NAME_ENDS = set(("ở tại nhà số sđt đt điện thoại xin cần muốn mong đề nghị bị mất thất nghèo làm đang hiện "
+                  "sinh tuổi ấp khóm xã phường huyện tỉnh là và có ngụ trú thường con vợ chồng mẹ địa chỉ "
+                  "vì do đã được hỗ trợ hộ bán mua nay hôm cho của với ạ nha nhé ơi sống đi người tính").split())
+_NAME_ENDS_PLAIN = set("o sdt dt xin can muon mong bi mat that ngheo sinh tuoi ap khom xa la va ngu tru me dia "
+                       "duoc tro nguoi cua voi nhe oi hom cho mua".split())
+# Middle names alone are no name: "Nguyễn Thị" is what is left of a cut name.
+_MIDDLE_ONLY = {"văn", "thị", "van", "thi"}
+
+
+def _is_title(word: str) -> bool:
+    return word[:1].isupper() and (len(word) == 1 or word[1:].islower())
+
+
+def _name_at(words: _Words, j: int, weak: bool, blocked: List[Tuple[int, int]]) -> Optional[Tuple[int, int]]:
+    """The name starting at word j, as words j..k: 2 to 5 syllables, each capitalized, or all in
+    one case (lower or upper) and starting with a known surname."""
+    title = _is_title(words.cased[j])
+    # After "tôi là" even capitals need a surname ("Tôi là Công Nhân"). "lâm" is a surname, "làm"
+    # (to work) is not; "lam" may be either.
+    if (weak or not title) and words.typed[j] not in SURNAMES and words.typed[j] not in _SURNAMES_PLAIN:
+        return None
+    upper = words.cased[j].isupper()
+    k = j
+    while k < len(words) and k - j < 5:
+        word, typed = words.cased[k], words.typed[k]
+        if k > j and not re.fullmatch(r"[ \t]+", words.gap(k)):
+            break
+        if not word.isalpha() or _overlaps(words.span(k, k + 1), blocked):
+            break
+        if typed in _NAME_ENDS or typed in _NAME_ENDS_PLAIN:
+            break
+        if not (_is_title(word) if title else word.isupper() == upper and (upper or word.islower())):
+            break
+        k += 1
+    if k - j < 2 or words.typed[k - 1] in _MIDDLE_ONLY:
+        return None
+    if weak and not title and all(t == strip_diacritics(t) for t in words.typed[j:k]):
+        return None  # "toi la ..." without capitals or diacritics: too easily something else
+    return j, k
+
+
+def _overlaps(span: Tuple[int, int], blocked: List[Tuple[int, int]]) -> bool:
+    return any(span[0] < end and start < span[1] for start, end in blocked)
+
+
+def _names(words: _Words, blocked: List[Tuple[int, int]]) -> Iterator[Entity]:
+    i = 0
+    while i < len(words):
+        cue = _NAME_CUES.match(words, i)
+        found = cue and i + cue[0] < len(words) and re.fullmatch(r"[ \t]*[:\-–]?[ \t]*", words.gap(i + cue[0])) \
+            and _name_at(words, i + cue[0], cue[1] == "weak", blocked)
+        if found:
+            start, end = found
+            value = " ".join(w[:1].upper() + w[1:] for w in words.typed[start:end])
+            yield Entity("person_name", value, *words.span(start, end))
+            i = end
+        else:
+            i += 1
+
+
+_SITUATIONS = _Phrases({
+    **dict.fromkeys(_options("|bị", "mất việc|mất việc làm|mất việc làm ăn"), "mất việc"),
+    **dict.fromkeys(_options("|bị", "thất nghiệp"), "thất nghiệp"),
+    **dict.fromkeys(_options("|bị", "|cho", "nghỉ việc|ngừng việc|tạm nghỉ việc|nghỉ làm"), "nghỉ việc"),
+    **dict.fromkeys(["mất thu nhập", "không có thu nhập", "không còn thu nhập", "hết thu nhập",
+                     "không có việc làm", "không có việc", "không còn việc làm"], "không có thu nhập"),
+    **{f: f.upper() for f in ("f0", "f1", "f2")},
+    **dict.fromkeys(_options("|bị|đang", "cách ly|cách li"), "cách ly"),
+    **dict.fromkeys(_options("|bị|đang", "cách ly|cách li", "tại nhà|ở nhà"), "cách ly tại nhà"),
+    **dict.fromkeys(_options("|bị|đang", "cách ly|cách li", "tập trung"), "cách ly tập trung"),
+    **dict.fromkeys(_options("|bị|đang", "phong tỏa"), "bị phong tỏa"),
+    **dict.fromkeys(_options("|thuộc", "|diện", "hộ nghèo"), "hộ nghèo"),
+    **dict.fromkeys(_options("|thuộc", "|diện", "|hộ", "cận nghèo"), "hộ cận nghèo"),
+    "khuyết tật": "khuyết tật", "neo đơn": "neo đơn", "mồ côi": "mồ côi",
+})
+
+
+def _situations(words: _Words) -> Iterator[Entity]:
+    i = 0
+    while i < len(words):
+        found = _SITUATIONS.match(words, i)
+        if found:
+            yield Entity("situation", found[1], *words.span(i, i + found[0]))
+            i += found[0]
+        else:
+            i += 1
+
+
+_GIVE = "hỗ trợ|trợ giúp|giúp đỡ|cứu trợ|trợ cấp"
+_REQUEST_CUES = _Phrases({
+    # then whatever is asked for: "xin hỗ trợ chỗ ở"
+    **dict.fromkeys(_options("xin|đề nghị|cần|mong|muốn|mong muốn|rất mong", "|được", "|nhận", _GIVE), "any"),
+    # then one of the things below: "xin gạo", "cần ít thuốc", "mong được tiền mặt"
+    **dict.fromkeys(_options("xin|cần|đề nghị|mong được|muốn được|muốn xin|xin cấp", "|được", "|nhận", "|thêm",
+                             "|ít|một ít|chút|một chút"), "item"),
+})
+ITEMS = _Phrases(dict.fromkeys(
+    "gạo|tiền mặt|tiền|thực phẩm|nhu yếu phẩm|lương thực|thuốc|thuốc men|mì gói|mì tôm|mì|sữa|rau|rau củ|"
+    "trứng|dầu ăn|nước mắm|muối|nước uống|khẩu trang|đồ ăn|thức ăn|quà|phần quà|túi an sinh|gói hỗ trợ|"
+    "tiền điện|tiền nước|tiền nhà|tiền trọ|học phí|viện phí|chỗ ở|việc làm|vốn|bảo hiểm y tế|thẻ bảo hiểm y tế|"
+    "nhu phẩm|đồ dùng|tã|bỉm|sữa bột|nước sạch|giống|cây giống|con giống".split("|"), "item"))
+# Before the thing asked for: how much, or whom it is for; after whom, only a thing counts
+# ("xin hỗ trợ cho gia đình tôi gạo"; "xin giúp đỡ gia đình ông", "cho bà cụ hàng xóm" ask for none).
+_REQUEST_FOR = _Phrases({
+    **dict.fromkeys(["về", "thêm", "ít", "một ít", "chút", "một chút"], "amount"),
+    **dict.fromkeys([p for p in _options("|cho|giúp|giùm|dùm", "|gia đình|nhà|hộ|" + _KIN, "|của",
+                                         "|" + _ME + "|chúng tôi|ông|bà|anh|chị|cô|chú|bác") if p], "whom"),
+})
+# Where the request ends: a reason, a contact, a place, the citizen going on about something else.
+_REQUEST_ENDS = _Phrases(dict.fromkeys(
+    "vì|do|bởi|tại|để|nên|nhưng|mà|ở|cho|là|sđt|số|đt|điện thoại|liên hệ|gọi|địa chỉ|ấp|khóm|xã|phường|huyện|"
+    "thị trấn|thành phố|tỉnh|nhà tôi|tôi|tui|em|mình|cảm ơn|gì|không|nào|sao|hiện|đang|trong|từ|khi|nếu|"
+    "vậy|được không|ạ|nha|nhé|nhe|ha|luôn|đi|thì|gấp|khẩn cấp|ngay|liền|lấy|nộp|chưa|rồi|đâu|hả|hông|"
+    "với|và|hoặc|cùng".split("|"), "end"))
+_NOT = {"khong", "ko", "k", "kh", "chua", "hong", "chang"}  # "không cần vốn" asks for nothing
+# Words that join things asked for ("gạo, mì gói và tiền mặt"), never the last word.
+_JOINERS = {"và", "va", "hoặc", "hoac", "cùng", "cung", "với", "voi", "thêm", "them"}
+
+
+def _request_at(words: _Words, j: int, items_only: bool, blocked) -> Optional[Tuple[int, int]]:
+    first = j
+    while not ITEMS.match(words, j) and (skip := _REQUEST_FOR.match(words, j)):
+        j += skip[0]
+        items_only = items_only or skip[1] == "whom"
+    if j >= len(words) or (items_only and not ITEMS.match(words, j)) or \
+            (j > first and not re.fullmatch(r"[ \t]+", words.gap(j))):
+        return None
+    k, end = j, None
+    while k < len(words) and k - j < 15:
+        gap = words.gap(k) if k > j else ""
+        if re.search(r"[.;!?\n]", gap) or _overlaps(words.span(k, k + 1), blocked):
+            break
+        joined = k + 1 if words.typed[k] in _JOINERS and k + 1 < len(words) else k
+        item = ITEMS.match(words, joined)
+        if "," in gap or "-" in gap:
+            if not item:  # after a comma only more of the things asked for
+                break
+        if item:
+            k = end = joined + item[0]
+            continue
+        if _REQUEST_ENDS.match(words, k):
+            if words.typed[k] not in _JOINERS or k == j:
+                break
+            k += 1  # "gạo với tiền": a joiner inside the request
+            continue
+        k = end = k + 1
+    return (j, end) if end else None
+
+
+def _requests(words: _Words, blocked: List[Tuple[int, int]]) -> Iterator[Entity]:
+    i = 0
+    while i < len(words):
+        cue = _REQUEST_CUES.match(words, i) if not i or words.plain[i - 1] not in _NOT else None
+        found = cue and i + cue[0] < len(words) and re.fullmatch(r"[ \t]*:?[ \t]*", words.gap(i + cue[0])) \
+            and _request_at(words, i + cue[0], cue[1] == "item", blocked)
+        if found:
+            yield Entity("support_request", words.as_typed(*found), *words.span(*found))
+            i = found[1]
+        else:
+            i += 1

@@ -148,13 +148,13 @@ SCENARIOS = {
                     "description", "nên mở thêm điểm bán hàng lưu động ở khu cách ly", None),
     ),
     "welfare": Scenario(
-        # The model has no entity for a name or a request: those two are asked even when given.
-        everything="Tôi là Nguyễn Văn Tư, bán vé số ở ấp Kinh Xáng xã Nhị Long huyện Càng Long, mất thu nhập "
-                   "vì dịch, sđt 0912345678, xin hỗ trợ gạo",
-        asked_after_everything=((texts.ASK_NAME, "Nguyễn Văn Tư"), (texts.ASK_REQUEST, "xin hỗ trợ gạo")),
+        # The situation (the whole message is the "Hoàn cảnh"), the name and the request: nothing asked again.
+        everything="Tôi tên Nguyễn Văn Tám, ở ấp Chợ, xã Đại Phước, huyện Càng Long, sđt 0912345678, mất việc do "
+                   "dịch, xin hỗ trợ gạo và tiền mặt",
+        asked_after_everything=(),
         district="Huyện Càng Long",
-        details={"name": "Nguyễn Văn Tư", "phone": "0912345678", "place": "Xã Nhị Long, Huyện Càng Long",
-                 "request": "xin hỗ trợ gạo"},
+        details={"name": "Nguyễn Văn Tám", "phone": "0912345678", "place": "Xã Đại Phước, Huyện Càng Long",
+                 "request": "gạo và tiền mặt"},
         opener="tôi muốn xin hỗ trợ",
         asked_from_nothing=((texts.ASK_DETAILS["welfare"], "nhà tôi mất việc vì dịch, không có tiền mua gạo"),
                             (texts.ASK_NAME, "Trần Thị Bé"),
@@ -227,6 +227,30 @@ def test_a_detail_corrected_at_the_summary_is_filed_corrected(category, citizen,
     assert_filed(reply, case)
     assert (case["description"] if field == "description" else case["details"][field]) == value
     assert_routed(case, category, district)
+
+
+WELFARE_QUESTIONS = (texts.ASK_DETAILS["welfare"], texts.ASK_NAME, texts.ASK_PHONE, texts.ASK_ADDRESS,
+                     texts.ASK_REQUEST)
+
+
+@pytest.mark.parametrize("everything, situation, details, district", [
+    (SCENARIOS["welfare"].everything, "mất việc", SCENARIOS["welfare"].details, "Huyện Càng Long"),
+    ("Họ và tên: Thạch Thị Sa Rênh, khóm 2 phường 1 thị xã Duyên Hải, hộ nghèo, chồng mất việc, "
+     "cần hỗ trợ tiền mặt, đt 0987654321", "hộ nghèo",
+     {"name": "Thạch Thị Sa Rênh", "phone": "0987654321", "place": "Phường 1, Thị xã Duyên Hải",
+      "request": "tiền mặt"}, "Thị xã Duyên Hải"),
+], ids=["kinh", "khmer"])
+def test_welfare_details_in_the_first_message_are_not_asked_again(everything, situation, details, district,
+                                                                  citizen, repository):
+    [summary] = citizen.says(everything)
+    assert not any(question in summary for question in WELFARE_QUESTIONS)
+    assert summary.splitlines()[1:6] == [f"- Hoàn cảnh: {everything}", f"- Họ và tên: {details['name']}",
+                                         f"- Số điện thoại: {details['phone']}", f"- Địa chỉ: {details['place']}",
+                                         f"- Đề nghị hỗ trợ: {details['request']}"]
+    assert situation in summary.splitlines()[1]
+    assert_filed(citizen.says("đúng"), case := the_case(repository))
+    assert (case["description"], case["details"]) == (everything, details)
+    assert_routed(case, "welfare", district)
 
 
 def test_a_detail_named_with_sua_is_asked_again_at_once(citizen, repository):

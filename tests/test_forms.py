@@ -86,6 +86,19 @@ def test_welfare_asks_name_phone_address_and_request():
         "name": "Nguyễn Văn Tư", "phone": "0912345678", "place": "ấp Kinh Xáng xã Nhị Long", "request": "xin hỗ trợ gạo"}
 
 
+def test_welfare_takes_the_name_and_the_request_from_entities_and_asks_only_what_is_missing():
+    name = {"entity": "person_name", "value": "Nguyễn Văn Tám"}
+    request = {"entity": "support_request", "value": "gạo và tiền mặt"}
+    first = forms.start("welfare", "Tôi tên Nguyễn Văn Tám, mất việc, xin hỗ trợ gạo và tiền mặt", [name, request], NOW)
+    assert (first.form["asking"], first.reply) == ("phone", texts.ASK_PHONE)
+    assert first.form["values"]["name"] == "Nguyễn Văn Tám" and first.form["values"]["request"] == "gạo và tiền mặt"
+    # An answer with a cue keeps what the cue introduces; one without is taken whole.
+    asked = forms.start("welfare", "nhà tôi mất việc", [], NOW)
+    assert step(asked.form, "dạ tôi tên là Trần Thị Bé", "inform",
+                {"entity": "person_name", "value": "Trần Thị Bé"}).form["values"]["name"] == "Trần Thị Bé"
+    assert step(asked.form, "Trần Thị Bé").form["values"]["name"] == "Trần Thị Bé"
+
+
 def test_photos_sent_during_the_form_go_with_the_case():
     first = forms.start("report", "có đám tiệc", [], NOW)
     with_photo = forms.add_media(first.form, "zalo-photo-1", NOW)

@@ -153,3 +153,12 @@ def test_skip_limit_and_descending_sort_page_through_a_collection(db):
 def test_a_range_on_a_float_combined_with_an_equality(db):
     db.r.insert_many([{"agency": a, "created_ts": float(t)} for a in ("x", "y") for t in range(10)])
     assert db.r.count_documents({"agency": "x", "created_ts": {"$gte": 3.0, "$lt": 7.0}}) == 4
+
+
+def test_replace_one_upserts_a_document_whose_keys_are_vietnamese_names(db):
+    table = {"routes": {"report": {"*": "bcd_tinh", "Huyện Càng Long": "ubnd_cang_long"}}, "sla_hours": {"report": 12.5}}
+    for version in (table, {**table, "sla_hours": {"report": 24.0}}):
+        db.settings.replace_one({"_id": "routing"}, {"_id": "routing", "table": version}, upsert=True)
+    assert db.settings.count_documents({}) == 1
+    stored = db.settings.find_one({"_id": "routing"})["table"]
+    assert stored["routes"]["report"]["Huyện Càng Long"] == "ubnd_cang_long" and stored["sla_hours"]["report"] == 24.0

@@ -114,6 +114,10 @@ class FacebookChannel:
                 f"{self.settings.fb_graph_url}/me/messages",
                 params={"access_token": self.settings.fb_page_access_token or ""}, timeout=20, **body)
             answer = response.json()
+        except requests.ReadTimeout:
+            # Meta has the request and may have delivered it: sending again could double it.
+            return SendResult(ok=False, error_code="timeout", uncertain=True,
+                              error="Facebook không trả lời kịp: tin có thể đã đến người dân, kiểm tra trước khi gửi lại.")
         except (requests.RequestException, ValueError) as exc:
             return SendResult(ok=False, error_code="network", retryable=True,
                               error=f"Không kết nối được Facebook: {type(exc).__name__}")

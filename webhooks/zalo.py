@@ -120,6 +120,8 @@ class ZaloChannel:
                 with path.open("rb") as image:
                     result, data = self._call(token, "/v2.0/oa/upload/image",
                                               files={"file": (path.name, image, mime)})
+                if result.uncertain:  # an upload reaches nobody: it is safe to try again
+                    return SendResult(ok=False, error_code=result.error_code, retryable=True, error=result.error)
                 if not result.ok:
                     return result
                 if not data.get("attachment_id"):
@@ -169,6 +171,10 @@ class ZaloChannel:
             response = self.http.post(f"{self.settings.zalo_openapi_url}{path}",
                                       headers={"access_token": token or ""}, timeout=10, **body)
             answer = response.json()
+        except requests.ReadTimeout:
+            # Zalo has the request and may have delivered it: sending again could double it.
+            return SendResult(ok=False, error_code="timeout", uncertain=True,
+                              error="Zalo không trả lời kịp: tin có thể đã đến người dân, kiểm tra trước khi gửi lại."), {}
         except (requests.RequestException, ValueError) as exc:
             return SendResult(ok=False, error_code="network", retryable=True,
                               error=f"Không kết nối được Zalo: {type(exc).__name__}"), {}

@@ -1,15 +1,18 @@
-"""Administration: staff accounts and the audit log."""
+"""Administration: staff accounts, agencies with the routing table and SLA hours, the audit log."""
 from __future__ import annotations
 
+import re
 import time
 
-from flask import flash, redirect, render_template, url_for
+from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from bot.console.access import ROLES, audit, passwords, repository, roles
 from bot.console.blueprint import console
 from bot.console.cases import routing
-from bot.console.forms import StaffForm, StaffUpdateForm, options
+from bot import texts
+from bot.console.forms import ActionForm, StaffForm, StaffUpdateForm, options
+from bot.routing import ANY_DISTRICT, RoutingTable
 
 
 def _agency_choices() -> list[tuple[str, str]]:
@@ -84,3 +87,59 @@ def staff_update(username: str):
 @roles("admin")
 def audit_log():
     return render_template("console/audit.html", entries=repository().audit_entries(500))
+
+
+SLA_KEYS = ("report", "suggestion", "welfare", "health_advice", "urgent")
+AGENCY_ID = re.compile(r"^[a-z0-9_]{2,40}$")
+MAX_SLA_HOURS = 24 * 60
+
+
+def _edited_table(form, table: RoutingTable) -> tuple[dict | None, str | None]:
+    """The table as the admin submitted it, or what is wrong with it (in Vietnamese)."""
+    agencies = {key: (form.get(f"agency-{key}") or "").strip() for key in table.agencies}
+    new_id, new_name = (form.get("new-agency-id") or "").strip(), (form.get("new-agency-name") or "").strip()
+    if new_id or new_name:
+        if not AGENCY_ID.match(new_id) or new_id in agencies:
+            return None, "Mã cơ quan mới 2–40 ký tự: chữ thường không dấu, số, dấu gạch dưới; không trùng mã đã có."
+        agencies[new_id] = new_name
+    if any(not name or len(name) > 200 for name in agencies.values()):
+        return None, "Tên cơ quan không được để trống (tối đa 200 ký tự)."
+    sla = {}
+    for key in SLA_KEYS:
+        try:
+            sla[key] = float((form.get(f"sla-{key}") or "").replace(",", "."))
+        except ValueError:
+            return None, "Thời hạn xử lý phải là số giờ."
+        if not 0 < sla[key] <= MAX_SLA_HOURS:
+            return None, f"Thời hạn xử lý phải từ trên 0 đến {MAX_SLA_HOURS} giờ."
+    routes = {}
+    for category, by_district in table.routes.items():
+        routes[category] = {}
+        for number, district in enumerate(by_district):
+            agency = form.get(f"route-{category}-{number}")
+            if agency not in agencies:
+                return None, "Mỗi ô của bảng phân công phải chọn một cơ quan."
+            routes[category][district] = agency
+    return {"agencies": agencies, "routes": routes, "sla_hours": sla}, None
+
+
+@console.route("/admin/routing", methods=["GET", "POST"])
+@roles("admin")
+def routing_settings():
+    table = routing()
+    form = ActionForm()
+    if form.validate_on_submit():
+        edited, error = _edited_table(request.form, table)
+        if error:
+            flash(error, "error")
+        else:
+            before = table.to_document()
+            repository().save_routing_table(edited)
+            changed = [key for key in edited if edited[key] != before[key]]
+            audit("routing.update", "routing", {k: before[k] for k in changed}, {k: edited[k] for k in changed})
+            flash("Đã lưu. Hồ sơ mới được phân công theo bảng này ngay từ bây giờ.", "info")
+            return redirect(url_for("console.routing_settings"))
+    categories = [(key, texts.CATEGORY_NAMES[key]) for key in table.routes]
+    return render_template("console/routing.html", table=table, form=form, categories=categories,
+                           sla_keys=[(key, texts.CATEGORY_NAMES.get(key, "Hồ sơ khẩn (mọi loại)")) for key in SLA_KEYS],
+                           any_district=ANY_DISTRICT)

@@ -6,9 +6,9 @@ from urllib.parse import urlsplit
 from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 
-from bot.console.access import audit, check_password
+from bot.console.access import audit, check_password, passwords, repository
 from bot.console.blueprint import console
-from bot.console.forms import ActionForm, LoginForm
+from bot.console.forms import ActionForm, LoginForm, PasswordChangeForm
 
 
 def _home():
@@ -48,3 +48,19 @@ def logout():
         logout_user()
         flash("Đã đăng xuất.", "info")
     return redirect(url_for("console.login"))
+
+
+@console.route("/account", methods=["GET", "POST"])
+@login_required
+def account():
+    form = PasswordChangeForm()
+    if form.validate_on_submit():
+        staff, error = check_password(current_user.username, form.current.data)
+        if staff is None:
+            form.current.errors.append(error)
+        else:
+            repository().update_staff(current_user.username, password_hash=passwords.hash(form.new.data))
+            audit("account.password", current_user.username, None, {"password": "đã đổi"})
+            flash("Đã đổi mật khẩu.", "info")
+            return redirect(_home())
+    return render_template("console/account.html", form=form)

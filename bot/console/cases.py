@@ -27,7 +27,7 @@ CASE_CODE = re.compile(r"^(?:TV-)?([A-Z0-9]{6})$")
 
 
 def routing() -> RoutingTable:
-    return RoutingTable.load()
+    return RoutingTable.current(repository())
 
 
 def districts(table: RoutingTable) -> list[str]:

@@ -144,6 +144,8 @@ def _outcome(channel: str, key: str, states: list[str], window_reason: str | Non
         return "Đã gửi.", "info"
     if "refused" in states:
         return f"Không gửi được: {window_reason}", "error"
+    if "uncertain" in states:
+        return "Nền tảng không trả lời kịp: tin có thể đã đến người dân, kiểm tra trước khi gửi lại.", "error"
     if any(state in ("queued", "retry") for state in states):
         return "Nền tảng tạm thời chưa nhận tin; hệ thống sẽ tự gửi lại.", "error"
     records = [repository().find_message(channel, k) or {} for k in (key, f"{key}:photo")]

@@ -5,7 +5,7 @@ from flask_wtf import FlaskForm
 from flask_wtf.file import FileAllowed, FileField
 from wtforms import BooleanField, HiddenField, PasswordField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, Length, Optional, Regexp
+from wtforms.validators import DataRequired, EqualTo, Length, Optional, Regexp
 
 from bot.cases import STATUSES
 from bot.console.access import ROLES
@@ -79,3 +79,10 @@ class StaffUpdateForm(FlaskForm):
     password = PasswordField("Mật khẩu mới (để trống nếu không đổi)",
                              validators=[Optional(), Length(min=10, message="Mật khẩu ít nhất 10 ký tự.")])
     unlock = BooleanField("Mở khóa đăng nhập")
+
+
+class PasswordChangeForm(FlaskForm):
+    current = PasswordField("Mật khẩu hiện tại", validators=[DataRequired(REQUIRED.format("mật khẩu hiện tại"))])
+    new = PasswordField("Mật khẩu mới", validators=[DataRequired(REQUIRED.format("mật khẩu mới")),
+                                                    Length(min=10, message="Mật khẩu ít nhất 10 ký tự.")])
+    again = PasswordField("Nhập lại mật khẩu mới", validators=[EqualTo("new", "Hai lần nhập mật khẩu mới không khớp.")])

@@ -205,3 +205,22 @@ def test_dashboard_draws_the_figures(live_url, staff, desktop):
     expect(desktop.locator(".tile").first).to_contain_text("1")
     expect(desktop.locator("figure.chart svg rect.cat-report")).to_have_count(2)  # this day, this week
     screenshot(desktop, "console-dashboard")
+
+
+def test_admin_pages_and_the_case_list_on_a_phone(live_url, staff, desktop, page):
+    _case(staff)
+    log_in(desktop, live_url, "quantri")
+    for path, heading, name in (("/console/admin/staff", "Tài khoản cán bộ", "console-admin-staff"),
+                                ("/console/admin/routing", "Cơ quan, phân công và thời hạn xử lý", "console-admin-routing"),
+                                ("/console/admin/audit", "Nhật ký thao tác", "console-admin-audit")):
+        desktop.goto(live_url + path)
+        expect(desktop.get_by_role("heading", name=heading)).to_be_visible()
+        screenshot(desktop, name)
+    expect(desktop.locator("table.list")).to_contain_text("login")  # this admin's own sign-in, audited
+    log_in(page, live_url, "dtv1")
+    page.goto(f"{live_url}/console/cases")
+    expect(page.get_by_label("Tìm mã hồ sơ hoặc số điện thoại")).to_be_visible()
+    wide = page.evaluate("""[...document.querySelectorAll('body *')].filter(e => e.getBoundingClientRect().right > 361)
+                              .map(e => e.tagName + '.' + e.className + '#' + e.id + ' ' + e.getBoundingClientRect().right)""")
+    assert not wide, wide  # nothing wider than the phone
+    screenshot(page, "console-cases-360px")

@@ -320,3 +320,99 @@ def test_dashboard_counts(app, staff, repository):
     assert "Huyện Cầu Kè" in html
     only_own = signed_in(app, "ubnd_cl").get("/console/dashboard").get_data(as_text=True)
     assert '<span class="big">2</span> hồ sơ' in only_own
+
+
+# ---- administration: agencies, routing, SLA ----------------------------------------------------
+
+def routing_form(table: RoutingTable, **changes) -> dict:
+    """The routing page's form as the browser posts it, with `changes` applied."""
+    form = {f"agency-{key}": name for key, name in table.agencies.items()}
+    form.update({f"sla-{key}": str(hours) for key, hours in table.sla_hours.items()})
+    for category, by_district in table.routes.items():
+        form.update({f"route-{category}-{n}": agency for n, agency in enumerate(by_district.values())})
+    form.update(changes)
+    return form
+
+
+def test_admin_edits_agencies_routing_and_sla_and_new_cases_follow_at_once(app, staff, repository, client, worker):
+    admin = signed_in(app, "quantri")
+    table = RoutingTable.load()
+    post_form(admin, "/console/admin/routing", "/console/admin/routing", routing_form(
+        table, **{"new-agency-id": "ca_cang_long", "new-agency-name": "Công an huyện Càng Long", "sla-report": "12"}))
+    edited = RoutingTable.current(repository)
+    assert edited.agencies["ca_cang_long"] == "Công an huyện Càng Long" and edited.sla_hours["report"] == 12
+    row = list(table.routes["report"]).index("Huyện Càng Long")
+    post_form(admin, "/console/admin/routing", "/console/admin/routing",
+              routing_form(edited, **{f"route-report-{row}": "ca_cang_long"}))
+
+    citizen = zalo_text("tối qua ở ấp An Bình xã An Trường huyện Càng Long có đám cưới hơn 100 người không đeo khẩu trang",
+                        "z-route-1")
+    assert post_zalo(client, citizen).status_code == 200
+    worker.drain()
+    assert post_zalo(client, zalo_text("đúng", "z-route-2")).status_code == 200
+    worker.drain()
+    [case] = repository.cases.find({"category": "report"})
+    assert (case["agency"], case["agency_name"]) == ("ca_cang_long", "Công an huyện Càng Long")
+    assert abs(case["due_ts"] - case["created_ts"] - 12 * 3600) < 1
+    assert [e["action"] for e in repository.audit_entries()][:2] == ["routing.update", "routing.update"]
+
+
+def test_a_wrong_routing_form_changes_nothing(app, staff, repository):
+    admin = signed_in(app, "quantri")
+    table = RoutingTable.load()
+    for bad in ({"sla-report": "-3"}, {"sla-urgent": "một giờ"}, {"route-report-0": "khong_co"},
+                {"new-agency-id": "Sở Y tế", "new-agency-name": "Sở Y tế"}, {"agency-cdc": ""}):
+        answer = post_form(admin, "/console/admin/routing", "/console/admin/routing", routing_form(table, **bad))
+        assert answer.status_code == 200 and 'class="flash error"' in answer.get_data(as_text=True), bad
+    assert repository.routing_table() is None
+    assert signed_in(app, "dtv1").get("/console/admin/routing").status_code == 403
+
+
+def test_chat_history_shows_photos_inline_locations_as_map_links_and_replies_from_zalos_own_tool(
+        app, client, staff, repository, worker, fake_zalo):
+    from tests.conftest import load_fixture
+    from tests.test_media import PHOTO, image_event
+    fake_zalo.files["/photo.jpg"] = ("image/jpeg", PHOTO)
+    escalate(client, worker, repository)
+    assert post_zalo(client, image_event(f"{fake_zalo.url}/photo.jpg")).status_code == 200
+    assert post_zalo(client, load_fixture("zalo", "user_send_location")).status_code == 200
+    assert post_zalo(client, load_fixture("zalo", "oa_send_text__by_staff")).status_code == 200
+    worker.drain()
+    operator = signed_in(app, "dtv1")
+    html = operator.get(f"/console/chats/zalo/{CITIZEN}").get_data(as_text=True)
+    photo_url = f"/console/chats/zalo/{CITIZEN}/media/{image_event('x')['message']['msg_id']}/0"
+    assert f'<img src="{photo_url}"' in html
+    assert operator.get(photo_url).data == PHOTO
+    assert "https://www.openstreetmap.org/?mlat=" in html
+    staff_reply = html[html.index("Cán bộ 7719385011"):]  # the admin_id of Zalo's OA chat tool
+    assert staff_reply.index("đã chuyển phản ánh về Công an phường 5") < staff_reply.index("</article>")
+    assert signed_in(app, "ubnd_cl").get(photo_url).status_code == 403  # not an agency's to open
+
+
+def test_staff_change_their_own_password(app, staff):
+    operator = signed_in(app, "dtv1")
+    wrong = post_form(operator, "/console/account", "/console/account",
+                      {"current": "khong-dung", "new": "mat-khau-moi-123", "again": "mat-khau-moi-123"})
+    assert "không đúng" in wrong.get_data(as_text=True)
+    mismatch = post_form(operator, "/console/account", "/console/account",
+                         {"current": PASSWORD, "new": "mat-khau-moi-123", "again": "khac-hoan-toan"})
+    assert "không khớp" in mismatch.get_data(as_text=True)
+    assert post_form(operator, "/console/account", "/console/account",
+                     {"current": PASSWORD, "new": "mat-khau-moi-123", "again": "mat-khau-moi-123"}).status_code == 302
+    assert sign_in(app.test_client(), "dtv1").status_code == 401
+    assert sign_in(app.test_client(), "dtv1", "mat-khau-moi-123").status_code == 302
+    assert staff.audit_entries()[0]["action"] in ("login", "account.password")
+
+
+def test_a_chat_answered_from_zalos_own_tool_can_be_taken_over_in_the_console(app, client, staff, repository, worker):
+    from tests.conftest import load_fixture
+    assert post_zalo(client, load_fixture("zalo", "oa_send_text__by_staff")).status_code == 200
+    worker.drain()
+    assert repository.conversation("zalo", CITIZEN)["handler"] == "staff"
+    operator = signed_in(app, "dtv1")
+    url = f"/console/chats/zalo/{CITIZEN}"
+    assert "Nhận xử lý" in operator.get(url).get_data(as_text=True)
+    post_form(operator, url, url + "/claim", {})
+    assert repository.conversation("zalo", CITIZEN)["staff_owner"] == "dtv1"
+    post_form(signed_in(app, "dtv2"), url, url + "/claim", {})  # now it has a console owner: taken
+    assert repository.conversation("zalo", CITIZEN)["staff_owner"] == "dtv1"

@@ -201,3 +201,139 @@ def test_long_and_odd_input_is_quick(extract):
 def test_a_numbered_item_with_a_colon_is_no_time(extract):
     assert extract("Phản ánh số 1: nhóm người tụ tập nhậu", "time") == []
     assert extract("lúc 20:30 tối qua", "time") == ["20:30 tối qua"]
+
+
+# ---- welfare: the person's name, their situation, what they ask for --------------------------
+
+WELFARE = ("Tôi tên Nguyễn Văn Tám, ở ấp Chợ, xã Đại Phước, huyện Càng Long, sđt 0912345678, mất việc do dịch, "
+           "xin hỗ trợ gạo và tiền mặt")
+
+
+def test_a_welfare_message_with_everything(extract, places):
+    found = EntityExtractor(places).extract(WELFARE)
+    assert [(e["entity"], e["value"], WELFARE[e["start"]:e["end"]]) for e in found] == [
+        ("person_name", "Nguyễn Văn Tám", "Nguyễn Văn Tám"),
+        ("commune", "Xã Đại Phước, Huyện Càng Long", "xã Đại Phước"),
+        ("district", "Huyện Càng Long", "huyện Càng Long"),
+        ("phone", "0912345678", "0912345678"),
+        ("situation", "mất việc", "mất việc"),
+        ("support_request", "gạo và tiền mặt", "gạo và tiền mặt"),
+    ]
+
+
+@pytest.mark.parametrize("text, value", [
+    ("Tôi tên Nguyễn Văn Tám, ở ấp Chợ", "Nguyễn Văn Tám"),
+    ("tôi tên là Trần Thị Bé ở Cầu Kè", "Trần Thị Bé"),
+    ("Tên tôi là Lê Văn Hai sinh năm 1970", "Lê Văn Hai"),
+    ("em tên Phạm Ngọc Hân sđt 0912345678", "Phạm Ngọc Hân"),
+    ("Tôi là Nguyễn Văn Tư, bán vé số", "Nguyễn Văn Tư"),
+    ("Họ và tên: Thạch Thị Sa Rênh", "Thạch Thị Sa Rênh"),  # Khmer names: Thạch, Kim, Sơn, Danh...
+    ("họ tên:trần văn ba", "Trần Văn Ba"),  # lower case, after an explicit cue, with a surname
+    ("Em tên Kim Thị Sóc Khanh xin được hỗ trợ", "Kim Thị Sóc Khanh"),
+    ("xin hỗ trợ cho mẹ tôi là Trần Thị Bé, bị F0", "Trần Thị Bé"),
+    ("con tên Danh Hoàng Sơn", "Danh Hoàng Sơn"),
+    ("tôi là lê văn năm", "Lê Văn Năm"),  # diacritics make "tôi là" + a surname enough
+    ("toi ten la tran thi be o ap cho", "Tran Thi Be"),  # no diacritics: an explicit "tên" cue
+    ("ho ten nguyen van tam, sdt 0912345678", "Nguyen Van Tam"),
+    ("HỌ TÊN: NGUYỄN VĂN TÁM", "Nguyễn Văn Tám"),
+    ("Tôi tên Huỳnh Thị Ngọc Bích Trâm", "Huỳnh Thị Ngọc Bích Trâm"),  # up to 5 syllables
+    ("tôi tên Nguyễn Văn Tám Càng Long", "Nguyễn Văn Tám"),  # a place ends it
+    ("tôi tên Nguyễn Văn Hoà", "Nguyễn Văn Hòa"),  # one tone-mark placement
+    ("tôi là ông Nguyễn Văn Tám", "Nguyễn Văn Tám"),  # the title is no part of the name
+])
+def test_person_names(extract, text, value):
+    assert extract(text, "person_name") == [value]
+
+
+@pytest.mark.parametrize("text", [
+    "tôi là công nhân, mất việc",
+    "Tôi là Công Nhân",  # capitals after "tôi là" still need a surname
+    "toi la tran thi be",  # "tôi là" without capitals or diacritics: too easily something else
+    "toi la lam thue, xin gao",
+    "tôi là làm thuê",  # làm is no Lâm
+    "em tên Tám",  # one syllable
+    "tôi tên nguyễn",
+    "tôi tên Nguyễn Thị, ở Cầu Kè",  # what is left is no name
+    "Tôi Là Người Dân ở Cầu Kè",
+    "tôi muốn phản ánh nhà ông Nguyễn Văn A tụ tập",  # no cue
+    "tôi là người dân, có con bị F0",
+    "tên tôi là 0912345678",
+    "tôi là bà nội của cháu", "tôi là dương tính", "tôi là thân nhân của bệnh nhân",
+])
+def test_no_person_name(extract, text):
+    assert extract(text, "person_name") == []
+
+
+def test_a_name_from_decomposed_text_is_nfc_with_offsets_into_the_text_as_given(places):
+    text = unicodedata.normalize("NFD", "tôi tên nguyễn\u200b văn tám, xin hỗ trợ gạo")
+    found = {e["entity"]: e for e in EntityExtractor(places).extract(text)}
+    name = found["person_name"]
+    assert name["value"] == "Nguyễn Văn Tám" and unicodedata.is_normalized("NFC", name["value"])
+    assert unicodedata.normalize("NFC", text[name["start"]:name["end"]]).replace("\u200b", "") == "nguyễn văn tám"
+    assert found["support_request"]["value"] == "gạo"
+    assert unicodedata.normalize("NFC", text[found["support_request"]["start"]:found["support_request"]["end"]]) == "gạo"
+
+
+@pytest.mark.parametrize("text, values", [
+    ("mất việc do dịch", ["mất việc"]),
+    ("mat viec lam", ["mất việc"]),
+    ("tôi bị thất nghiệp", ["thất nghiệp"]),
+    ("công ty cho nghỉ việc", ["nghỉ việc"]),
+    ("mất thu nhập vì dịch", ["không có thu nhập"]),
+    ("khong co thu nhap", ["không có thu nhập"]),
+    ("nhà có 2 F0, 1 f1", ["F0", "F1"]),
+    ("đang cách ly tại nhà", ["cách ly tại nhà"]),
+    ("cach ly tap trung", ["cách ly tập trung"]),
+    ("ấp tôi bị phong toả", ["bị phong tỏa"]),  # the other tone-mark placement
+    ("nha em thuoc ho ngheo", ["hộ nghèo"]),
+    ("hộ cận nghèo", ["hộ cận nghèo"]),
+])
+def test_situations(extract, text, values):
+    assert extract(text, "situation") == values
+
+
+@pytest.mark.parametrize("text", ["mát việc", "cách đây 2 ngày", "hộ khẩu thường trú", "nghèo quá", "F5",
+                                  "không có thời gian"])
+def test_no_situation(extract, text):
+    assert extract(text, "situation") == []
+
+
+@pytest.mark.parametrize("text, value", [
+    ("xin hỗ trợ gạo và tiền mặt", "gạo và tiền mặt"),
+    ("xin hỗ trợ gạo, mì gói và tiền mặt ạ", "gạo, mì gói và tiền mặt"),
+    ("xin được hỗ trợ gạo với tiền để nuôi con", "gạo với tiền"),
+    ("đề nghị hỗ trợ gạo - mì gói - dầu ăn", "gạo - mì gói - dầu ăn"),
+    ("cần hỗ trợ thực phẩm, nhà có 3 người", "thực phẩm"),
+    ("mong được hỗ trợ tiền điện", "tiền điện"),
+    ("mong được nhu yếu phẩm", "nhu yếu phẩm"),
+    ("cho em xin ít gạo với", "gạo"),
+    ("tôi cần thuốc hạ sốt", "thuốc hạ sốt"),
+    ("xin hỗ trợ cho gia đình tôi gạo", "gạo"),
+    ("đề nghị hỗ trợ theo Nghị quyết 68 cho lao động tự do", "theo Nghị quyết 68"),
+    ("xin hỗ trợ tiền mặt 0912345678", "tiền mặt"),  # a phone number ends it
+    ("xin ho tro gao, sdt 0912345678", "gao"),
+    ("xin hỗ trợ gạo. Cảm ơn", "gạo"),
+    ("XIN HỖ TRỢ GẠO", "GẠO"),  # as typed
+    ("xin hỗ trợ chút gạo mì", "gạo mì"),
+    ("Hồ sơ xin hỗ trợ gạo nộp 3 hôm rồi chưa thấy gì", "gạo"),
+])
+def test_support_requests(extract, text, value):
+    assert extract(text, "support_request") == [value]
+
+
+@pytest.mark.parametrize("text", [
+    "tôi muốn xin hỗ trợ", "xin hỗ trợ gì ạ", "cần hỗ trợ gì", "xin hỏi có được hỗ trợ gì không",
+    "xin hỗ trợ cho gia đình tôi", "xin gáo", "tôi xin phản ánh", "nhà không có tiền mua gạo",
+    "xin hỗ trợ, sđt 0912345678", "cần hỗ trợ gấp", "xin cứu trợ, nhà có người già bệnh tim",
+    "xin giúp đỡ gia đình ông", "XIN GIUP DO NHA TOI HET GAO 3 NGAY NAY", "xin hỗ trợ cho bà cụ hàng xóm",
+    "kiếm tiền online tại nhà, không cần vốn",
+])
+def test_no_support_request(extract, text):
+    assert extract(text, "support_request") == []
+
+
+def test_long_welfare_text_is_quick(extract):
+    started = time.monotonic()
+    for text in [WELFARE * 40, "tôi tên " * 1500, "xin hỗ trợ gạo và " * 600, "Nguyễn " * 2000]:
+        extract(text)
+    assert time.monotonic() - started < 2

@@ -23,7 +23,9 @@ BAD_INPUT = ["", "   ", "🙏🙏😷", "a" * 10_000, unicodedata.normalize("NFD
 NOT_UNDERSTOOD = {"nlu_fallback", "out_of_scope"}
 ENTITIES = "Tối qua ở xã Long Đức tp tv có đám nhậu đông người, gọi tui 0912.345.678"
 STATUS = "hồ sơ tv-8hk3ma của tui tới đâu rồi"
-MORE = [ENTITIES, STATUS, "/report", "ok", "What is the weather like today?", "🙂", "0912345678"]
+WELFARE = ("toi ten la tran thi be, o ap cho xa dai phuoc huyen cang long, sdt 0912345678, bi F0 dang cach ly, "
+           "xin ho tro gao va mi goi")
+MORE = [ENTITIES, STATUS, WELFARE, "/report", "ok", "What is the weather like today?", "🙂", "0912345678"]
 
 
 @pytest.fixture(scope="module")
@@ -87,6 +89,19 @@ def test_entities_with_offsets_into_the_text_as_given(parsed):
     status = next(r for r in results if r["text"] == STATUS)
     assert status["intent"] == "check_status"
     assert [(e["entity"], e["value"]) for e in status["entities"]] == [("case_code", "TV-8HK3MA")]
+
+
+def test_a_welfare_line_without_diacritics_gives_name_situation_and_request(parsed):
+    _, results = parsed
+    result = next(r for r in results if r["text"] == WELFARE)
+    found = [(e["entity"], e["value"], WELFARE[e["start"]:e["end"]]) for e in result["entities"]]
+    assert found == [("person_name", "Tran Thi Be", "tran thi be"),
+                     ("commune", "Xã Đại Phước, Huyện Càng Long", "xa dai phuoc"),
+                     ("district", "Huyện Càng Long", "huyen cang long"),
+                     ("phone", "0912345678", "0912345678"),
+                     ("situation", "F0", "F0"),
+                     ("situation", "cách ly", "dang cach ly"),
+                     ("support_request", "gao va mi goi", "gao va mi goi")]
 
 
 def test_the_nlu_server_returns_the_same_entities_and_the_client_reads_them(nlu_url):
