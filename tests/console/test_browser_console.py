@@ -157,6 +157,8 @@ def test_status_change_is_told_to_the_citizen(live_url, app, staff, desktop, fak
     expect(desktop.locator("#case-status")).to_have_text("đang xử lý")
     texts = wait_until(lambda: [t for t in fake_zalo.texts_to(CITIZEN) if case["code"] in t], 30, "the notice")
     assert "đang xử lý" in texts[0] and "Công an xã đã đến kiểm tra." in texts[0]
+    # The platform has it; the worker records the outcome just after.
+    wait_until(lambda: staff.messages.find_one({"kind": "notice", "state": "sent"}), 30, "the notice recorded as sent")
     desktop.reload()
     expect(desktop.locator(".timeline")).to_contain_text("đã gửi")
     screenshot(desktop, "console-case")
