@@ -2,7 +2,7 @@
 recorded in the case's history, and a public one is told to the citizen on their channel."""
 from __future__ import annotations
 
-from bot import texts
+from bot import logs, texts
 from bot.repository import Repository
 from bot.routing import RoutingTable
 
@@ -50,4 +50,5 @@ def _case(repository: Repository, code: str) -> dict:
 
 def _tell_citizen(repository: Repository, case: dict, key: str, status: str, note: str) -> None:
     repository.queue_notice(channel=case["channel"], user_id=case["user_id"], key=f"notice:{key}",
-                            text=texts.status_notice(case["code"], case["category"], status, note))
+                            text=texts.status_notice(case["code"], case["category"], status, note),
+                            correlation_id=logs.current())

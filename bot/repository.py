@@ -461,13 +461,15 @@ class Repository:
                                  {"$set": {"state": "uncertain"}})
         return None
 
-    def queue_notice(self, *, channel: str, user_id: str, key: str, text: str) -> None:
-        """A message the bot sends on its own (a case's status changed): the worker sends it."""
+    def queue_notice(self, *, channel: str, user_id: str, key: str, text: str,
+                     correlation_id: str | None = None) -> None:
+        """A message the bot sends on its own (a case's status changed): the worker sends it, under
+        the correlation id of the request that caused it."""
         try:
             self.messages.insert_one({"channel": channel, "message_id": key, "user_id": user_id, "direction": "out",
                                       "kind": "notice", "text": text, "choices": [], "in_reply_to": None,
                                       "created_at": utcnow(), "received_ts": time.time(), "state": "queued",
-                                      "not_before": 0.0, "attempts": 0})
+                                      "not_before": 0.0, "attempts": 0, "correlation_id": correlation_id})
         except DuplicateKeyError:
             pass
 

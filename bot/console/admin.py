@@ -11,7 +11,7 @@ from bot.console.access import ROLES, audit, passwords, repository, roles
 from bot.console.blueprint import console
 from bot.console.cases import routing
 from bot import texts
-from bot.console.forms import ActionForm, StaffForm, StaffUpdateForm, options
+from bot.console.forms import ActionForm, StaffForm, StaffUpdateForm, errors_of, options
 from bot.routing import ANY_DISTRICT, RoutingTable
 
 
@@ -34,7 +34,7 @@ def staff_list():
             flash("Tài khoản cơ quan xử lý cần chọn cơ quan.", "error")
         elif not form.password.data:
             flash("Vui lòng nhập mật khẩu.", "error")
-        elif repository().create_staff(username=form.username.data, name=form.name.data.strip(),
+        elif repository().create_staff(username=form.username.data, name=form.name.data,
                                        password_hash=passwords.hash(form.password.data),
                                        role=form.role.data, agency=agency):
             audit("staff.create", form.username.data, None, {"role": form.role.data, "agency": agency})
@@ -43,7 +43,7 @@ def staff_list():
         else:
             flash("Tên đăng nhập đã có.", "error")
     elif form.is_submitted():
-        flash(" ".join(e for errors in form.errors.values() for e in errors), "error")
+        flash(errors_of(form), "error")
     accounts = repository().list_staff()
     updates = {}
     for account in accounts:
@@ -64,7 +64,7 @@ def staff_update(username: str):
     form = StaffUpdateForm(prefix=username)
     form.agency.choices = _agency_choices()
     if not form.validate_on_submit():
-        flash(" ".join(e for errors in form.errors.values() for e in errors), "error")
+        flash(errors_of(form), "error")
         return redirect(url_for("console.staff_list"))
     if username == current_user.username and (form.role.data != "admin" or not form.active.data):
         flash("Không thể tự bỏ quyền quản trị hoặc tự khóa tài khoản của mình.", "error")

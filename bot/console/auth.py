@@ -28,7 +28,7 @@ def login():
     form = LoginForm()
     error = None
     if form.validate_on_submit():
-        staff, error = check_password(form.username.data.strip(), form.password.data)
+        staff, error = check_password(form.username.data, form.password.data)
         if staff:
             login_user(staff)
             audit("login", staff.username)

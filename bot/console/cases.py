@@ -17,7 +17,7 @@ from bot.console import format as vn
 from bot.console.access import audit, repository, roles
 from bot.console.blueprint import console
 from bot.console.chats import send_attachment
-from bot.console.forms import NoteForm, RouteForm, StatusForm, options
+from bot.console.forms import NoteForm, RouteForm, StatusForm, errors_of, options
 from bot.forms import FORMS
 from bot.routing import ANY_DISTRICT, RoutingTable
 
@@ -132,7 +132,7 @@ def _back(case: dict):
 
 
 def _form_errors(form) -> None:
-    flash(" ".join(e for errors in form.errors.values() for e in errors) or "Biểu mẫu không hợp lệ.", "error")
+    flash(errors_of(form), "error")
 
 
 @console.post("/cases/<code>/status")
@@ -144,9 +144,9 @@ def case_status(code: str):
         _form_errors(form)
         return _back(case)
     case_actions.change_status(repository(), case["code"], form.status.data, by=current_user.username,
-                               note=form.note.data.strip(), public=form.public.data, key=f"{case['code']}:{form.send_key.data}")
+                               note=form.note.data, public=form.public.data, key=f"{case['code']}:{form.send_key.data}")
     audit("case.status", case["code"], {"status": case["status"]},
-          {"status": form.status.data, "public": form.public.data, "note": form.note.data.strip()})
+          {"status": form.status.data, "public": form.public.data, "note": form.note.data})
     flash("Đã cập nhật trạng thái" + (" và thông báo cho người dân." if form.public.data else "."), "info")
     return _back(case)
 
@@ -159,9 +159,9 @@ def case_note(code: str):
     if not form.validate_on_submit():
         _form_errors(form)
         return _back(case)
-    case_actions.add_note(repository(), case["code"], by=current_user.username, note=form.note.data.strip(),
+    case_actions.add_note(repository(), case["code"], by=current_user.username, note=form.note.data,
                           public=form.public.data, key=form.send_key.data)
-    audit("case.note", case["code"], None, {"note": form.note.data.strip(), "public": form.public.data})
+    audit("case.note", case["code"], None, {"note": form.note.data, "public": form.public.data})
     flash("Đã thêm ghi chú.", "info")
     return _back(case)
 
@@ -177,7 +177,7 @@ def case_route(code: str):
         _form_errors(form)
         return _back(case)
     case_actions.reroute(repository(), table, case["code"], form.agency.data, by=current_user.username,
-                         note=form.note.data.strip(), key=f"{case['code']}:{form.send_key.data}")
+                         note=form.note.data, key=f"{case['code']}:{form.send_key.data}")
     audit("case.route", case["code"], {"agency": case.get("agency")}, {"agency": form.agency.data})
     flash(f"Đã chuyển hồ sơ đến {table.agencies[form.agency.data]}.", "info")
     return _back(case)

@@ -9,7 +9,7 @@ from flask_login import current_user
 
 from bot.console.access import audit, repository, roles
 from bot.console.blueprint import console
-from bot.console.forms import ActionForm, ReplyForm
+from bot.console.forms import ActionForm, ReplyForm, errors_of
 from bot.media import MediaStore
 from bot.outbox import Outbox, RetryLater
 
@@ -110,7 +110,7 @@ def reply(channel: str, user_id: str):
     form = ReplyForm()
     back = redirect(url_for("console.chat", channel=channel, user_id=user_id))
     if not form.validate_on_submit():
-        flash(" ".join(e for errors in form.errors.values() for e in errors), "error")
+        flash(errors_of(form), "error")
         return back
     if conversation.get("handler") != "staff" or conversation.get("staff_owner") != current_user.username:
         flash("Anh/chị cần nhận xử lý cuộc trò chuyện trước khi trả lời.", "error")
@@ -124,9 +124,9 @@ def reply(channel: str, user_id: str):
             flash(f"Không gửi được ảnh: {kept['fetch_error']}", "error")
             return back
         states.append(outbox.send_photo(channel, user_id, kept["stored"], f"{key}:photo", current_user.username))
-    if (form.text.data or "").strip():
+    if form.text.data:
         try:
-            states.append(outbox.send(channel, user_id, key, form.text.data.strip(), window,
+            states.append(outbox.send(channel, user_id, key, form.text.data, window,
                                       staff_id=current_user.username))
         except RetryLater:
             repository().requeue_outbound(channel, key, STAFF_REPLY_RETRY_SECONDS)

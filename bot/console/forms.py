@@ -14,12 +14,43 @@ from bot import texts
 REQUIRED = "Vui lòng nhập {}."
 
 
+def stripped(value) -> str:
+    """A field left out of a post reads as empty text, never as None."""
+    return (value or "").strip()
+
+
+# WTForms and Flask-WTF have no Vietnamese catalogue: the messages they write themselves (ours
+# are written in Vietnamese) are shown like this.
+LIBRARY_MESSAGES = {
+    "Not a valid choice.": "Lựa chọn không hợp lệ.",
+    "This field is required.": "Vui lòng điền đủ thông tin.",
+    "The CSRF token is missing.": "Phiên làm việc đã hết hạn: vui lòng tải lại trang rồi thử lại.",
+    "The CSRF token is invalid.": "Phiên làm việc đã hết hạn: vui lòng tải lại trang rồi thử lại.",
+    "The CSRF token has expired.": "Phiên làm việc đã hết hạn: vui lòng tải lại trang rồi thử lại.",
+    "The CSRF tokens do not match.": "Phiên làm việc đã hết hạn: vui lòng tải lại trang rồi thử lại.",
+}
+INVALID_FORM = "Biểu mẫu không hợp lệ: vui lòng tải lại trang rồi thử lại."
+
+
+def errors_of(form: FlaskForm) -> str:
+    """What is wrong with a posted form, in Vietnamese, for a flash message."""
+    said = []
+    for errors in form.errors.values():
+        for error in errors:
+            text = LIBRARY_MESSAGES.get(str(error), str(error))
+            if text.isascii():  # a library message not in the table above
+                text = INVALID_FORM
+            if text not in said:
+                said.append(text)
+    return " ".join(said) or INVALID_FORM
+
+
 def options(pairs) -> list[SelectChoice]:
     return [SelectChoice(value, label) for value, label in pairs]
 
 
 class LoginForm(FlaskForm):
-    username = StringField("Tên đăng nhập", validators=[DataRequired(REQUIRED.format("tên đăng nhập"))])
+    username = StringField("Tên đăng nhập", filters=[stripped], validators=[DataRequired(REQUIRED.format("tên đăng nhập"))])
     password = PasswordField("Mật khẩu", validators=[DataRequired(REQUIRED.format("mật khẩu"))])
 
 
@@ -33,7 +64,7 @@ class OnceForm(FlaskForm):
 
 
 class ReplyForm(OnceForm):
-    text = TextAreaField("Nội dung trả lời", validators=[Length(max=8000, message="Nội dung quá dài.")])
+    text = TextAreaField("Nội dung trả lời", filters=[stripped], validators=[Length(max=8000, message="Nội dung quá dài.")])
     photo = FileField("Ảnh gửi kèm", validators=[
         FileAllowed(["jpg", "jpeg", "png"], "Chỉ gửi được ảnh JPG hoặc PNG.")])
 
@@ -48,25 +79,25 @@ class ReplyForm(OnceForm):
 
 class StatusForm(OnceForm):
     status = SelectField("Trạng thái mới", choices=options((s, texts.STATUS_NAMES[s]) for s in STATUSES))
-    note = TextAreaField("Ghi chú", validators=[Length(max=2000)])
+    note = TextAreaField("Ghi chú", filters=[stripped], validators=[Length(max=2000)])
     public = BooleanField("Thông báo cho người dân", default=True)
 
 
 class NoteForm(OnceForm):
-    note = TextAreaField("Ghi chú", validators=[DataRequired(REQUIRED.format("ghi chú")), Length(max=2000)])
+    note = TextAreaField("Ghi chú", filters=[stripped], validators=[DataRequired(REQUIRED.format("ghi chú")), Length(max=2000)])
     public = BooleanField("Công khai (thông báo cho người dân)")
 
 
 class RouteForm(OnceForm):
     agency = SelectField("Chuyển đến cơ quan")
-    note = TextAreaField("Lý do", validators=[Length(max=2000)])
+    note = TextAreaField("Lý do", filters=[stripped], validators=[Length(max=2000)])
 
 
 class StaffForm(FlaskForm):
     username = StringField("Tên đăng nhập", validators=[
         DataRequired(REQUIRED.format("tên đăng nhập")),
         Regexp(r"^[a-z0-9._-]{3,40}$", message="Tên đăng nhập 3–40 ký tự: chữ thường không dấu, số, . _ -")])
-    name = StringField("Họ và tên", validators=[DataRequired(REQUIRED.format("họ và tên")), Length(max=100)])
+    name = StringField("Họ và tên", filters=[stripped], validators=[DataRequired(REQUIRED.format("họ và tên")), Length(max=100)])
     password = PasswordField("Mật khẩu", validators=[Length(min=10, message="Mật khẩu ít nhất 10 ký tự.")])
     role = SelectField("Vai trò", choices=options(ROLES.items()))
     agency = SelectField("Cơ quan (với vai trò cơ quan xử lý)", validators=[Optional()])

@@ -416,3 +416,30 @@ def test_a_chat_answered_from_zalos_own_tool_can_be_taken_over_in_the_console(ap
     assert repository.conversation("zalo", CITIZEN)["staff_owner"] == "dtv1"
     post_form(signed_in(app, "dtv2"), url, url + "/claim", {})  # now it has a console owner: taken
     assert repository.conversation("zalo", CITIZEN)["staff_owner"] == "dtv1"
+
+
+def test_a_notice_queued_from_the_console_carries_the_requests_correlation_id(app, staff, repository, worker):
+    case = file_report(repository)
+    operator = signed_in(app, "dtv1")
+    url = f"/console/cases/{case['code']}"
+    token = csrf_token(operator.get(url).get_data(as_text=True))
+    answer = operator.post(url + "/status", headers={"X-Request-Id": "console-req-12345678"},
+                           data={"csrf_token": token, "status": "in_progress", "public": "y",
+                                 "send_key": uuid.uuid4().hex})
+    assert answer.headers["X-Request-Id"] == "console-req-12345678"
+    [notice] = repository.messages.find({"kind": "notice"})
+    assert notice["correlation_id"] == "console-req-12345678"
+
+
+def test_a_form_posted_wrong_is_answered_in_vietnamese_and_changes_nothing(app, staff, repository):
+    case = file_report(repository)
+    operator = signed_in(app, "dtv1")
+    url = f"/console/cases/{case['code']}"
+    answer = post_form(operator, url, url + "/status", {"status": "da_xoa", "send_key": uuid.uuid4().hex})
+    page = operator.get(answer.headers["Location"]).get_data(as_text=True)
+    assert "Lựa chọn không hợp lệ." in page and "Not a valid choice" not in page
+    answer = post_form(operator, url, url + "/note", {"send_key": "khong-hop-le"})  # no note, a bad key
+    page = operator.get(answer.headers["Location"]).get_data(as_text=True)
+    assert "Vui lòng nhập ghi chú." in page and "Invalid input" not in page
+    assert repository.find_case(case["code"])["status"] == "routed"
+    assert [e["status"] for e in repository.case_history(case["code"])] == ["new", "routed"]
