@@ -21,9 +21,10 @@ def create_app(settings: Settings | None = None) -> Flask:
         load_env_file()
         settings = Settings.from_env()
     redact.install_for(settings)
-    redact.install(settings.secret_key())
+    secret_key = settings.secret_key()
+    redact.install(secret_key)
     app = Flask(__name__)
-    app.config.update(SECRET_KEY=settings.secret_key(), MAX_CONTENT_LENGTH=MAX_BODY_BYTES,
+    app.config.update(SECRET_KEY=secret_key, MAX_CONTENT_LENGTH=MAX_BODY_BYTES,
                       SESSION_COOKIE_SAMESITE="Lax", SESSION_COOKIE_HTTPONLY=True)
     logs.init_app(app)
     repository = Repository(settings.database_uri, server_timeout_ms=settings.web_database_timeout_ms,

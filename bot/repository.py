@@ -209,9 +209,9 @@ class Repository:
                                       {"$set": {"updated_ts": time.time(), **fields}, "$setOnInsert": on_insert},
                                       upsert=True)
 
-    def set_handler(self, channel: str, user_id: str, handler: str) -> None:
+    def set_handler(self, channel: str, user_id: str, handler: str, **fields) -> None:
         """"bot" answers; "waiting" (for a person) or "staff" (a person holds it): the bot is silent."""
-        self.update_conversation(channel, user_id, handler=handler, handler_since_ts=time.time())
+        self.update_conversation(channel, user_id, handler=handler, handler_since_ts=time.time(), **fields)
 
     def start_handoff(self, channel: str, user_id: str, reason: str, urgent: bool) -> None:
         """The chat waits for a person (the console's queue: urgent first, then oldest)."""

@@ -1,6 +1,7 @@
 """Which agency acts on a case, and by when: the routing table in data/agencies.yml."""
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -10,6 +11,12 @@ from bot.config import REPO_ROOT
 
 AGENCIES_FILE = REPO_ROOT / "data" / "agencies.yml"
 ANY_DISTRICT = "*"
+
+
+@functools.cache
+def _read(path: Path) -> dict:
+    """The file changes only with a deployment; it was parsed again for every case filed."""
+    return yaml.safe_load(path.read_text(encoding="utf-8"))
 
 
 @dataclass(frozen=True)
@@ -27,7 +34,7 @@ class RoutingTable:
 
     @classmethod
     def load(cls, path: Path = AGENCIES_FILE) -> "RoutingTable":
-        return cls(yaml.safe_load(path.read_text(encoding="utf-8")))
+        return cls(_read(path))
 
     @classmethod
     def current(cls, repository) -> "RoutingTable":

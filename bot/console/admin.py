@@ -15,8 +15,8 @@ from bot.console.forms import ActionForm, StaffForm, StaffUpdateForm, errors_of,
 from bot.routing import ANY_DISTRICT, RoutingTable
 
 
-def _agency_choices() -> list[tuple[str, str]]:
-    return options([("", "—"), *routing().agencies.items()])
+def _agency_choices(agencies: dict | None = None) -> list:
+    return options([("", "—"), *(agencies or routing().agencies).items()])
 
 
 def _agency_for(role: str, agency: str | None) -> str | None:
@@ -44,15 +44,15 @@ def staff_list():
             flash("Tên đăng nhập đã có.", "error")
     elif form.is_submitted():
         flash(errors_of(form), "error")
-    accounts = repository().list_staff()
+    accounts, agencies = repository().list_staff(), routing().agencies
     updates = {}
     for account in accounts:
         update = StaffUpdateForm(prefix=account["username"], role=account["role"], agency=account.get("agency") or "",
                                  active=account.get("active") == "yes")
-        update.agency.choices = _agency_choices()
+        update.agency.choices = _agency_choices(agencies)
         updates[account["username"]] = update
     return render_template("console/staff.html", form=form, accounts=accounts, updates=updates, roles=ROLES,
-                           agencies=routing().agencies, now_ts=time.time())
+                           agencies=agencies, now_ts=time.time())
 
 
 @console.post("/admin/staff/<username>")

@@ -156,8 +156,7 @@ def _outcome(channel: str, key: str, states: list[str], window_reason: str | Non
 def _release(channel: str, user_id: str, action: str, done: str):
     conversation = _conversation(channel, user_id)
     if ActionForm().validate_on_submit():
-        repository().set_handler(channel, user_id, "bot")
-        repository().update_conversation(channel, user_id, staff_owner=None, not_understood=0)
+        repository().set_handler(channel, user_id, "bot", staff_owner=None, not_understood=0)
         audit(action, f"{channel}:{user_id}",
               {"handler": conversation.get("handler"), "staff_owner": conversation.get("staff_owner")},
               {"handler": "bot"})

@@ -8,6 +8,7 @@ from datetime import date, datetime, timedelta, timezone
 from flask import Flask
 
 from bot import texts
+from bot.repository import CLOSED_STATUSES
 
 VIETNAM = timezone(timedelta(hours=7))
 CHANNEL_NAMES = {"zalo": "Zalo", "facebook": "Messenger", "web": "Web"}
@@ -62,14 +63,14 @@ def waited(since_ts: float | None) -> str:
 
 
 def sla(case: dict) -> str:
-    if case.get("status") in ("resolved", "not_responsible", "duplicate"):
+    if case.get("status") in CLOSED_STATUSES:
         return "Đã đóng"
     left = (case.get("due_ts") or 0) - time.time()
     return f"Còn {duration(left)}" if left >= 0 else f"Quá hạn {duration(left)}"
 
 
 def is_overdue(case: dict) -> bool:
-    return case.get("status") not in ("resolved", "not_responsible", "duplicate") and \
+    return case.get("status") not in CLOSED_STATUSES and \
         (case.get("due_ts") or 0) < time.time()
 
 
