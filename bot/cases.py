@@ -6,7 +6,7 @@ from bot import logs, texts
 from bot.repository import Repository
 from bot.routing import RoutingTable
 
-STATUSES = ("new", "routed", "in_progress", "resolved", "not_responsible", "duplicate", "reopened")
+STATUSES = ("new", "routed", "in_progress", "resolved", "not_responsible", "duplicate", "reopened", "withdrawn")
 
 
 def change_status(repository: Repository, code: str, status: str, *, by: str, note: str, public: bool,

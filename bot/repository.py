@@ -24,7 +24,7 @@ CASE_CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read alo
 CASE_CODE_LENGTH = 6
 CLAIM_SCAN = 50  # pending messages looked at per claim; those of busy citizens are skipped
 SERVICE_CATEGORIES = ("report", "suggestion", "welfare", "health_advice")
-CLOSED_STATUSES = ("resolved", "not_responsible", "duplicate")
+CLOSED_STATUSES = ("resolved", "not_responsible", "duplicate", "withdrawn")
 OPEN_STATUSES = ("new", "routed", "in_progress", "reopened")
 
 

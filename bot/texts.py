@@ -16,6 +16,7 @@ STATUS_NAMES = {
     "not_responsible": "không thuộc thẩm quyền",
     "duplicate": "trùng với hồ sơ khác",
     "reopened": "đã mở lại",
+    "withdrawn": "đã được người gửi rút lại",
 }
 
 SERVICES = (
