@@ -262,6 +262,7 @@ HEALTH_GUIDANCE = {
 }
 HEALTH_DISCLAIMER = "Đây là hướng dẫn chung, không thay cho chẩn đoán của nhân viên y tế."
 
+STAFF_TITLE = "Cán bộ Tổng đài 1022"  # how a person's reply is signed in the web chat
 WEB_CHAT_TOO_MANY_FROM_ADDRESS = ("Có quá nhiều tin nhắn gửi từ cùng một địa chỉ mạng. "
                                   "Anh/chị vui lòng đợi một phút rồi gửi tiếp, hoặc gọi Tổng đài 1022.")
 WEB_CHAT_TOO_LARGE = "Nội dung gửi lên quá lớn. Anh/chị vui lòng gửi tin nhắn ngắn hơn hoặc ảnh nhỏ hơn 10 MB."

@@ -441,3 +441,15 @@ def test_after_the_quiet_period_the_bot_answers_again():
     chat.says("cho gặp cán bộ")
     outcome = chat.says("xin chào", after=241 * 60)
     assert outcome.state.handler == "bot" and text_of(outcome) == texts.GREETING
+
+
+@pytest.mark.parametrize("hours, local, staffed", [
+    ("07:00-21:00", "20:59", True), ("07:00-21:00", "21:00", False), ("22:00-06:00", "23:30", True),
+    ("22:00-06:00", "05:59", True), ("22:00-06:00", "12:00", False), ("00:00-00:00", "03:00", True),
+])
+def test_working_hours(hours, local, staffed):
+    from datetime import datetime
+
+    from bot.hours import VIETNAM, in_working_hours, parse_working_hours
+    now = datetime.fromisoformat(f"2026-11-27T{local}").replace(tzinfo=VIETNAM)
+    assert in_working_hours(parse_working_hours(hours), now) == staffed
