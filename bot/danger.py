@@ -15,7 +15,8 @@ from bot.plain import plain_text
 _SIGNS = [
     # breathing
     r"kho tho", r"tho kho", r"tho (?:khong|chang) (?:noi|duoc|ra hoi|ra)", r"khong (?:tho|the tho) (?:noi|duoc)",
-    r"tho (?:doc|gap|dot|hut|rit|phi pho|nang nhoc|met|yeu|thoi thop|ngat quang|nhanh)", r"hut hoi", r"ngop",
+    r"tho (?:doc|gap|dot|hut|rit|phi pho|nang nhoc|met|yeu|thoi thop|ngat quang|nhanh)",
+    r"(?<!di )(?<!chay )hut hoi", r"(?<!nong )(?<!oi )ngop",
     r"nghet tho", r"ngat tho", r"tuc tho", r"met khi tho", r"ngung tho", r"khong con tho", r"tho khong deu",
     # chest
     r"(?:dau|tuc|nang|nhoi|that|ep) (?:tuc )?nguc", r"nguc (?:dau|tuc|nang|nhoi)",
@@ -24,7 +25,10 @@ _SIGNS = [
     r"(?:moi|mat|da) (?:\w+ )?(?:tai xanh|xanh tai|tai nhot)",
     # consciousness: "ngất", not "ngắt điện"; "xỉu", not "chờ xíu"
     r"lo mo", r"li bi", r"lim(?: di| dan)?\b", r"lu du", r"lu lan", r"me man", r"hon me", r"bat tinh",
-    r"ngat\b(?! (?:dien|ket noi|mang|may|nuoc|ngang|quang|nhip|loi))", r"(?:bi|ngat|te|muon) xiu\b", r"xiu (?:di|luon)",
+    r"(?<!ngot )ngat\b(?! (?:dien|ket noi|mang|may|nuoc|ngang|quang|nhip|loi))", r"(?:bi|ngat|te|muon) xiu\b",
+    r"(?<!doi )(?<!cho )(?<!chut )(?<!mot )(?<!ti )xiu (?:roi|luon|di|nguoi|mat)\b",
+    r"\b(?:ong|ba|me|bo|cha|be|chau|vo|chong|noi|ngoai|ba gia|ong gia|nguoi benh) xiu\b",
+    r"(?:do|keo|dat) (?:\w+ )?day (?:khong|chang) (?:noi|duoc)",
     r"(?:goi|lay|keu|danh thuc) (?:\w+ )?(?:khong|chang) (?:day|tinh|tra loi)", r"kho danh thuc",
     r"khong (?:con )?tinh tao", r"ngu ru", r"met la",
     # seizures, bleeding, circulation
@@ -32,12 +36,19 @@ _SIGNS = [
     r"(?:tut|ha) huyet ap", r"huyet ap (?:tut|thap)",
 ]
 _SIGN = re.compile(r"\b(?:" + "|".join(_SIGNS) + r")")
-# "không khó thở", "hết khó thở rồi", "đỡ tức ngực", "chưa bị li bì": the sign is denied. A
-# negation counts only right before the sign (up to two words between).
-_DENIED = re.compile(r"\b(?:khong|chua|het|bot|khoi|chang)(?: (?:bi|co|con|thay|he|may))?(?: \w+)? $")
+# "không khó thở", "hết khó thở rồi", "chưa bị li bì": the sign is denied. "nếu khó thở thì…",
+# "thế nào gọi là lơ mơ": a question about the sign, not someone having it. Only right before the
+# sign (up to two words between), so "mẹ không ăn được, khó thở" still counts.
+_DENIED = re.compile(r"\b(?:(?:khong|chua|het|bot|khoi|chang)(?: (?:bi|co|con|thay|he|may))?|neu|lo|phong khi|"
+                     r"khi nao|the nao (?:goi )?la|hoi (?:ve )?)(?: \w+)? $")
+# ...or right after it: "khó thở là dấu hiệu gì", "li bì là sao", "hôm qua khó thở nhưng nay hết rồi".
+_DENIED_AFTER = re.compile(r"^ (?:la|co phai la) (?:sao|gi|dau hieu|the nao|trieu chung|nhu the nao)\b|"
+                           r"^(?: \w+){0,6} (?:nhung|ma) (?:\w+ )?(?:nay|gio|bay gio|hien|hom nay) (?:da )?"
+                           r"(?:het|khoe|khoi|do|on|binh thuong)\b|^(?: \w+){0,8} gio (?:da )?(?:khoe|khoi|het) roi\b")
+
 # "SpO2 92", "sp02 con 89%", "oxy 90", "chỉ số oxi trong máu 88", "spo2 sáng 97 chiều 91"; a
 # reading ends where another measure begins ("spo2 98 mạch 88").
-_OXYGEN = re.compile(r"\b(?:spo2|sp02|spo 2|sp o2|spo|sop2|oxy|oxi|o2|bao hoa oxy)\b")
+_OXYGEN = re.compile(r"\b(?:spo2|sp02|spo 2|sp o2|spo|sop2|oxy|oxi|o2|bao hoa oxy|kep tay|kep ngon)\b")
 _OTHER_MEASURE = re.compile(r"\b(?:mach|nhiet|huyet ap|nhip|sot|do c|can nang|tuoi|ngay|lan|lit|trieu|ngan)\b")
 _READING = re.compile(r"(?<!\d)(\d{2,3})(?!\d)")
 _OXYGEN_DANGER_BELOW = 94
@@ -52,15 +63,24 @@ _LINE_FAILED = re.compile(r"\b115\b.{0,30}(?:khong|hong|chua|ban|ko)\b.{0,15}(?:
 def is_emergency(text: str) -> bool:
     plain = plain_text(text)
     for match in _SIGN.finditer(plain):
-        if not _DENIED.search(plain[max(0, match.start() - 30):match.start()]):
+        if not _DENIED.search(plain[max(0, match.start() - 30):match.start()]) \
+                and not _DENIED_AFTER.search(plain[match.end():match.end() + 60]):
             return True
-    return any(_low_oxygen(plain[match.end():match.end() + 40]) for match in _OXYGEN.finditer(plain))
+    return any(_low_oxygen(plain[match.end():match.end() + 40], plain[max(0, match.start() - 30):match.start()])
+               for match in _OXYGEN.finditer(plain))
 
 
-def _low_oxygen(after_keyword: str) -> bool:
+def _low_oxygen(after_keyword: str, before_keyword: str) -> bool:
+    """A reading after the keyword ("spo2 89"), or just before it ("kẹp tay được 89, máy spo2");
+    when it rose ("từ 92 lên 97") the latest reading counts."""
     other = _OTHER_MEASURE.search(after_keyword)
-    readings = _READING.findall(after_keyword[:other.start()] if other else after_keyword)
-    return any(_OXYGEN_PLAUSIBLE_FROM <= int(value) < _OXYGEN_DANGER_BELOW for value in readings)
+    after = after_keyword[:other.start()] if other else after_keyword
+    readings = [int(v) for v in _READING.findall(after)]
+    if not readings:
+        readings = [int(v) for v in _READING.findall(before_keyword.split(" mach ")[-1])][-1:]
+    if len(readings) > 1 and re.search(r"\blen\b", after):
+        readings = readings[-1:]
+    return any(_OXYGEN_PLAUSIBLE_FROM <= value < _OXYGEN_DANGER_BELOW for value in readings)
 
 
 def emergency_line_failed(text: str) -> bool:
