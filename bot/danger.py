@@ -43,7 +43,7 @@ _SIGNS = [
     # stroke, poisoning, infants, other emergencies
     r"meo mieng", r"(?:yeu|liet|te) nua nguoi", r"noi (?:ngong|dot|khong ra tieng|lap)", r"dot quy",
     r"uong (?:thuoc (?:ray|sau|tru sau|diet co|chuot|co)|nuoc tay|xang)", r"ngo doc", r"sui bot",
-    r"bo bu", r"bu kem", r"mem nhun", r"nguoi mem", r"co cung", r"cung co", r"tai nan", r"bong nang",
+    r"bo bu", r"bu kem", r"mem nhun", r"nguoi mem", r"(?:bi|gap|vua bi|moi bi) tai nan", r"bong nang",
 ]
 _SIGN = re.compile(r"\b(?:" + "|".join(_SIGNS) + r")")
 # Right before the sign: "không khó thở", "chưa bị li bì", "hết khó thở" (denied); "nếu khó thở thì…",
