@@ -44,25 +44,48 @@ _SIGNS = [
     r"meo mieng", r"(?:yeu|liet|te) nua nguoi", r"noi (?:ngong|dot|khong ra tieng|lap)", r"dot quy",
     r"uong (?:thuoc (?:ray|sau|tru sau|diet co|chuot|co)|nuoc tay|xang)", r"ngo doc", r"sui bot",
     r"bo bu", r"bu kem", r"mem nhun", r"nguoi mem", r"(?:bi|gap|vua bi|moi bi) tai nan", r"bong nang",
+    # found by a third set written blind
+    r"hit (?:khong|chang) (?:vao|vo|duoc|noi)", r"thoi thop", r"(?:nguc|bung) (?:\w+ ){0,2}phap phong",
+    r"moi (?:\w+ ){0,2}(?:tham|bam den|bam tim|xam)", r"tho co cu", r"(?:hoi tho )?dut quang", r"dut hoi",
+    r"tho luc co luc (?:khong|ko)", r"(?:dau|tuc|nang|nhoi|that|ep) (?:\w+ ){1,2}nguc",
+    r"khong nhan ra ai", r"quo quang", r"(?:tu nhien|bong|bat) (?:\w+ ){0,3}nam im", r"nam im (?:re|khong|chang)",
+    r"keu (?:\w+ ){0,2}mo mat (?:ra )?roi nham", r"khong noi gi (?:het|ca)",
+    r"bi giut\b(?! (?:do|dien thoai|tien|xe|tui|giay|mat|day chuyen))", r"giut (?:hoai|lien|tay|chan|nguoi|giut)",
+    r"kinh phong", r"(?:guc|nga guc|te guc) (?:xuong|ra)", r"trung gio", r"mieng meo", r"meo (?:qua|xech|mieng)",
+    r"noi nhu nguoi say", r"lech qua (?:1|mot) ben", r"dau dau (?:du doi|nhu bua|du lam|kinh khung|nhu bua bo)",
+    r"nuot (?:nham )?(?:thuoc|pin|vien|dong xu|hat|kim)", r"uong nham", r"uong het (?:\w+ ){0,2}thuoc",
+    r"uong (?:\w+ )?thuoc ngu", r"(?:uong|nuot|an|nham) (?:\w+ ){0,2}(?:dau hoi|thuoc chuot|thuoc tru|thuoc diet)",
+    r"chay mau (?:\w+ ){0,2}(?:qua troi|khong cam|khong ngung|nhieu|du lam|hoai)", r"mau (?:phun|chay (?:khong|chang) ngung)",
+    r"ra mau (?:nhieu|qua troi|hoai|khong ngung|du lam)", r"di cau ra mau",
+    r"(?:mang thai|co bau|mang bau|thai phu|de xong|sinh xong|vua de|vua sinh) (?:\w+ ){0,6}(?:ra mau|dau bung du doi|ra nuoc)",
+    r"thai (?:\w+ )?(?:dap it|khong dap|it may|khong may)", r"vang da", r"so sinh (?:\w+ ){0,6}(?:bu it|ngu hoai|li bi|sot)",
+    r"bu it", r"sot xuat huyet (?:\w+ ){0,8}(?:dau bung|oi|lanh|chay mau|li bi)", r"(?:chan tay|tay chan) lanh",
+    r"co cung\b(?! (?:mot|luc|nhau|la|ve|voi|dia|ten|ngay|gio|cach|quan))", r"khong cui (?:dau )?(?:\w+ )?(?:duoc|noi)",
+    r"nam bat dong", r"roi tu (?:\w+ ){0,3}xuong", r"te (?:\w+ ){0,2}khong (?:dung|day|nhuc nhich)", r"bong nuoc soi",
+    r"dien giat", r"duoi nuoc", r"chet duoi", r"ran (?:\w+ )?can", r"hoc (?:xuong|hot)", r"mac nghen",
 ]
 _SIGN = re.compile(r"\b(?:" + "|".join(_SIGNS) + r")")
 # Right before the sign: "không khó thở", "chưa bị li bì", "hết khó thở" (denied); "nếu khó thở thì…",
 # "làm sao biết mình bị khó thở", "phòng co giật", "thế nào gọi là lơ mơ" (a question about it).
 _DENIED = re.compile(r"\b(?:(?:khong|chua|het|bot|khoi|chang)(?: (?:bi|co|con|thay|he|may|thay bi|con bi))?|neu|lo|"
                      r"phong khi|phong|de phong|phong ngua|tranh|khi nao|the nao (?:goi )?la|hoi ve|"
-                     r"biet(?: minh| la)?(?: co| bi)?)(?: bi)? $")
+                     r"biet(?: minh| la)?(?: co| bi)?|cham soc(?: nguoi)?|noi ve|xem (?:tren )?\w+ noi)(?: bi)? $")
 # Right after it: "khó thở là dấu hiệu gì", "môi tím là bị gì", "hôm qua khó thở nhưng nay hết rồi".
-_DENIED_AFTER = re.compile(r"^(?: \w+){0,3} (?:la|co phai la) (?:sao|gi|dau hieu|the nao|trieu chung|nhu the nao|"
-                           r"(?:bi|benh) gi)\b|^(?: \w+){0,6} (?:nhung|ma) (?:\w+ )?(?:nay|gio|bay gio|hien|hom nay) "
+_DENIED_AFTER = re.compile(r"^(?: \w+){0,6} (?:la|co phai la) (?:sao|gi|dau hieu|the nao|trieu chung|nhu the nao|"
+                           r"(?:bi|benh) gi)\b|^ khi nao\b|^(?: \w+){0,4} (?:nhu the nao|ra sao)$|"
+                           r"^(?: \w+){0,8} (?:tinh (?:tao )?lai|binh thuong (?:lai )?roi|ve roi|khoe (?:lai )?roi)\b|^(?: \w+){0,6} (?:nhung|ma) (?:\w+ )?(?:nay|gio|bay gio|hien|hom nay) "
                            r"(?:da )?(?:het|khoe|khoi|do|on|binh thuong)\b|"
                            r"^(?: \w+){0,8} gio (?:\w+ ){0,3}(?:khoe|khoi|het|on dinh|binh thuong)")
 # An episode told as past: "hồi nhỏ có bị co giật", "tuần trước khó thở phải nằm viện".
-_PAST = re.compile(r"\b(?:hoi nho|ngay xua|hoi xua|nam ngoai|nam roi|truoc day|tuan truoc|tuan roi|thang truoc|thang roi|"
+_PAST = re.compile(r"\b(?:hoi nho|ngay xua|hoi xua|hom bua|bua truoc|bua hom|nam ngoai|nam roi|truoc day|tuan truoc|tuan roi|thang truoc|thang roi|"
                    r"hoi truoc|lan truoc|dot truoc|hoi do)\b")
 _NOW = re.compile(r"\b(?:gio|bay gio|hien|dang|nay|hom nay|sang nay|toi nay|lai|van)\b")
 # "trời nóng ngộp", "giá xăng ngộp thở", "cười xỉu": not a person in danger.
-_IDIOM = re.compile(r"\b(?:troi|nong|oi buc|gia|xang|khau trang|dong nguoi|chat choi|cuoi|tuc|ket xe|no|hoc)\b")
-_IDIOM_SIGNS = ("ngop", "xiu", "tuc tho")
+_IDIOM = re.compile(r"\b(?:troi|nong|oi buc|gia|xang|khau trang|dong nguoi|chat choi|cuoi|tuc|ket xe|no|hoc|"
+                    r"doi bung|de thuong|so|phim)\b|\bvi\b")
+_IDIOM_SIGNS = {"ngop", "xiu", "ngat"}
+# "con mèo nhà tui co giật": not a person.
+_ANIMAL = re.compile(r"\bcon (?:meo|cho|ga|heo|lon|bo|vit|trau|ca|chim|de)\b(?: \w+){0,3} $")
 
 # "SpO2 92", "sp02 con 89%", "ô xy 87", "máy kẹp ngón tay ra số 89", "spo2 sáng 97 chiều 91", "chín hai";
 # a reading ends where another measure begins ("spo2 98 mạch 88").
@@ -98,7 +121,9 @@ def _danger_in(plain: str) -> bool:
             continue
         if _told_as_past(before):
             continue
-        if match.group().split()[0] in _IDIOM_SIGNS and _IDIOM.search(before[-40:] + after[:10]):
+        if _IDIOM_SIGNS & set(match.group().split()) and _IDIOM.search(before[-40:] + after[:15]):
+            continue
+        if _ANIMAL.search(before[-30:]):
             continue
         return True
     words = _NUMBER_WORDS.sub(lambda m: str(_UNITS[m.group(1)] * 10 + _UNITS[m.group(2)]), plain)
@@ -127,8 +152,9 @@ def _low_oxygen(after_keyword: str, before_keyword: str) -> bool:
 
 
 def _untelex(plain: str) -> str:
-    """Telex typed without the keyboard converting it ("khos thowr quas"): tone keys dropped, vowel
-    keys folded, so the words can be read ("kho tho qua")."""
+    """Telex or VNI typed without the keyboard converting it ("khos thowr quas", "kho1 tho73"):
+    tone and vowel keys dropped, so the words can be read ("kho tho qua")."""
+    plain = re.sub(r"(?<=[a-z])[1-9]+(?=[a-z]|\b)", "", plain)  # VNI: digits typed after letters
     if not re.search(r"\b\w*(?:[aeiou][sfrxj]|ow|uw|aw|dd|aa|ee|oo)\w*\b", plain):
         return plain
     words = []
