@@ -14,7 +14,8 @@ same collection); the others wait for it. A database newer than the code is refu
 (`SchemaTooNew`): old code must not write documents it does not understand."""
 from __future__ import annotations
 
-import importlib
+import functools
+import importlib.util
 import logging
 import os
 import re
@@ -50,14 +51,20 @@ class SchemaTooNew(Exception):
             f"restore a backup made by this one (make restore FILE=...).")
 
 
+@functools.cache  # read once per process: every process start checks the version
 def discover(directory: Path = Path(__file__).parent) -> list[Migration]:
-    """Every migration module here, in order; their numbers must run 1, 2, 3 ... without gaps."""
+    """Every migration module in `directory`, in order; their numbers must run 1, 2, 3 ...
+    without gaps, and each must say why in its docstring."""
     found = []
     for path in sorted(directory.glob("[0-9]*.py")):
         match = _NAME.fullmatch(path.name)
         if not match:
             raise ValueError(f"{path.name}: a migration is named NNNN_what_it_does.py")
-        module = importlib.import_module(f"{__name__}.{path.stem}")
+        spec = importlib.util.spec_from_file_location(f"{__name__}.{path.stem}", path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        if not (module.__doc__ or "").strip() or not callable(getattr(module, "up", None)):
+            raise ValueError(f"{path.name}: a migration has a docstring saying why, and up(db)")
         found.append(Migration(int(match[1]), match[2], module.up))
     numbers = [m.number for m in found]
     if numbers != list(range(1, len(found) + 1)):
