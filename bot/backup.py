@@ -132,10 +132,19 @@ def _add_bytes(tar: tarfile.TarFile, name: str, data: bytes) -> None:
     tar.addfile(info, fileobj=io.BytesIO(data))
 
 
+def archives(folder: Path) -> list[Path]:
+    """The backups in `folder`, oldest first (by the date in their name)."""
+    return sorted((p for p in folder.iterdir() if NAME.fullmatch(p.name)), key=_sort_key) if folder.is_dir() else []
+
+
+def newest(folder: Path) -> Path | None:
+    found = archives(folder)
+    return found[-1] if found else None
+
+
 def prune(folder: Path, keep: int) -> list[str]:
-    """Delete all but the newest `keep` archives (by the date in their name)."""
-    archives = sorted((p for p in folder.iterdir() if NAME.fullmatch(p.name)), key=_sort_key)
-    removed = archives[:-keep] if keep > 0 else []
+    """Delete all but the newest `keep` archives."""
+    removed = archives(folder)[:-keep]
     for path in removed:
         path.unlink()
     return [p.name for p in removed]

@@ -41,7 +41,22 @@ class QueueCollector:
         yield handoffs
 
 
-def exposition(repository) -> bytes:
+class BackupCollector:
+    """The newest archive in BACKUP_DIR, so that a nightly backup that silently stopped is noticed
+    (alert when it is older than a day and a bit)."""
+
+    def __init__(self, folder):
+        self.folder = folder
+
+    def collect(self):
+        from bot.backup import newest
+        archive = newest(self.folder)
+        yield GaugeMetricFamily("tongdai_backup_last_timestamp_seconds",
+                                "When the newest backup in BACKUP_DIR was written (0: none)",
+                                value=archive.stat().st_mtime if archive else 0)
+
+
+def exposition(repository, backup_dir=None) -> bytes:
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         counted = CollectorRegistry()
         multiprocess.MultiProcessCollector(counted)
@@ -49,4 +64,6 @@ def exposition(repository) -> bytes:
         counted = REGISTRY
     queue = CollectorRegistry()
     queue.register(QueueCollector(repository))
+    if backup_dir is not None:
+        queue.register(BackupCollector(backup_dir))
     return generate_latest(counted) + generate_latest(queue)

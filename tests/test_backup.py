@@ -251,3 +251,15 @@ def test_the_scheduler_takes_a_backup_when_it_is_due(small_system):
     lines = [json.loads(line) for line in errors.splitlines() if line.startswith("{")]
     assert any(line["message"].startswith("backup written") for line in lines), errors
     assert datetime.fromisoformat(lines[0]["due"]).astimezone(timezone.utc).timestamp() == pytest.approx(soon, abs=1)
+
+
+def test_metrics_tell_when_the_newest_backup_was_written(client, settings):
+    def reported() -> float:
+        text = client.get("/metrics").get_data(as_text=True)
+        return float(next(line.split()[1] for line in text.splitlines()
+                          if line.startswith("tongdai_backup_last_timestamp_seconds ")))
+
+    assert reported() == 0.0
+    backup.create(settings)  # MONGODB_URI is set here: an archive of the media only
+    newest = backup.create(settings)
+    assert reported() == newest.stat().st_mtime

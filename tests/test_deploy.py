@@ -8,14 +8,18 @@ import json
 import re
 import shutil
 import subprocess
+import sys
 import threading
 from pathlib import Path
 
 import pytest
 import requests
 import urllib3
+from pymongo import MongoClient
+from pymongo.errors import PyMongoError
 from waitress import create_server
 
+from bot import migrations
 from bot.app import MAX_BODY_BYTES
 from bot.config import REPO_ROOT, Settings
 from bot.run import services
@@ -93,6 +97,40 @@ def test_the_units_run_the_services_make_run_starts():
     assert run_as["tongdai1022-backup.service"] == "bot.backup create"
     timer = every["tongdai1022-backup.timer"]["Timer"]
     assert timer["OnCalendar"] == [f"*-*-* {Settings.from_env({}).backup_at}:00 Asia/Ho_Chi_Minh"]
+
+
+def test_a_unit_s_command_becomes_its_service_and_prepare_migrates(tmp_path):
+    from tests.test_backup import system
+    settings, env = system(tmp_path)
+    run = [sys.executable, "-m", "bot.run"]
+    database = subprocess.Popen([*run, "--service", "database"], cwd=REPO_ROOT, env=env,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    client = MongoClient(settings.database_uri, serverSelectionTimeoutMS=500)
+    try:
+        def answers():
+            assert database.poll() is None
+            try:
+                return client.admin.command("ping")
+            except PyMongoError:
+                return None
+
+        wait_until(answers, 30, "the database started by its unit's command")
+        # exec: systemd's main pid is the server itself, not a launcher waiting for it
+        assert "bot.embedded_db" in Path(f"/proc/{database.pid}/cmdline").read_text()
+        stale = settings.var_dir / "metrics" / "counter_1234.db"
+        stale.parent.mkdir(parents=True, exist_ok=True)
+        stale.write_bytes(b"from the last run")
+        prepared = subprocess.run([*run, "--prepare"], cwd=REPO_ROOT, env=env, capture_output=True, text=True,
+                                  timeout=120)
+        assert prepared.returncode == 0, prepared.stderr
+        assert migrations.database_version(client.get_default_database()) == migrations.code_version()
+        assert list((settings.var_dir / "metrics").iterdir()) == [] and (settings.var_dir / "secret_key").is_file()
+        unknown = subprocess.run([*run, "--service", "mail"], cwd=REPO_ROOT, env=env, capture_output=True, text=True)
+        assert unknown.returncode != 0 and "there are: database, nlu, web, worker" in unknown.stderr
+    finally:
+        client.close()
+        database.terminate()
+        database.wait(timeout=30)
 
 
 def test_systemd_analyze_verify_accepts_the_units(tmp_path):
