@@ -76,6 +76,7 @@ class Supervisor:
         self.printer = Printer(out or sys.stdout)
         self.services: dict[str, Service] = {}
         self.stopping = threading.Event()
+        self.signal: str | None = None
         self.exit_status = 0
         ours = logging.getLogger("tongdai")  # the supervisor's lines, and the migrations it runs
         ours.addHandler(_PrinterHandler(self.printer))
@@ -83,8 +84,8 @@ class Supervisor:
         ours.propagate = False
 
     def handle_signals(self) -> None:
-        def stop(signum, _frame):
-            log.info("received %s: stopping every service", signal.Signals(signum).name)
+        def stop(signum, _frame):  # only a flag here: the main thread may be holding the printer's lock
+            self.signal = signal.Signals(signum).name
             self.stopping.set()
         signal.signal(signal.SIGINT, stop)
         signal.signal(signal.SIGTERM, stop)
@@ -170,6 +171,7 @@ class Supervisor:
     def stop(self) -> None:
         """SIGTERM to every service (the database last), SIGKILL to what is left after STOP_GRACE."""
         self.stopping.set()
+        log.info("stopping every service%s", f" ({self.signal})" if self.signal else "")
         first = [s for s in self.services.values() if s.name not in LAST]
         last = [s for s in self.services.values() if s.name in LAST]
         for group in (first, last):

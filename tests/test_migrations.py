@@ -20,6 +20,7 @@ from bot import backup, migrations
 from bot.config import REPO_ROOT
 from bot.migrations import Migration, SchemaTooNew
 from bot.repository import Repository
+from tests.conftest import wait_until
 from tests.filling import start_database, stop_database
 from tests.test_backup import dump, system
 
@@ -176,6 +177,28 @@ def test_an_expired_lease_or_one_of_a_dead_process_here_is_taken_over(db):
     hold_lease(db, f"{socket.gethostname()}:{dead.pid}", 600)
     assert len(migrations.upgrade(db, [counting(1, ran), counting(2, ran)], wait_seconds=0)) == 1
     assert ran == [1, 2]
+
+
+def test_a_long_migration_keeps_its_lease_while_it_works(db):
+    working, finish = threading.Event(), threading.Event()
+
+    def slow(_db):
+        working.set()
+        finish.wait(60)
+
+    first = threading.Thread(target=migrations.upgrade, args=(db, [Migration(1, "slow", slow)]),
+                             kwargs={"owner": "db-host-1:1", "lease_seconds": 0.4})
+    first.start()
+    try:
+        wait_until(working.is_set, 30, "the slow migration to start")
+        taken = db.schema.find_one({"_id": "lease"})["until"]
+        wait_until(lambda: db.schema.find_one({"_id": "lease"})["until"] > taken + 0.3, 10, "the lease renewed")
+        with pytest.raises(TimeoutError, match="db-host-1:1"):  # long past the first 0.4 s, still held
+            migrations.upgrade(db, [counting(1, [])], wait_seconds=1, owner="db-host-2:2", lease_seconds=0.4)
+    finally:
+        finish.set()
+        first.join(timeout=30)
+    assert migrations.database_version(db) == 1
 
 
 @pytest.mark.parametrize("names, problem", [

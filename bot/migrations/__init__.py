@@ -20,6 +20,7 @@ import logging
 import os
 import re
 import socket
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,7 +32,8 @@ from pymongo.errors import DuplicateKeyError
 log = logging.getLogger("tongdai.migrations")
 
 COLLECTION = "schema"
-LEASE_SECONDS = 900.0
+LEASE_SECONDS = 120.0  # renewed while migrating; a migrator that died blocks the others this long at most
+WAIT_SECONDS = 3600.0  # how long the others wait for a migrator that is alive
 _NAME = re.compile(r"(\d{4})_([a-z0-9_]+)\.py")
 
 
@@ -89,15 +91,17 @@ def check(db: Database, migrations: list[Migration] | None = None) -> int:
     return current
 
 
-def upgrade(db: Database, migrations: list[Migration] | None = None, wait_seconds: float = LEASE_SECONDS,
-            owner: str | None = None) -> list[Migration]:
+def upgrade(db: Database, migrations: list[Migration] | None = None, wait_seconds: float = WAIT_SECONDS,
+            owner: str | None = None, lease_seconds: float = LEASE_SECONDS) -> list[Migration]:
     """Apply what the database lacks, in order. Returns the migrations this call applied."""
     migrations = discover() if migrations is None else migrations
     if check(db, migrations) == len(migrations):
         return []
     owner = owner or f"{socket.gethostname()}:{os.getpid()}"
-    if not _wait_for_lease(db, owner, len(migrations), wait_seconds):
+    if not _wait_for_lease(db, owner, len(migrations), wait_seconds, lease_seconds):
         return []  # another process finished them while this one waited
+    done = threading.Event()
+    threading.Thread(target=_renew_lease, args=(db, owner, done, lease_seconds), daemon=True).start()
     try:
         applied = []
         for migration in migrations[check(db, migrations):]:
@@ -116,14 +120,21 @@ def upgrade(db: Database, migrations: list[Migration] | None = None, wait_second
             applied.append(migration)
         return applied
     finally:
+        done.set()
         db[COLLECTION].update_one({"_id": "lease", "owner": owner}, {"$set": {"owner": None, "until": 0.0}})
 
 
-def _wait_for_lease(db: Database, owner: str, latest: int, wait_seconds: float) -> bool:
+def _renew_lease(db: Database, owner: str, done: threading.Event, seconds: float) -> None:
+    """A migration may take longer than the lease: keep it while this process works."""
+    while not done.wait(seconds / 4):
+        db[COLLECTION].update_one({"_id": "lease", "owner": owner}, {"$set": {"until": time.time() + seconds}})
+
+
+def _wait_for_lease(db: Database, owner: str, latest: int, wait_seconds: float, lease_seconds: float) -> bool:
     """True once this process holds the migration lease; False if another finished meanwhile."""
     deadline = time.monotonic() + wait_seconds
     while True:
-        if _take_lease(db, owner):
+        if _take_lease(db, owner, lease_seconds):
             return True
         if database_version(db) >= latest:
             return False
@@ -133,19 +144,19 @@ def _wait_for_lease(db: Database, owner: str, latest: int, wait_seconds: float) 
         time.sleep(0.5)  # another process is migrating: nothing to be notified by
 
 
-def _take_lease(db: Database, owner: str) -> bool:
+def _take_lease(db: Database, owner: str, seconds: float) -> bool:
     now = time.time()
     holder = db[COLLECTION].find_one({"_id": "lease"})
     if holder is None:
         try:
-            db[COLLECTION].insert_one({"_id": "lease", "owner": owner, "until": now + LEASE_SECONDS})
+            db[COLLECTION].insert_one({"_id": "lease", "owner": owner, "until": now + seconds})
             return True
         except DuplicateKeyError:
             return False
     free = holder["until"] <= now or _dead_here(holder.get("owner"))
     return free and db[COLLECTION].find_one_and_update(
         {"_id": "lease", "owner": holder.get("owner"), "until": holder["until"]},
-        {"$set": {"owner": owner, "until": now + LEASE_SECONDS}}) is not None
+        {"$set": {"owner": owner, "until": now + seconds}}) is not None
 
 
 def _dead_here(owner: str | None) -> bool:
