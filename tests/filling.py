@@ -9,6 +9,7 @@ DIR/var with the code of this checkout and archives it (see README, "Upgrades").
 from __future__ import annotations
 
 import argparse
+import copy
 import os
 import signal
 import subprocess
@@ -70,7 +71,7 @@ def fill(settings: Settings, fake_zalo: FakeZalo) -> dict:
             repository.create_staff(username=username, password_hash=passwords.hash(f"{username}-mật-khẩu-1"),
                                     role=role, agency=agency, name=f"Cán bộ {username}")
             repository.audit_log("quantri", "create_staff", username, after={"role": role})
-        table = RoutingTable.current(repository).to_document()
+        table = copy.deepcopy(RoutingTable.current(repository).to_document())  # it holds the process's cached file
         table["sla_hours"]["report"] = 12
         repository.save_routing_table(table)
         repository.audit_log("quantri", "edit_routing", "sla_hours", before={"report": 24}, after={"report": 12})
