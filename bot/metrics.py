@@ -13,6 +13,8 @@ from prometheus_client import (CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry,
                                generate_latest, multiprocess)
 from prometheus_client.core import GaugeMetricFamily
 
+from bot.backup import newest
+
 WEBHOOK_EVENTS = Counter("tongdai_webhook_events_total",
                          "Webhook requests and messages by channel and outcome", ["channel", "outcome"])
 MESSAGES_PROCESSED = Counter("tongdai_messages_processed_total",
@@ -49,7 +51,6 @@ class BackupCollector:
         self.folder = folder
 
     def collect(self):
-        from bot.backup import newest
         archive = newest(self.folder)
         yield GaugeMetricFamily("tongdai_backup_last_timestamp_seconds",
                                 "When the newest backup in BACKUP_DIR was written (0: none)",
