@@ -16,10 +16,10 @@ from bot.plain import plain_text
 _FAMILY = r"(?:ong|ba|me|ma|bo|cha|tia|be|chau|vo|chong|noi|ngoai|ba gia|ong gia|nguoi benh|ong ay|ba ay|no|thang nho|con nho)"
 _SIGNS = [
     # breathing
-    r"kho tho", r"tho kho", r"tho (?:khong|chang) (?:noi|duoc|ra hoi|ra)", r"khong (?:the )?tho (?:noi|duoc|nua)",
+    r"kho tho", r"tho kho", r"tho (?:khong|chang) (?:noi|duoc|ra hoi|ra|thong|deu)", r"mat (?:may )?xanh (?:le|tai|mat)", r"khong (?:the )?tho (?:noi|duoc|nua)",
     r"khong (?:con )?tho\b(?! (?:doc|gap|kho|met|hut|nhanh|rit|ra|nhe))",
     r"tho (?:doc|gap|dot|hut|rit|phi pho|nang nhoc|met|yeu|thoi thop|ngat quang|nhanh|ngap|khong ra hoi|ra tieng)",
-    r"(?<!di )(?<!chay )hut hoi", r"ngop", r"nghet tho", r"ngat tho", r"tuc tho", r"met khi tho", r"ngung tho",
+    r"(?<!di )(?<!chay )hut hoi", r"(?<!nong )ngop(?! no)", r"nghet tho", r"ngat tho", r"tuc tho", r"met khi tho", r"ngung tho",
     r"tho khong deu", r"hit (?:vao|vo) (?:khong|chang) (?:vao|vo|duoc|noi)", r"nhu ca (?:mac can|thieu nuoc|tren can)",
     r"canh mui phap phong", r"nguc thut", r"rut lom long nguc", r"met dut hoi",
     # chest and heart
@@ -33,7 +33,7 @@ _SIGNS = [
     r"lo mo", r"li bi", r"lim(?: di| dan)?\b", r"lu du", r"lu lan", r"lo do\b", r"me man", r"hon me", r"me sang",
     r"noi sang", r"bat tinh", r"tinh tinh me me", r"nam im re", r"nga quy", r"noi (?:chuyen )?(?:lon xon|tam bay|nham)",
     r"(?<!ngot )(?<!ngao )ngat\b(?! (?:dien|ket noi|mang|may|nuoc|ngang|quang|nhip|loi|ngay))",
-    r"(?:bi|ngat|te|muon) xiu\b", r"(?<!doi )(?<!cho )(?<!chut )(?<!mot )(?<!ti )(?<!cuoi )xiu (?:roi|luon|di|nguoi|mat|len)\b",
+    r"(?:bi|ngat|te) xiu\b", r"(?<!doi )(?<!cho )(?<!chut )(?<!mot )(?<!ti )(?<!cuoi )(?<!met )xiu (?:roi|luon|di|nguoi|mat|len)\b",
     rf"\b{_FAMILY} (?:\w+ )?xiu\b", r"(?:do|keo|dat) (?:\w+ )?day (?:khong|chang) (?:noi|duoc)",
     r"(?:goi|lay|keu|danh thuc|hoi) (?:\w+ ){0,2}(?:khong|chang) (?:day|tinh|tra loi|len tieng|thua|nghe)",
     r"kho danh thuc", r"khong (?:con )?tinh tao", r"ngu ru", r"met la", r"mat tron (?:len|nguoc|trang)",
@@ -56,23 +56,34 @@ _SIGNS = [
     r"nuot (?:nham )?(?:thuoc|pin|vien|dong xu|hat|kim)", r"uong nham", r"uong het (?:\w+ ){0,2}thuoc",
     r"uong (?:\w+ )?thuoc ngu", r"(?:uong|nuot|an|nham) (?:\w+ ){0,2}(?:dau hoi|thuoc chuot|thuoc tru|thuoc diet)",
     r"chay mau (?:\w+ ){0,2}(?:qua troi|khong cam|khong ngung|nhieu|du lam|hoai)", r"mau (?:phun|chay (?:khong|chang) ngung)",
-    r"ra mau (?:nhieu|qua troi|hoai|khong ngung|du lam)", r"di cau ra mau",
+    r"ra mau (?:nhieu|qua troi|hoai|khong ngung|du lam)", r"di cau ra (?:mau|phan den)", r"phan den",
     r"(?:mang thai|co bau|mang bau|thai phu|de xong|sinh xong|vua de|vua sinh) (?:\w+ ){0,6}(?:ra mau|dau bung du doi|ra nuoc)",
     r"thai (?:\w+ )?(?:dap it|khong dap|it may|khong may)", r"vang da", r"so sinh (?:\w+ ){0,6}(?:bu it|ngu hoai|li bi|sot)",
     r"bu it", r"sot xuat huyet (?:\w+ ){0,8}(?:dau bung|oi|lanh|chay mau|li bi)", r"(?:chan tay|tay chan) lanh",
     r"co cung\b(?! (?:mot|luc|nhau|la|ve|voi|dia|ten|ngay|gio|cach|quan))", r"khong cui (?:dau )?(?:\w+ )?(?:duoc|noi)",
     r"nam bat dong", r"roi tu (?:\w+ ){0,3}xuong", r"te (?:\w+ ){0,2}khong (?:dung|day|nhuc nhich)", r"bong nuoc soi",
-    r"dien giat", r"duoi nuoc", r"chet duoi", r"ran (?:\w+ )?can", r"hoc (?:xuong|hot)", r"mac nghen",
+    r"dien giat", r"duoi nuoc", r"chet duoi", r"ran (?:\w+ )?can", r"hoc (?:\w+ )?(?:xuong|hot|hat|keo|vien|do an)",
+    r"mac nghen",
+    # found by a fourth set written blind
+    r"tho (?:hon hen|cuc|nhu keo be)", r"noi (?:khong|chang) ra hoi", r"vai nhap", r"xam xit",
+    r"(?:dau )?ngon tay (?:\w+ ){0,2}tim\b", r"mat (?:\w+ )?tim (?:tai|het|roi|ngat|lai)", r"mat tim\b(?! (?:kiem|cach|viec|duong|hieu))",
+    r"do nguoi", r"(?:tu nhien|bong) (?:\w+ ){0,3}(?:khong|chang) noi (?:duoc|noi)", r"bi (?:dam|chem)\b",
+    r"mau chay (?:\w+ )?(?:nhieu|qua troi|lenh lang|du lam)", r"chay mau (?:\w+ ){0,2}lenh lang",
 ]
-_SIGN = re.compile(r"\b(?:" + "|".join(_SIGNS) + r")")
+_SIGN = re.compile(r"\b(?:" + "|".join(_SIGNS) + r")\b")
 # Right before the sign: "không khó thở", "chưa bị li bì", "hết khó thở" (denied); "nếu khó thở thì…",
 # "làm sao biết mình bị khó thở", "phòng co giật", "thế nào gọi là lơ mơ" (a question about it).
 _DENIED = re.compile(r"\b(?:(?:khong|chua|het|bot|khoi|chang)(?: (?:bi|co|con|thay|he|may|thay bi|con bi))?|neu|lo|"
                      r"phong khi|phong|de phong|phong ngua|tranh|khi nao|the nao (?:goi )?la|hoi ve|"
-                     r"biet(?: minh| la)?(?: co| bi)?|cham soc(?: nguoi)?|noi ve|xem (?:tren )?\w+ noi)(?: bi)? $")
+                     r"biet(?: minh| la)?(?: co| bi)?|cham soc(?: nguoi)?|noi ve|xem (?:tren )?\w+ noi|"
+                     r"hay|hay bi|thuong bi|de bi|muon)(?: bi)? $")
+# Somewhere before it: teaching, first aid, a history, a hypothesis, a proposal for people who have it.
+_ABOUT = re.compile(r"\b(?:so cuu|huong dan|xu tri|nhan biet|dau hieu|tai lieu|tien su|cho nguoi bi|neu|lo nhu|"
+                    r"mai mot|sau nay|trong truong hop|gop y|de nghi|nen)\b")
 # Right after it: "khó thở là dấu hiệu gì", "môi tím là bị gì", "hôm qua khó thở nhưng nay hết rồi".
 _DENIED_AFTER = re.compile(r"^(?: \w+){0,6} (?:la|co phai la) (?:sao|gi|dau hieu|the nao|trieu chung|nhu the nao|"
-                           r"(?:bi|benh) gi)\b|^ khi nao\b|^(?: \w+){0,4} (?:nhu the nao|ra sao)$|"
+                           r"(?:bi|benh) gi|(?:bi )?sao|phan ung)\b|^ khi nao\b|"
+                           r"^(?: \w+){0,4} co phai (?:la )?(?:trieu chung|dau hieu|benh|do|phan ung)\b|^(?: \w+){0,4} (?:nhu the nao|ra sao)$|"
                            r"^(?: \w+){0,8} (?:tinh (?:tao )?lai|binh thuong (?:lai )?roi|ve roi|khoe (?:lai )?roi)\b|^(?: \w+){0,6} (?:nhung|ma) (?:\w+ )?(?:nay|gio|bay gio|hien|hom nay) "
                            r"(?:da )?(?:het|khoe|khoi|do|on|binh thuong)\b|"
                            r"^(?: \w+){0,8} gio (?:\w+ ){0,3}(?:khoe|khoi|het|on dinh|binh thuong)")
@@ -81,17 +92,25 @@ _PAST = re.compile(r"\b(?:hoi nho|ngay xua|hoi xua|hom bua|bua truoc|bua hom|nam
                    r"hoi truoc|lan truoc|dot truoc|hoi do)\b")
 _NOW = re.compile(r"\b(?:gio|bay gio|hien|dang|nay|hom nay|sang nay|toi nay|lai|van)\b")
 # "trời nóng ngộp", "giá xăng ngộp thở", "cười xỉu": not a person in danger.
-_IDIOM = re.compile(r"\b(?:troi|nong|oi buc|gia|xang|khau trang|dong nguoi|chat choi|cuoi|tuc|ket xe|no|hoc|"
-                    r"doi bung|de thuong|so|phim)\b|\bvi\b")
-_IDIOM_SIGNS = {"ngop", "xiu", "ngat"}
-# "con mèo nhà tui co giật": not a person.
-_ANIMAL = re.compile(r"\bcon (?:meo|cho|ga|heo|lon|bo|vit|trau|ca|chim|de)\b(?: \w+){0,3} $")
+# "trời nóng ngộp", "giá xăng tăng mà khó thở ghê", "đẹp trai muốn xỉu", "thở không nổi vì tiền nhà":
+# words for money, heat, smoke or a joke around a breathing or fainting word.
+_IDIOM = re.compile(r"\b(?:nong nuc|nong qua|nong ngop|oi buc|gia (?:xang|ca|vang|tang|dien|nha|thit)|xang|"
+                    r"tien (?:nha|dien|no|tro|hoc)|no ngan hang|ngan hang|ngap dau|buon ban|e am|deadline|map|dep trai|"
+                    r"de thuong|haha|hihi|ahihi|khoi (?:mu|bui|rac|xe|thuoc)|dot rac|dong nghet|chat choi|khau trang|"
+                    r"cuoi (?:xiu|muon|bo|nga)|tuc (?:muon|qua|minh|gian)|ket xe|doi bung|so (?:muon|qua|chet)|phim|"
+                    r"ngop nguoi)\b|\bvi (?:tien|no|gia|xang|viec|deadline|hoc|cong viec|ket xe|khoi|mat viec)")
+_SOFT_SIGNS = {"ngop", "xiu", "ngat", "kho", "nghet", "hut", "tuc", "noi"}
+# "con mèo nhà tui co giật", "cá trong ao ngộp oxy", "heo nái bị co giật": not a person.
+_ANIMAL = re.compile(r"\b(?:(?:con )?(?:heo|trau|heo nai)|con (?:meo|cho|ga|lon|bo|ca|chim|de|vit)|"
+                     r"ca (?:trong|duoi|o) (?:ao|ho|be|mung))\b(?: \w+){0,6} $|\b(?:ca|tom) $")
 
 # "SpO2 92", "sp02 con 89%", "ô xy 87", "máy kẹp ngón tay ra số 89", "spo2 sáng 97 chiều 91", "chín hai";
 # a reading ends where another measure begins ("spo2 98 mạch 88").
 _OXYGEN = re.compile(r"\b(?:spo2|sp02|spo 2|sp o2|spo|sop2|oxy|oxi|o xy|o2|bao hoa oxy|kep tay|kep ngon|ngon tay|may do)\b")
 _OTHER_MEASURE = re.compile(r"\b(?:mach|nhiet|huyet ap|nhip|sot|do c|can nang|tuoi|ngay|lan|lit|trieu|ngan|mui)\b")
 _READING = re.compile(r"(?<!\d)(\d{2,3})(?!\d)")
+_BELOW = re.compile(r"\b(?:duoi|thap hon|chua toi|khong toi|chua den|khong den) (\d{2})\b")  # "dưới 94": 93
+_CRY = re.compile(r"\b(?:cuu (?:voi|tui|toi|em|nguoi|con|gium|giup|dum|me|ba|ma)|cap cuu|115 dau)\b")
 _OXYGEN_DANGER_BELOW = 94
 _OXYGEN_PLAUSIBLE_FROM = 40  # "oxy 10 lít", "spo2 3 lần": a quantity, not a reading
 _PULSE = re.compile(r"\b(?:mach|nhip tim|tim dap)\D{0,15}?(\d{2,3})(?!\d)")
@@ -117,14 +136,16 @@ def emergency_line_failed(text: str) -> bool:
 def _danger_in(plain: str) -> bool:
     for match in _SIGN.finditer(plain):
         before, after = plain[max(0, match.start() - 40):match.start()], plain[match.end():match.end() + 60]
-        if _DENIED.search(before[-30:]) or _DENIED_AFTER.search(after):
+        if _DENIED.search(before[-30:]) or _DENIED_AFTER.search(after) or _ABOUT.search(before[-30:]):
             continue
         if _told_as_past(before):
             continue
-        if _IDIOM_SIGNS & set(match.group().split()) and _IDIOM.search(before[-40:] + after[:15]):
+        if _SOFT_SIGNS & set(match.group().split()) and _IDIOM.search(before[-40:] + " " + after[:25]):
             continue
-        if _ANIMAL.search(before[-30:]):
+        if _ANIMAL.search(before[-40:]):
             continue
+        return True
+    if _CRY.search(plain) and len(plain.split()) <= 6:  # "cứu với", "cấp cứu!!!", "115 đâu, cứu người"
         return True
     words = _NUMBER_WORDS.sub(lambda m: str(_UNITS[m.group(1)] * 10 + _UNITS[m.group(2)]), plain)
     if any(_low_oxygen(words[m.end():m.end() + 40], words[max(0, m.start() - 30):m.start()])
@@ -143,6 +164,7 @@ def _low_oxygen(after_keyword: str, before_keyword: str) -> bool:
     when it rose ("từ 92 lên 97") the latest reading counts."""
     other = _OTHER_MEASURE.search(after_keyword)
     after = after_keyword[:other.start()] if other else after_keyword
+    after = _BELOW.sub(lambda m: str(int(m.group(1)) - 1), after)
     readings = [int(v) for v in _READING.findall(after)]
     if not readings:
         readings = [int(v) for v in _READING.findall(before_keyword.split(" mach ")[-1])][-1:]
