@@ -1,1 +1,1 @@
-"""Tổng đài 1022 chatbot: the core (messages, pipeline, dialogue, repository, worker)."""
+"""Tổng đài 1022 chatbot: the core (messages, pipeline, conversation, repository, worker)."""

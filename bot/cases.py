@@ -41,6 +41,44 @@ def reroute(repository: Repository, routing: RoutingTable, code: str, agency: st
                   note=f"Chuyển đến {name}" + (f". {note}" if note else ""))
 
 
+# ---- what the citizen does to their own cases, from the conversation -------------------------
+
+def file(repository: Repository, *, source: str, channel: str, user_id: str, category: str, description: str,
+         details: dict, district: str | None, media: list[str], urgent: bool) -> dict:
+    """File a case for the message `source` (filing again for it returns the first one)."""
+    route = RoutingTable.current(repository).route(category, district, urgent)
+    return repository.file_case(source=source, channel=channel, user_id=user_id, category=category,
+                                description=description, details=details, media=media, district=district,
+                                route=route, priority="urgent" if urgent else "normal")
+
+
+def add_from_citizen(repository: Repository, text: str, *, key: str, code: str | None = None,
+                     source: str | None = None, district: str | None = None) -> dict | None:
+    """What the citizen adds to an open case (an urgent case's address, a health follow-up), in its
+    history; a district named for the first time, or a new one, routes the case there."""
+    case = repository.find_case(code) if code else repository.find_case_by_source(source)
+    if case is None:
+        return None
+    repository.add_case_event(case["code"], case["status"], by="citizen", note=text, public=False, key=f"add:{key}")
+    if district and district != case.get("district"):
+        route = RoutingTable.current(repository).route(case["category"], district, case.get("priority") == "urgent")
+        repository.update_case(case["code"], district=district, agency=route.agency, agency_name=route.agency_name)
+        repository.add_case_event(case["code"], case["status"], by="bot", public=False, key=f"route:{key}",
+                                  note=f"Chuyển đến {route.agency_name} (người dân cho biết địa chỉ)")
+    return case
+
+
+def withdraw(repository: Repository, code: str, *, key: str) -> None:
+    """The citizen takes the case back; the agency sees it closed as withdrawn."""
+    repository.change_status(code, "withdrawn", by="citizen", public=True, key=f"withdraw:{key}",
+                             note="Người dân rút lại hồ sơ")
+
+
+def reopen(repository: Repository, code: str, *, key: str) -> None:
+    repository.change_status(code, "reopened", by="citizen", public=True, key=f"reopen:{key}",
+                             note="Người dân báo chưa được xử lý")
+
+
 def _case(repository: Repository, code: str) -> dict:
     case = repository.find_case(code)
     if case is None:

@@ -1,28 +1,27 @@
-"""The details each kind of case needs, asked one at a time, then confirmed before filing.
+"""The details each kind of case needs, asked one at a time, then shown for confirmation.
 
-A form is a small state kept on the conversation: the category, the values so far, what the bot
-is asking now ("confirm" once everything required is there, "fix" while the citizen picks what to
-correct). `start` and `advance` are pure: they take the state and the understood message and
-return the next state, the reply, and — once confirmed — what to file."""
+A form is a typed record kept on the conversation: the category, the details so far (the
+citizen's own words; a phone or a name normalized), the place as the NLU normalized it, what
+the bot is asking now (a field, "confirm" at the summary, "fix" while the citizen picks what to
+correct) and how many times it asked it again. Everything here is pure."""
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
+from typing import Mapping
 
 from bot import texts
+from bot.fields import CHECKS, DECLINED
+from bot.plain import plain_text
 from nlu.client import Parse
-from nlu.text import strip_diacritics
 
 CONFIRM, EDIT, CANCEL, FIX = "FORM_CONFIRM", "FORM_EDIT", "FORM_CANCEL", "FORM_FIX_"
-CANCEL_WORDS = {"huy", "huy bo", "thoi", "thoi khong gui nua", "cancel"}
-# Zalo shows no buttons: the summary asks the citizen to type them (texts.CONFIRM_HINT).
-SEND_WORDS = {"gui", "gui di", "dong y"}  # not "dung": "dừng" (stop) reads the same without diacritics
-EDIT_WORD = "sua"
+CONFIRM_CHOICES = (("Gửi", CONFIRM), ("Sửa thông tin", EDIT), ("Hủy", CANCEL))
+ASKING_CONFIRM, ASKING_FIX = "confirm", "fix"
 # A first message made only of these words says what the citizen wants, not what happened:
 # it is no description ("tôi muốn phản ánh", "xin hỗ trợ", "cho em hỏi về sức khỏe").
 REQUEST_WORDS = set("cho toi em minh tui chau con muon can xin duoc co phan anh to giac bao gop y kien nghi de "
-                    "ho tro giup do tu van hoi ve suc khoe a voi nhe oi tong dai 1022".split())
-CONFIRM_CHOICES = (("Gửi", CONFIRM), ("Sửa thông tin", EDIT), ("Hủy", CANCEL))
+                    "ho tro giup do tu van hoi ve suc khoe a voi nhe oi tong dai 1022 ad anh chi oi dang ky".split())
 
 
 @dataclass(frozen=True)
@@ -30,167 +29,212 @@ class Field:
     name: str
     label: str
     question: str
+    why: str = ""                     # said when the citizen asks why, or will not give it
     required: bool = True
-    entities: tuple[str, ...] = ()  # NLU entities that fill it without asking
+    declinable: bool = False          # the citizen may decline it; the form goes on without it
+    asked: bool = True                # optional details that are only offered at the summary are not asked
+    entities: tuple[str, ...] = ()    # NLU entities that fill it without asking
 
 
 WHERE = ("commune", "district")
+PHONE_OFFERED = Field("phone", "Số điện thoại liên hệ", texts.ASK_PHONE, texts.WHY_PHONE, required=False,
+                      declinable=True, asked=False, entities=("phone",))
 FORMS: dict[str, tuple[Field, ...]] = {
     "report": (
         Field("description", "Nội dung", texts.ASK_DETAILS["report"]),
-        Field("place", "Địa điểm", texts.ASK_PLACE, entities=WHERE),
-        Field("time", "Thời gian", texts.ASK_TIME, entities=("time",)),
-        Field("phone", "Số điện thoại liên hệ", "", required=False, entities=("phone",)),
+        Field("place", "Địa điểm", texts.ASK_PLACE, texts.WHY_PLACE, entities=WHERE),
+        Field("time", "Thời gian", texts.ASK_TIME, texts.WHY_TIME, declinable=True, entities=("time",)),
+        PHONE_OFFERED,
     ),
     "suggestion": (
         Field("description", "Nội dung góp ý", texts.ASK_DETAILS["suggestion"]),
-        Field("phone", "Số điện thoại liên hệ", "", required=False, entities=("phone",)),
+        PHONE_OFFERED,
     ),
     "welfare": (
         Field("description", "Hoàn cảnh", texts.ASK_DETAILS["welfare"]),
-        Field("name", "Họ và tên", texts.ASK_NAME, entities=("person_name",)),
-        Field("phone", "Số điện thoại", texts.ASK_PHONE, entities=("phone",)),
-        Field("place", "Địa chỉ", texts.ASK_ADDRESS, entities=WHERE),
-        Field("request", "Đề nghị hỗ trợ", texts.ASK_REQUEST, entities=("support_request",)),
+        Field("name", "Họ và tên", texts.ASK_NAME, texts.WHY_NAME, entities=("person_name",)),
+        Field("phone", "Số điện thoại", texts.ASK_PHONE, texts.WHY_PHONE, declinable=True, entities=("phone",)),
+        Field("place", "Địa chỉ", texts.ASK_ADDRESS, texts.WHY_PLACE, entities=WHERE),
+        Field("request", "Đề nghị hỗ trợ", texts.ASK_REQUEST, texts.WHY_REQUEST, declinable=True,
+              entities=("support_request",)),
     ),
 }
+# Details that mean the same in every form: carried over when the citizen switches service.
+PORTABLE = ("place", "phone", "name", "time")
 
 
-@dataclass
-class Step:
-    form: dict | None             # the state to keep; None when the form is finished or dropped
-    reply: str | None = None
-    choices: tuple = ()
-    file: dict | None = None      # {"category", "description", "details", "district", "media"}: file it now
+@dataclass(frozen=True)
+class Form:
+    category: str
+    values: Mapping[str, str] = field(default_factory=dict)
+    declined: tuple[str, ...] = ()
+    district: str | None = None      # normalized, routes the case
+    commune: str | None = None       # normalized
+    media: tuple[str, ...] = ()      # ids of messages whose photos go with the case
+    asking: str | None = None
+    retries: int = 0                 # times the current question was asked again
+    updated_ts: float = 0.0
+
+    @property
+    def fields(self) -> tuple[Field, ...]:
+        return FORMS[self.category]
+
+    def field(self, name: str) -> Field | None:
+        return next((f for f in self.fields if f.name == name), None)
+
+    def to_document(self) -> dict:
+        return {"category": self.category, "values": dict(self.values), "declined": list(self.declined),
+                "district": self.district, "commune": self.commune, "media": list(self.media),
+                "asking": self.asking, "retries": self.retries, "updated_ts": self.updated_ts}
+
+    @classmethod
+    def from_document(cls, doc: dict) -> "Form":
+        return cls(category=doc["category"], values=dict(doc.get("values") or {}),
+                   declined=tuple(doc.get("declined") or ()), district=doc.get("district"),
+                   commune=doc.get("commune"), media=tuple(doc.get("media") or ()), asking=doc.get("asking"),
+                   retries=int(doc.get("retries") or 0), updated_ts=float(doc.get("updated_ts") or 0.0))
 
 
-def start(category: str, text: str | None, entities: list[dict], now: float) -> Step:
-    form = {"category": category, "values": {}, "district": None, "media": [], "asking": None, "updated_ts": now}
+def start(category: str, text: str | None, parse: Parse | None, now: float, carried: Form | None = None) -> Form:
+    """A new form, with what the first message (and a form the citizen switched from) already says."""
+    form = Form(category, updated_ts=now)
+    if carried:
+        names = {f.name for f in form.fields}
+        form = replace(form, values={k: v for k, v in carried.values.items() if k in PORTABLE and k in names},
+                       district=carried.district, commune=carried.commune, media=carried.media)
     if text and not is_bare_request(text):
-        form["values"]["description"] = text
-    _fill_from_entities(form, entities)
-    return _next(form)
+        form = with_value(form, "description", text.strip())
+    return fill_from_entities(form, text or "", parse) if parse else form
 
 
-def advance(form: dict, text: str, parse: Parse, payload: str | None, now: float) -> Step:
-    form = {**form, "values": dict(form["values"]), "updated_ts": now}
-    plain = _plain(text)
-    if form["asking"] == "confirm" and payload is None:
-        payload = _typed_button(plain)
-    # A tapped button means what it says, whatever the NLU makes of its title.
-    if payload == CANCEL or (payload not in (CONFIRM, EDIT) and (parse.intent == "cancel" or plain in CANCEL_WORDS)):
-        return Step(None, texts.FORM_CANCELLED)
-    fields = FORMS[form["category"]]
-    if form["asking"] == "confirm":
-        if payload == CONFIRM or (parse.intent == "affirm" and not parse.entities):
-            return Step(None, file={"category": form["category"], "description": form["values"]["description"],
-                                    "details": {k: v for k, v in form["values"].items() if k != "description"},
-                                    "district": form["district"], "media": form["media"]})
-        if payload == EDIT or parse.intent == "deny":
-            named = _field_named(fields, None, plain.removeprefix(EDIT_WORD).strip()) \
-                if plain.startswith(EDIT_WORD + " ") else None
-            if named:  # "sửa địa điểm"
-                return _ask_again(form, named)
-            form["asking"] = "fix"
-            return Step(form, texts.ASK_WHICH_FIELD, tuple((f.label[:20], FIX + f.name) for f in fields))
-        if _fill_from_entities(form, parse.entities):  # e.g. a phone number added at the last step
-            return _next(form)
-        return Step(form, texts.CONFIRM_HINT + "\n\n" + _summary(form), CONFIRM_CHOICES)
-    if form["asking"] == "fix":
-        chosen = _field_named(fields, payload, plain)
-        if chosen is None:
-            return Step(form, texts.ASK_WHICH_FIELD, tuple((f.label[:20], FIX + f.name) for f in fields))
-        return _ask_again(form, chosen)
-    asked = next(f for f in fields if f.name == form["asking"])
-    if not _fill_from_entities(form, parse.entities, only=asked) and text.strip():
-        form["values"][asked.name] = text.strip()
-    _fill_from_entities(form, parse.entities)
-    return _next(form)
+def with_value(form: Form, name: str, value: str) -> Form:
+    return replace(form, values={**form.values, name: value}, declined=tuple(d for d in form.declined if d != name))
 
 
-def add_media(form: dict, message_id: str, now: float) -> Step:
-    """A photo or file sent while the form is open goes with the case."""
-    form = {**form, "media": [*form["media"], message_id], "updated_ts": now}
-    step = _next(form)
-    step.reply = texts.MEDIA_ADDED + ("\n\n" + step.reply if step.reply else "")
-    return step
+def declined(form: Form, name: str) -> Form:
+    values = {k: v for k, v in form.values.items() if k != name}
+    return replace(form, values=values, declined=(*form.declined, name) if name not in form.declined else form.declined)
 
 
-def add_location(form: dict, place: str, now: float) -> Step:
-    """A shared location answers "where" (for forms that ask it); otherwise it is kept like a photo."""
-    if not any(f.name == "place" for f in FORMS[form["category"]]):
-        return Step(form, None)
-    form = {**form, "values": {**form["values"], "place": place}, "updated_ts": now}
-    return _next(form)
+def fill_from_entities(form: Form, text: str, parse: Parse, only: str | None = None) -> Form:
+    """Fill empty fields from the NLU's entities; the place keeps the citizen's own words."""
+    for f in form.fields:
+        if (only and f.name != only) or (not only and f.name in form.values) or not f.entities:
+            continue
+        found = [e for e in parse.entities if e["entity"] in f.entities]
+        if found:
+            value = place_words(text, found) if f.name == "place" else found[0]["value"]
+            form = with_value(form, f.name, value)
+    commune = next((e["value"] for e in parse.entities if e["entity"] == "commune"), None)
+    district = next((e["value"] for e in parse.entities if e["entity"] == "district"), None)
+    if commune or district:  # the latest place named routes the case
+        form = replace(form, commune=commune, district=district or (form.district if commune else None))
+    return form
 
 
-def names_a_field(form: dict, text: str, payload: str | None) -> bool:
-    """At the "which detail?" step the answer names a detail, whatever else the NLU hears in it
-    ("số điện thoại" sounds to it like asking for a person)."""
-    return form["asking"] == "fix" and _field_named(FORMS[form["category"]], payload, _plain(text)) is not None
+_SEGMENT = re.compile(r"[^,.;!?\n]+")
+_PLACE_MARKER = re.compile(r"\b(?:ap|khom|to|so|so nha|hem|duong|gan|canh|ke|truoc|sau|doi dien|ngay|cho|dau|cuoi|"
+                           r"xa|phuong|thi tran|huyen|thi xa|thanh pho|tp|tx)\b")
+_LANDMARK_START = re.compile(r"^\s*(?:gần|gan|cạnh|canh|kế|ke|trước|truoc|sau|đối diện|doi dien|ngay|chỗ|cho|đầu|dau|"
+                             r"cuối|cuoi|bên|ben)\b", re.IGNORECASE)
+_PLACE_OPENING = re.compile(r"(?:^|\s)(?:ở|o|tại|tai|khu vực|khu vuc)\s+", re.IGNORECASE)
+
+
+def place_words(text: str, entities: list[dict]) -> str:
+    """The citizen's words for where: the hamlet or khóm, house number or landmark before and
+    after the commune the NLU read ("ở ấp Chợ, xã Đại Phước, huyện Càng Long, gần chợ")."""
+    spans = [(e["start"], e["end"]) for e in entities if e.get("start") is not None]
+    if not spans:
+        return ", ".join(e["value"] for e in entities)
+    first, last = min(s for s, _ in spans), max(e for _, e in spans)
+    segments = [m.span() for m in _SEGMENT.finditer(text)]
+    i = next(k for k, (s, e) in enumerate(segments) if s <= first < e or first < s)
+    j = next((k for k, (s, e) in enumerate(segments) if s < last <= e), i)
+    while i > 0 and text[segments[i - 1][1]] == "," and _PLACE_MARKER.search(plain_text(text[slice(*segments[i - 1])])) \
+            and not _PLACE_OPENING.search(text[segments[i][0]:first]):
+        i -= 1
+    end = last
+    if _LANDMARK_START.match(text[last:segments[j][1]]):
+        end = segments[j][1]
+    elif j + 1 < len(segments) and text[segments[j][1]] == "," and _LANDMARK_START.match(text[slice(*segments[j + 1])]):
+        end = segments[j + 1][1]
+    start = segments[i][0]
+    opening = [m.end() for m in _PLACE_OPENING.finditer(text, start, first + 1)]
+    words = text[(opening[-1] if opening else start):end]
+    return words.strip(" ,") or text.strip()
+
+
+def next_question(form: Form) -> tuple[Form, str, tuple]:
+    """What to ask next: the first required (or asked) detail not given nor declined, else the summary."""
+    for f in form.fields:
+        if f.name not in form.values and f.name not in form.declined and f.asked:
+            return replace(form, asking=f.name, retries=0), f.question, ()
+    return replace(form, asking=ASKING_CONFIRM, retries=0), summary(form), CONFIRM_CHOICES
+
+
+def answer(form: Form, text: str, parse: Parse) -> tuple[Form, str] | None:
+    """The message as an answer to the detail asked: (the form with it, "value" or "declined"),
+    or None when it is no answer to that detail."""
+    asked = form.field(form.asking or "")
+    if asked is None:
+        return None
+    value = CHECKS[asked.name](text, parse)
+    if value is None:
+        return None
+    if value == DECLINED:
+        return (declined(form, asked.name), "declined") if asked.declinable else (form, "declined")
+    return fill_from_entities(with_value(form, asked.name, value), text, parse), "value"
+
+
+def ask_again(form: Form, name: str) -> tuple[Form, str]:
+    """The citizen chose to correct `name`: forget it and ask it again."""
+    f = form.field(name)
+    values = {k: v for k, v in form.values.items() if k != name}
+    form = replace(form, values=values, declined=tuple(d for d in form.declined if d != name), asking=name, retries=0)
+    if name == "place":
+        form = replace(form, district=None, commune=None)
+    return form, f.question
+
+
+def field_named(form: Form, payload: str | None, text: str) -> Field | None:
+    plain = plain_text(text).removeprefix("sua").strip()
+    for f in form.fields:
+        label = plain_text(f.label)
+        if payload == FIX + f.name or len(plain) >= 3 and (re.search(rf"\b{re.escape(plain)}\b", label)
+                                                            or re.search(rf"\b{re.escape(label)}\b", plain)):
+            return f
+    return None
+
+
+def fix_choices(form: Form) -> tuple:
+    return tuple((f.label[:20], FIX + f.name) for f in form.fields)
 
 
 def is_bare_request(text: str) -> bool:
-    words = _plain(text).split()
+    words = plain_text(text).split()
     return bool(words) and all(word in REQUEST_WORDS for word in words)
 
 
-def expired(form: dict, now: float, minutes: int) -> bool:
-    return now - form.get("updated_ts", 0) > minutes * 60
+def expired(form: Form, now: float, minutes: int) -> bool:
+    return now - form.updated_ts > minutes * 60
 
 
-def _plain(text: str) -> str:
-    return re.sub(r"[^\w\s]", "", strip_diacritics(text.lower())).strip()
+def summary(form: Form) -> str:
+    lines = []
+    for f in form.fields:
+        value = form.values.get(f.name)
+        if f.name == "place" and value and form.commune and plain_text(form.commune) not in plain_text(value):
+            value = f"{value} ({form.commune})"
+        elif f.name == "place" and value and form.district and plain_text(form.district) not in plain_text(value):
+            value = f"{value} ({form.district})"
+        lines.append(f"- {f.label}: {value or texts.NOT_GIVEN}")
+    return texts.form_summary(form.category, lines, offers_phone="phone" not in form.values
+                              and "phone" not in form.declined)
 
 
-def _typed_button(plain: str) -> str | None:
-    if plain in SEND_WORDS:
-        return CONFIRM
-    if plain == EDIT_WORD or plain.startswith(EDIT_WORD + " "):
-        return EDIT
-    return None
-
-
-def _ask_again(form: dict, chosen: Field) -> Step:
-    form["values"].pop(chosen.name, None)
-    if chosen.name == "place":
-        form["district"] = None
-    form["asking"] = chosen.name
-    return Step(form, chosen.question or texts.ASK_PHONE)
-
-
-def _next(form: dict) -> Step:
-    for f in FORMS[form["category"]]:
-        if f.required and f.name not in form["values"]:
-            form["asking"] = f.name
-            return Step(form, f.question)
-    form["asking"] = "confirm"
-    return Step(form, _summary(form), CONFIRM_CHOICES)
-
-
-def _summary(form: dict) -> str:
-    lines = [f"- {f.label}: {form['values'].get(f.name, texts.NOT_GIVEN)}" for f in FORMS[form["category"]]]
-    return texts.form_summary(form["category"], lines, asks_phone="phone" not in form["values"])
-
-
-def _fill_from_entities(form: dict, entities: list[dict], only: Field | None = None) -> bool:
-    """Fill empty fields (or just `only`) from entities; returns whether anything was filled."""
-    filled = False
-    for f in [only] if only else FORMS[form["category"]]:
-        if f.name in form["values"] and only is None:
-            continue
-        values = [e["value"] for name in f.entities for e in entities if e["entity"] == name]
-        if values:
-            form["values"][f.name] = values[0]
-            filled = True
-    district = next((e["value"] for e in entities if e["entity"] == "district"), None)
-    if district:
-        form["district"] = district  # the latest place named routes the case
-    return filled
-
-
-def _field_named(fields, payload: str | None, plain: str) -> Field | None:
-    for f in fields:
-        if payload == FIX + f.name or (plain and plain in strip_diacritics(f.label.lower())):
-            return f
-    return None
+def details(form: Form) -> dict:
+    """What the case keeps: the citizen's words for each detail, and the normalized commune."""
+    kept = {k: v for k, v in form.values.items() if k != "description"}
+    if form.commune:
+        kept["commune"] = form.commune
+    return kept

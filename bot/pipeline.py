@@ -6,17 +6,19 @@ from __future__ import annotations
 import time
 from typing import Mapping
 
-from bot import dialogue, forms, metrics, texts
+from bot import cases, metrics, texts
 from bot.channels import Channel
 from bot.config import Settings
-from bot.handoff import in_working_hours, parse_working_hours
+from bot.conversation import (AppendToCase, CaseView, Conversation, FileCase, Outcome, Reopen, StartHandoff, Turn,
+                              Withdraw, respond)
+from bot.hours import in_working_hours, parse_working_hours
 from bot.media import MediaStore
 from bot.messages import FOLLOW, MESSAGE, UNFOLLOW
 from bot.outbox import Outbox, RetryLater
-from bot.repository import Repository
+from bot.repository import Repository, case_view
 from bot.routing import RoutingTable
 from bot.text_split import split_text
-from nlu.client import NluClient
+from nlu.client import NluClient, Parse
 
 
 class Pipeline:
@@ -28,6 +30,7 @@ class Pipeline:
         self.channels = channels
         self.media = media
         self.outbox = Outbox(repository, channels, media)
+        self.working_hours = parse_working_hours(settings.working_hours)
 
     def handle(self, message: dict) -> dict:
         channel, user = message["channel"], message["user_id"]
@@ -35,12 +38,16 @@ class Pipeline:
         if kind != MESSAGE:
             return self._account_event(message, kind)
         attachments = self.media.keep_all(message) if message.get("attachments") else []
-        conversation = self.repository.conversation(channel, user)
-        if conversation.get("notices_waiting") == "yes":  # they wrote: the window is open again
+        conversation = self.repository.load_conversation(channel, user)
+        if conversation.notices_waiting:  # they wrote: the window is open again
             self.repository.release_waiting_notices(channel, user)
-        if self._held_by_people(conversation):
-            return {"held_by_staff": True}  # people hold this chat: the bot never answers
-        return self.converse(message, conversation, attachments)
+        turn = Turn(message_id=message["message_id"], text=message["text"], now=time.time(),
+                    payload=message.get("payload"), attachments=tuple(a["type"] for a in attachments),
+                    location=next(((a["latitude"], a["longitude"]) for a in attachments
+                                   if a.get("type") == "location" and a.get("latitude") is not None), None),
+                    in_working_hours=in_working_hours(self.working_hours))
+        outcome = respond(conversation, turn, _Understanding(self, channel, user))
+        return self.carry_out(message, conversation, outcome)
 
     def _account_event(self, message: dict, kind: str) -> dict:
         """Zalo's follow, unfollow and shared contact details."""
@@ -54,94 +61,33 @@ class Pipeline:
         self.repository.update_conversation(channel, user, profile=message.get("info") or {})  # USER_INFO
         return {"reply_state": self.reply(message, texts.INFO_RECEIVED)}
 
-    def _held_by_people(self, conversation: dict) -> bool:
-        if conversation["handler"] == "bot":
-            return False
-        if time.time() - conversation.get("handler_since_ts", 0) < self.settings.handoff_quiet_minutes * 60:
-            return True
-        self.repository.set_handler(conversation["channel"], conversation["user_id"], "bot")  # left quiet too long
-        return False
-
-    def converse(self, message: dict, conversation: dict, attachments: list[dict]) -> dict:
-        channel, user = message["channel"], message["user_id"]
-        now, text, payload = time.time(), message["text"], message.get("payload")
-        form = conversation.get("form")
-        if form and forms.expired(form, now, self.settings.form_timeout_minutes):
-            self.repository.update_conversation(channel, user, form=None)
-            form = None
-            self.reply(message, texts.FORM_EXPIRED, key="expired")
-        category = dialogue.category_of(payload)
-        if category in forms.FORMS:
-            return self.act_on_form(message, forms.start(category, None, [], now), {})
-        if category:  # a health question gets guidance and a case at once, without a form
-            return {"reply_state": self.reply(message, texts.ASK_DETAILS[category])}
-        button = dialogue.for_payload(payload)
-        if button:
-            return {"reply_state": self.reply(message, button.reply, button.choices)}
-        location = next((a for a in attachments if a.get("type") == "location" and a.get("latitude") is not None), None)
-        if form and location:
-            step = forms.add_location(form, texts.shared_location(location["latitude"], location["longitude"]), now)
-            if step.reply:
-                return self.act_on_form(message, step, {})
-        if attachments and not text.strip():
-            if form:
-                return self.act_on_form(message, forms.add_media(form, message["message_id"], now), {})
-            return {"reply_state": self.reply(message, texts.attachment_received([a["type"] for a in attachments]))}
-        decision = dialogue.before_nlu(text)
-        if decision:
-            return self.act(message, decision, {})
-        with metrics.NLU_SECONDS.time():
-            parse = self.nlu.parse(text)
-        outcome = {"intent": parse.intent, "confidence": round(parse.confidence, 4)}
-        if form and (parse.intent != "ask_human" or forms.names_a_field(form, text, payload)):
-            return self.act_on_form(message, forms.advance(form, text, parse, payload, now), outcome)
-        if parse.intent in forms.FORMS and parse.confidence >= dialogue.CONFIDENCE_THRESHOLD \
-                and not dialogue.find_case_code(text):
-            return self.act_on_form(message, forms.start(parse.intent, text, parse.entities, now), outcome)
-        misunderstood = conversation.get("not_understood", 0)
-        phones = [e["value"] for e in parse.entities if e["entity"] == "phone"]
-        decision = dialogue.decide(text, parse, lambda code: self._case_of(message, code, phones), misunderstood)
-        return self.act(message, decision, outcome, misunderstood)
-
-    def act_on_form(self, message: dict, step: forms.Step, outcome: dict) -> dict:
-        """Keep the form's new state; file the case once the citizen confirmed it."""
-        self.repository.update_conversation(message["channel"], message["user_id"], form=step.form)
-        if step.file:
-            return self.act(message, dialogue.Decision(file_case=step.file["category"], district=step.file["district"],
-                                                       details=step.file), outcome)
-        outcome["form"] = step.form["asking"] if step.form else "closed"
-        outcome["reply_state"] = self.reply(message, step.reply, step.choices)
-        return outcome
-
-    def act(self, message: dict, decision: dialogue.Decision, outcome: dict, misunderstood: int = 0) -> dict:
-        channel, user = message["channel"], message["user_id"]
-        replies = [decision.reply] if decision.reply else []
-        if decision.file_case:
-            details = decision.details or {}
-            case = self.repository.file_case(
-                source=f"{channel}:{message['message_id']}", channel=channel, user_id=user,
-                category=decision.file_case, description=details.get("description") or message["text"],
-                details=details.get("details") or {}, media=details.get("media") or [],
-                district=decision.district,
-                route=RoutingTable.current(self.repository).route(decision.file_case, decision.district,
-                                                                  decision.urgent),
-                priority="urgent" if decision.urgent else "normal")
-            outcome["case_code"] = case["code"]
-            replies.append(texts.case_filed(case["category"], case["code"]))
-        # Consecutive turns the bot did not understand: the second one hands the chat to a person.
-        streak = misunderstood + 1 if decision.not_understood and not decision.handoff else 0
-        if streak != misunderstood:
-            self.repository.update_conversation(channel, user, not_understood=streak)
-        if decision.reopen:
-            self.repository.change_status(decision.reopen, "reopened", by="citizen", public=True,
-                                          note="Người dân báo chưa được xử lý")
-        if decision.handoff:
-            self.repository.start_handoff(channel, user, decision.handoff.reason, decision.handoff.urgent)
-            hours = self.settings.working_hours
-            replies.append(texts.handoff(decision.handoff.reason, in_working_hours(parse_working_hours(hours)), hours))
-            outcome["handoff"] = decision.handoff.reason
-        outcome["reply_state"] = self.reply(message, "\n\n".join(replies), decision.choices)
-        return outcome
+    def carry_out(self, message: dict, before: Conversation, outcome: Outcome) -> dict:
+        """Apply the effects, send the replies, then keep the new state: a worker that dies
+        half-way redoes the same turn, and every step is keyed on the message, so nothing is
+        filed or said twice."""
+        channel, user, key = message["channel"], message["user_id"], f"{message['channel']}:{message['message_id']}"
+        facts = dict(outcome.facts)
+        for effect in outcome.effects:
+            if isinstance(effect, FileCase):
+                case = cases.file(self.repository, source=key, channel=channel, user_id=user,
+                                  category=effect.category, description=effect.description, details=effect.details,
+                                  district=effect.district, media=list(effect.media), urgent=effect.urgent)
+                facts["case_code"] = case["code"]
+            elif isinstance(effect, AppendToCase):
+                cases.add_from_citizen(self.repository, effect.text, key=key, code=effect.code, source=effect.source,
+                                       district=effect.district)
+            elif isinstance(effect, Withdraw):
+                cases.withdraw(self.repository, effect.code, key=key)
+            elif isinstance(effect, Reopen):
+                cases.reopen(self.repository, effect.code, key=key)
+            elif isinstance(effect, StartHandoff):
+                facts["handoff"] = effect.reason
+        if outcome.replies:  # one message: each send costs the platform's 100-500 ms
+            text = "\n\n".join(reply.text for reply in outcome.replies).replace("{code}", facts.get("case_code", ""))
+            choices = next((reply.choices for reply in reversed(outcome.replies) if reply.choices), ())
+            facts["reply_state"] = self.reply(message, text, choices)
+        self.repository.save_conversation(before, outcome.state)
+        return facts
 
     def reply(self, inbound: dict, text: str, choices: tuple = (), key: str = "reply") -> str:
         """Send `text` (in as many parts as the platform needs) in answer to `inbound`. Each part
@@ -175,11 +121,30 @@ class Pipeline:
             self.repository.update_conversation(channel, user, notices_waiting="yes")
         return state
 
-    def _case_of(self, message: dict, code: str, phones: list[str]) -> dict | None:
-        """Only the citizen who filed a case may see it: the same account, or whoever gives the
-        phone number recorded on it."""
-        case = self.repository.find_case(code)
-        if case is None:
-            return None
-        same_account = (case["channel"], case["user_id"]) == (message["channel"], message["user_id"])
-        return case if same_account or (case.get("details") or {}).get("phone") in phones else None
+
+class _Understanding:
+    """What the conversation may find out while it decides (bot/conversation.py: Understanding)."""
+
+    def __init__(self, pipeline: Pipeline, channel: str, user_id: str):
+        self._pipeline, self._channel, self._user_id = pipeline, channel, user_id
+        settings = pipeline.settings
+        self.form_timeout_minutes = settings.form_timeout_minutes
+        self.quiet_minutes = settings.handoff_quiet_minutes
+        self.working_hours = settings.working_hours
+        self._own: list[CaseView] | None = None
+
+    def parse(self, text: str) -> Parse:
+        with metrics.NLU_SECONDS.time():
+            return self._pipeline.nlu.parse(text)
+
+    def own_cases(self) -> list[CaseView]:
+        if self._own is None:
+            self._own = self._pipeline.repository.own_cases(self._channel, self._user_id)
+        return self._own
+
+    def case(self, code: str) -> CaseView | None:
+        found = self._pipeline.repository.find_case(code)
+        return case_view(found) if found else None
+
+    def health_line(self, district: str | None) -> str | None:
+        return RoutingTable.current(self._pipeline.repository).health_line(district)

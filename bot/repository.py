@@ -17,6 +17,8 @@ from datetime import datetime, timezone
 from pymongo import ASCENDING, DESCENDING, MongoClient, ReturnDocument
 from pymongo.errors import DuplicateKeyError, PyMongoError
 
+from bot.conversation import CaseView, Conversation
+from bot.forms import Form
 from bot.messages import InboundMessage, Receipt, StaffMessage
 from bot.routing import Route
 
@@ -55,6 +57,36 @@ SINGLE_FIELD_INDEXES = [("messages", "state"), ("messages", "user_id"), ("messag
                         ("conversations", "handler"), ("cases", "user_id"), ("cases", "status"),
                         ("cases", "agency"), ("cases", "district"), ("case_events", "code"),
                         ("rate_limits", "key")]
+
+
+def _yes(flag: bool) -> str:
+    return "yes" if flag else "no"  # nx-27017 stores $set True as 1
+
+
+def conversation_document(c: Conversation) -> dict:
+    return {"handler": c.handler, "handler_since_ts": c.handler_since_ts, "handoff_reason": c.handoff_reason,
+            "handoff_priority": "urgent" if c.urgent else "normal",
+            "form": c.form.to_document() if c.form else None, "not_understood": c.not_understood,
+            "menu_offered": _yes(c.menu_offered), "urgent_case": c.urgent_case, "last_ack_ts": c.last_ack_ts}
+
+
+def conversation_from_document(doc: dict) -> Conversation:
+    return Conversation(
+        channel=doc["channel"], user_id=doc["user_id"], handler=doc.get("handler") or "bot",
+        handler_since_ts=float(doc.get("handler_since_ts") or 0.0), handoff_reason=doc.get("handoff_reason"),
+        urgent=doc.get("handoff_priority") == "urgent",
+        form=Form.from_document(doc["form"]) if doc.get("form") else None,
+        not_understood=int(doc.get("not_understood") or 0), menu_offered=doc.get("menu_offered") == "yes",
+        urgent_case=doc.get("urgent_case"), last_ack_ts=float(doc.get("last_ack_ts") or 0.0),
+        notices_waiting=doc.get("notices_waiting") == "yes")
+
+
+def case_view(case: dict) -> CaseView:
+    details = case.get("details") or {}
+    return CaseView(code=case["code"], source=case["source"], category=case["category"], status=case["status"],
+                    created_ts=float(case.get("created_ts") or 0.0), channel=case["channel"], user_id=case["user_id"],
+                    resolved_ts=case.get("resolved_ts"), district=case.get("district"), topic=details.get("topic"),
+                    phone=details.get("phone"), agency_name=case.get("agency_name"))
 
 
 class DatabaseUnavailable(Exception):
@@ -210,13 +242,21 @@ class Repository:
                                       upsert=True)
 
     def set_handler(self, channel: str, user_id: str, handler: str, **fields) -> None:
-        """"bot" answers; "waiting" (for a person) or "staff" (a person holds it): the bot is silent."""
+        """"bot" answers; "waiting" (for a person) or "staff" (a person holds it): the bot is silent.
+        Back with the bot, the hand-off's own state is cleared."""
+        if handler == "bot":
+            fields = {"urgent_case": None, "last_ack_ts": 0.0, **fields}
         self.update_conversation(channel, user_id, handler=handler, handler_since_ts=time.time(), **fields)
 
-    def start_handoff(self, channel: str, user_id: str, reason: str, urgent: bool) -> None:
-        """The chat waits for a person (the console's queue: urgent first, then oldest)."""
-        self.update_conversation(channel, user_id, handler="waiting", handler_since_ts=time.time(),
-                                 handoff_reason=reason, handoff_priority="urgent" if urgent else "normal")
+    def load_conversation(self, channel: str, user_id: str) -> Conversation:
+        return conversation_from_document(self.conversation(channel, user_id))
+
+    def save_conversation(self, before: Conversation, after: Conversation) -> None:
+        """Write what the turn changed, only that: a person may claim the chat meanwhile."""
+        old, new = conversation_document(before), conversation_document(after)
+        changed = {key: value for key, value in new.items() if old.get(key) != value}
+        if changed:
+            self.update_conversation(after.channel, after.user_id, **changed)
 
     def save_attachments(self, doc_id, attachments: list[dict]) -> None:
         self.messages.update_one({"_id": doc_id}, {"$set": {"attachments": attachments}})
@@ -418,6 +458,14 @@ class Repository:
 
     def find_case(self, code: str) -> dict | None:
         return self.cases.find_one({"code": code.upper()})
+
+    def find_case_by_source(self, source: str) -> dict | None:
+        return self.cases.find_one({"source": source})
+
+    def own_cases(self, channel: str, user_id: str, limit: int = 20) -> list[CaseView]:
+        """A citizen's cases filed from this account, newest first."""
+        found = self.cases.find({"channel": channel, "user_id": user_id}).sort("created_ts", DESCENDING).limit(limit)
+        return [case_view(case) for case in found]
 
     # ---- outbound messages ----------------------------------------------------------------
 

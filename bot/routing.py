@@ -31,6 +31,7 @@ class RoutingTable:
         self.agencies = table["agencies"]
         self.routes = table["routes"]
         self.sla_hours = table["sla_hours"]
+        self.phones = table.get("phones") or {}  # only numbers staff entered: never an invented one
 
     @classmethod
     def load(cls, path: Path = AGENCIES_FILE) -> "RoutingTable":
@@ -44,10 +45,16 @@ class RoutingTable:
         return cls(edited) if edited else cls.load()
 
     def to_document(self) -> dict:
-        return {"agencies": self.agencies, "routes": self.routes, "sla_hours": self.sla_hours}
+        return {"agencies": self.agencies, "routes": self.routes, "sla_hours": self.sla_hours, "phones": self.phones}
 
     def route(self, category: str, district: str | None, urgent: bool = False) -> Route:
         by_district = self.routes[category]
         agency = by_district.get(district or ANY_DISTRICT) or by_district[ANY_DISTRICT]
         hours = self.sla_hours["urgent"] if urgent else self.sla_hours[category]
         return Route(agency, self.agencies[agency], float(hours))
+
+    def health_line(self, district: str | None) -> str | None:
+        """The district health centre and its phone, when staff have entered the number."""
+        agency = self.route("health_advice", district).agency
+        phone = self.phones.get(agency)
+        return f"{self.agencies[agency]} (số {phone})" if phone else None

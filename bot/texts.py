@@ -1,5 +1,10 @@
 """Every sentence the bot sends a citizen. Tổng đài 1022 speaks politely: it calls itself
 "Tổng đài 1022" and addresses the citizen as "anh/chị"."""
+from bot.config import REPO_ROOT
+import yaml
+
+# Reviewed separately by a Khmer speaker (see the file).
+KHMER = yaml.safe_load((REPO_ROOT / "data" / "khmer.yml").read_text(encoding="utf-8"))
 
 CATEGORY_NAMES = {
     "report": "phản ánh vi phạm phòng, chống dịch",
@@ -51,22 +56,69 @@ HANDOFF_REASONS = {
     "not_understood": ("Tổng đài 1022 chưa hiểu rõ nội dung anh/chị gửi nên đã chuyển cuộc trò chuyện "
                        "đến cán bộ trực tổng đài."),
     "khmer": "Tổng đài 1022 đã chuyển tin nhắn của anh/chị đến cán bộ trực tổng đài.",
-    "urgent_health": "Tổng đài 1022 đã chuyển khẩn tin nhắn của anh/chị đến cán bộ y tế trực tổng đài.",
+    "question": "Tổng đài 1022 đã chuyển câu hỏi của anh/chị đến cán bộ trực tổng đài.",
 }
+
+
+def _hours(hours: str) -> str:
+    return hours.replace("-", "–")
+
+
+def handoff(reason: str, working_hours_now: bool, hours: str) -> str:
+    wait = ("Cán bộ sẽ trả lời anh/chị tại đây trong ít phút, anh/chị vui lòng chờ."
+            if working_hours_now else
+            f"Hiện ngoài giờ trực ({_hours(hours)}); cán bộ sẽ trả lời anh/chị tại đây vào đầu giờ "
+            "trực tiếp theo. Trường hợp khẩn cấp, anh/chị gọi 115 (cấp cứu) hoặc 113 (công an).")
+    text = f"{HANDOFF_REASONS[reason]} {wait}"
+    return f"{text}\n\n{KHMER['handoff']}" if reason == "khmer" else text
+
+
+def handoff_ack(working_hours_now: bool, hours: str) -> str:
+    """A message written while the chat waits for a person (at most once every ten minutes)."""
+    if working_hours_now:
+        return "Tổng đài 1022 đã nhận tin nhắn. Cán bộ trực tổng đài sẽ trả lời anh/chị tại đây, anh/chị vui lòng chờ."
+    return (f"Tổng đài 1022 đã nhận tin nhắn. Hiện ngoài giờ trực ({_hours(hours)}), cán bộ sẽ trả lời anh/chị "
+            "vào đầu giờ trực tiếp theo. Trường hợp khẩn cấp, anh/chị gọi 115.")
+
 
 EMERGENCY_ADVICE = ("Các dấu hiệu anh/chị mô tả có thể nguy hiểm. Anh/chị gọi ngay cấp cứu 115 hoặc đến cơ sở "
                     "y tế gần nhất; trong lúc chờ, cho người bệnh nằm nghỉ ở tư thế dễ thở (nằm sấp hoặc "
                     "nửa nằm nửa ngồi), không để người bệnh ở một mình.")
 
 
-def handoff(reason: str, working_hours_now: bool, hours: str) -> str:
-    wait = ("Cán bộ sẽ trả lời anh/chị tại đây trong ít phút, anh/chị vui lòng chờ."
-            if working_hours_now else
-            f"Hiện ngoài giờ trực ({hours.replace('-', '–')}); cán bộ sẽ trả lời anh/chị tại đây vào đầu giờ "
-            "trực tiếp theo. Trường hợp khẩn cấp, anh/chị gọi 115 (cấp cứu) hoặc 113 (công an).")
-    return f"{HANDOFF_REASONS[reason]} {wait}"
+def emergency(health_line: str | None, working_hours_now: bool, hours: str, knows_place: bool) -> str:
+    """Danger signs: 115 first, the district health centre's number only when staff entered it,
+    and one honest sentence about who will answer (no promise of an officer at night)."""
+    text = EMERGENCY_ADVICE
+    if health_line:
+        text += f" Anh/chị cũng có thể gọi {health_line}."
+    if working_hours_now:
+        text += ("\n\nTổng đài 1022 đã lập hồ sơ khẩn {code} và chuyển ngay đến cán bộ y tế trực; cán bộ sẽ "
+                 "nhắn cho anh/chị tại đây. Anh/chị đừng chờ tin nhắn mà hãy gọi 115 trước.")
+    else:
+        text += (f"\n\nTổng đài 1022 đã lập hồ sơ khẩn {{code}}. Hiện ngoài giờ trực ({_hours(hours)}) nên cán bộ "
+                 "có thể trả lời chậm: anh/chị đừng chờ tin nhắn, hãy gọi ngay 115.")
+    if not knows_place:
+        text += " Anh/chị nhắn giúp địa chỉ người bệnh (ấp/khóm, xã/phường, huyện) để tổng đài chuyển đúng nơi."
+    return text
+
+
+URGENT_ACK = ("Tổng đài 1022 đã nhận và bổ sung vào hồ sơ khẩn. Nếu người bệnh khó thở hơn, tím tái hoặc lơ mơ, "
+              "anh/chị gọi ngay 115 hoặc đưa người bệnh đến cơ sở y tế gần nhất.")
+
+
+def emergency_line_failed(health_line: str | None) -> str:
+    other = f"gọi {health_line}, " if health_line else ""
+    return (f"Nếu chưa gọi được 115, anh/chị {other}gọi lại 115 nhiều lần, nhờ người nhà hoặc hàng xóm đưa người "
+            "bệnh đến trạm y tế xã hoặc bệnh viện gần nhất ngay, hoặc gọi 113 để được hỗ trợ. Tổng đài 1022 đã "
+            "báo khẩn cho cán bộ.")
 
 THANKS = "Tổng đài 1022 cảm ơn anh/chị. Anh/chị cần hỗ trợ thêm, xin cứ nhắn cho tổng đài."
+
+OFF_TOPIC_REPLY = "Dạ, nội dung này nằm ngoài phạm vi của Tổng đài 1022."
+INSULT_REPLY = ("Tổng đài 1022 luôn sẵn sàng hỗ trợ anh/chị. Mong anh/chị nhắn nội dung cần hỗ trợ "
+                "để tổng đài giúp được nhanh nhất.")
+QUESTION_NOTED = "Tổng đài 1022 đã ghi nhận câu hỏi của anh/chị."
 
 GOODBYE = "Tổng đài 1022 cảm ơn anh/chị đã liên hệ. Chúc anh/chị nhiều sức khỏe."
 
@@ -80,6 +132,27 @@ NOTHING_TO_CANCEL = ("Hiện anh/chị không có yêu cầu nào đang soạn �
 
 ASK_CASE_CODE = ("Anh/chị vui lòng gửi mã hồ sơ (dạng TV-XXXXXX) mà Tổng đài 1022 đã cung cấp "
                  "để tra cứu tình trạng xử lý.")
+INVALID_CODE = ("Mã {code} không hợp lệ: mã hồ sơ có dạng TV- và 6 ký tự (chữ in hoa và số, không có số 0, "
+                "số 1, chữ O, chữ I), ví dụ TV-8HK3MA. Anh/chị kiểm tra lại giúp, hoặc nhắn \"quên mã\" để "
+                "xem các hồ sơ đã gửi từ tài khoản này.")
+NO_OWN_CASES = ("Tổng đài 1022 chưa nhận hồ sơ nào gửi từ tài khoản này. Nếu anh/chị gửi từ tài khoản khác, "
+                "xin nhắn mã hồ sơ kèm số điện thoại đã để lại khi gửi.")
+
+
+def own_cases(cases: list[tuple[str, str, str]]) -> str:
+    lines = [f"- {code}: {CATEGORY_NAMES[category]}, {STATUS_NAMES.get(status, status)}"
+             for code, category, status in cases]
+    return "Các hồ sơ anh/chị đã gửi từ tài khoản này:\n" + "\n".join(lines) + \
+        "\nAnh/chị nhắn mã hồ sơ để xem chi tiết."
+
+
+WITHDRAWN = ("Tổng đài 1022 đã rút hồ sơ {code} theo yêu cầu của anh/chị; cơ quan chức năng sẽ không xử lý "
+             "hồ sơ này nữa. Khi cần, anh/chị có thể gửi lại bất cứ lúc nào.")
+ALREADY_WITHDRAWN = "Hồ sơ {code} đã được rút trước đó."
+CANNOT_WITHDRAW = ("Hồ sơ {code} hiện {status} nên không thể tự rút lại. Anh/chị cần rút, xin nhắn "
+                   "\"gặp cán bộ\" để cán bộ hỗ trợ.")
+NO_CASE_TO_WITHDRAW = "Tổng đài 1022 không thấy hồ sơ nào anh/chị đã gửi để rút lại."
+ADDED_TO_CASE = "Tổng đài 1022 đã bổ sung nội dung này vào hồ sơ {code} của anh/chị."
 
 REOPENED = ("Tổng đài 1022 đã mở lại hồ sơ {code} và chuyển lại cơ quan chức năng. "
             "Anh/chị có thể nhắn thêm thông tin về tình hình hiện nay.")
@@ -90,7 +163,7 @@ CASE_NOT_FOUND = ("Tổng đài 1022 không tìm thấy hồ sơ {code} do anh/c
                   "Anh/chị vui lòng kiểm tra lại mã hồ sơ.")
 
 
-def case_filed(category: str, code: str) -> str:
+def case_filed(category: str, code: str = "{code}") -> str:
     text = (f"Tổng đài 1022 đã tiếp nhận {CATEGORY_NAMES[category]} của anh/chị. "
             f"Mã hồ sơ: {code}. Anh/chị giữ mã này để tra cứu tình trạng xử lý.")
     if category == "report":
@@ -132,8 +205,25 @@ ASK_NAME = "Anh/chị vui lòng cho biết họ và tên người cần hỗ tr�
 ASK_PHONE = "Anh/chị vui lòng cho biết số điện thoại để cán bộ liên hệ."
 ASK_ADDRESS = "Anh/chị vui lòng cho biết địa chỉ (ấp/khóm, xã/phường, huyện)."
 ASK_REQUEST = "Anh/chị đề nghị được hỗ trợ gì (tiền mặt, gạo, thực phẩm, thuốc…)?"
+WHY_PHONE = "Số điện thoại chỉ để cán bộ gọi lại khi cần và được giữ bí mật; không có số, cán bộ sẽ nhắn anh/chị tại đây."
+WHY_PLACE = "Tổng đài cần biết địa điểm để chuyển đúng cơ quan ở địa phương xử lý."
+WHY_TIME = "Thời gian giúp cơ quan chức năng kiểm tra đúng lúc; không nhớ rõ thì anh/chị nhắn \"không rõ\"."
+WHY_NAME = "Họ tên cần để cơ quan lao động đối chiếu danh sách hỗ trợ; thông tin được giữ bí mật."
+WHY_REQUEST = "Anh/chị nói rõ cần hỗ trợ gì để cán bộ xem xét đúng chính sách; chưa rõ thì nhắn \"chưa biết\"."
+HOW_TO_DECLINE = " (Nếu không muốn cung cấp, anh/chị nhắn \"bỏ qua\".)"
+DECLINE_OK = "Dạ, không sao ạ."
+NOT_AN_ANSWER = "Dạ, Tổng đài 1022 chưa nhận được thông tin cần hỏi."
+QUESTION_LATER = ("Dạ, câu hỏi này cán bộ sẽ trả lời anh/chị sau; anh/chị cũng có thể nhắn lại sau khi gửi xong "
+                  "nội dung đang soạn.")
+OFFER_PERSON = "Nếu khó nhắn, anh/chị có thể gặp cán bộ trực tổng đài."
+PERSON_CHOICES = (("Gặp cán bộ", "ASK_HUMAN"),)
 NOT_GIVEN = "(không cung cấp)"
-CONFIRM_HINT = "Anh/chị nhắn \"đúng\" để gửi, \"sửa\" để sửa thông tin, hoặc \"hủy\" để hủy."
+CONFIRM_HINT = "Anh/chị nhắn \"gửi\" để gửi, \"sửa\" để sửa thông tin, hoặc \"hủy\" để hủy."
+NOT_SENT_NO = ("Dạ, Tổng đài 1022 chưa gửi. Anh/chị muốn sửa thông tin nào? Nếu không muốn gửi nữa, "
+               "anh/chị nhắn \"hủy\".")
+NOT_SENT_WAIT = ("Dạ, Tổng đài 1022 chưa gửi và giữ nội dung này cho anh/chị. Khi sẵn sàng, anh/chị nhắn "
+                 "\"gửi\" (hoặc bấm Gửi); cần sửa thì nhắn \"sửa\".")
+NOT_SENT_UNCLEAR = "Dạ, Tổng đài 1022 chưa gửi. " + CONFIRM_HINT
 ASK_WHICH_FIELD = "Anh/chị muốn sửa thông tin nào?"
 FORM_CANCELLED = "Tổng đài 1022 đã hủy nội dung anh/chị đang soạn. Anh/chị cần hỗ trợ gì, xin cứ nhắn cho tổng đài."
 FORM_EXPIRED = ("Nội dung anh/chị soạn trước đó chưa được gửi và đã hết hạn. "
@@ -145,9 +235,9 @@ def shared_location(latitude: float, longitude: float) -> str:
 MEDIA_ADDED = "Tổng đài 1022 đã nhận tệp anh/chị gửi kèm."
 
 
-def form_summary(category: str, lines: list[str], asks_phone: bool) -> str:
+def form_summary(category: str, lines: list[str], offers_phone: bool) -> str:
     text = f"Anh/chị kiểm tra lại {CATEGORY_NAMES[category]}:\n" + "\n".join(lines)
-    if asks_phone:
+    if offers_phone:
         text += "\nAnh/chị có thể nhắn thêm số điện thoại nếu muốn được liên hệ lại (không bắt buộc)."
     if category == "report":
         text += "\nThông tin người phản ánh được giữ bí mật."
@@ -161,14 +251,31 @@ HEALTH_GUIDANCE = {
                   "đo nhiệt độ và SpO2 ít nhất 2 lần mỗi ngày; hạ sốt bằng paracetamol khi sốt trên 38,5 độ; "
                   "ở phòng riêng, đeo khẩu trang, giữ khoảng cách với người nhà. Gọi ngay 115 hoặc trạm y tế "
                   "khi khó thở, SpO2 dưới 94%, đau tức ngực, môi tím tái, li bì hoặc lơ mơ."),
-    "testing": ("Anh/chị có thể xét nghiệm và tiêm vắc xin tại trạm y tế xã/phường hoặc Trung tâm Y tế "
-                "huyện/thị xã/thành phố nơi cư trú; lịch tiêm được thông báo qua ấp/khóm và trạm y tế."),
+    "testing": ("Anh/chị có thể xét nghiệm tại trạm y tế xã/phường hoặc Trung tâm Y tế huyện/thị xã/thành phố "
+                "nơi cư trú; tự xét nghiệm nhanh dương tính thì báo trạm y tế để được hướng dẫn."),
+    "vaccine": ("Lịch tiêm vắc xin được thông báo qua ấp/khóm và trạm y tế xã/phường. Sau tiêm, theo dõi ít nhất "
+                "30 phút tại điểm tiêm và 7 ngày tại nhà; sốt nhẹ, đau chỗ tiêm thường tự hết. Gọi ngay 115 hoặc "
+                "trạm y tế khi khó thở, đau tức ngực, tím tái, nổi ban toàn thân hoặc lơ mơ."),
     "general": ("Hướng dẫn chung: theo dõi nhiệt độ, SpO2 và các triệu chứng; liên hệ trạm y tế xã/phường để "
                 "được khám và tư vấn. Gọi ngay 115 khi khó thở, SpO2 dưới 94%, đau tức ngực, tím tái, "
                 "li bì hoặc lơ mơ."),
 }
 HEALTH_DISCLAIMER = "Đây là hướng dẫn chung, không thay cho chẩn đoán của nhân viên y tế."
 
+STAFF_TITLE = "Cán bộ Tổng đài 1022"  # how a person's reply is signed in the web chat
 WEB_CHAT_TOO_MANY_FROM_ADDRESS = ("Có quá nhiều tin nhắn gửi từ cùng một địa chỉ mạng. "
                                   "Anh/chị vui lòng đợi một phút rồi gửi tiếp, hoặc gọi Tổng đài 1022.")
 WEB_CHAT_TOO_LARGE = "Nội dung gửi lên quá lớn. Anh/chị vui lòng gửi tin nhắn ngắn hơn hoặc ảnh nhỏ hơn 10 MB."
+
+
+SMALL_TALK = {
+    "greet": GREETING,
+    "thanks": THANKS,
+    "goodbye": GOODBYE,
+    "bot_challenge": BOT_CHALLENGE,
+    "affirm": ACKNOWLEDGED,
+    "deny": ACKNOWLEDGED,
+    "not_yet": ACKNOWLEDGED,
+    "decline_field": ACKNOWLEDGED,
+    "cancel": NOTHING_TO_CANCEL,
+}

@@ -36,7 +36,7 @@ class NluClient:
         return Parse(
             intent=intent.get("name") or "out_of_scope",
             confidence=float(intent.get("confidence") or 0.0),
-            entities=[{"entity": e.get("entity"), "value": e.get("value")}
+            entities=[{"entity": e.get("entity"), "value": e.get("value"), "start": e.get("start"), "end": e.get("end")}
                       for e in body.get("entities") or []],
         )
 

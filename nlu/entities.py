@@ -314,13 +314,24 @@ _TIME_WORDS = {
 }
 
 
+# Between two parts of one time: "tối nay lúc 7 giờ", "hôm qua, khoảng 8h" is one time, the hour kept.
+_TIME_JOIN = re.compile(r"[ \t]*,?[ \t]*(?:(?:luc|vao|vao luc|khoang|tam|hoi|chung|co) )?[ \t]*")
+
+
 def _times(folded: Folded) -> Iterator[Entity]:
-    for match in _TIME.finditer(folded.text):
-        typed = folded.typed(*match.span())
-        allowed = lambda word: _TIME_WORDS.get(strip_diacritics(word), "").split()  # noqa: E731
-        if all(word == strip_diacritics(word) or word in allowed(word) for word in typed.split()):
-            start, end = folded.span(*match.span())
-            yield Entity("time", " ".join(normalize(folded.original[start:end]).split()), start, end)
+    allowed = lambda word: _TIME_WORDS.get(strip_diacritics(word), "").split()  # noqa: E731
+    spans = [match.span() for match in _TIME.finditer(folded.text)
+             if all(word == strip_diacritics(word) or word in allowed(word)
+                    for word in folded.typed(*match.span()).split())]
+    joined: List[Tuple[int, int]] = []
+    for start, end in spans:
+        if joined and _TIME_JOIN.fullmatch(folded.text[joined[-1][1]:start]):
+            joined[-1] = (joined[-1][0], end)
+        else:
+            joined.append((start, end))
+    for start, end in joined:
+        start, end = folded.span(start, end)
+        yield Entity("time", " ".join(normalize(folded.original[start:end]).split()), start, end)
 
 
 class EntityExtractor:

@@ -43,7 +43,8 @@ def test_zalo_violation_report_is_summarized_confirmed_filed_and_routed(client, 
     worker.drain()
     [summary] = fake_zalo.texts_to(event["sender"]["id"])
     # Place and time were in the message: not asked again, shown for confirmation.
-    assert "Địa điểm: Phường 7, Thành phố Trà Vinh" in summary and "Thời gian: tối qua" in summary
+    assert "Địa điểm: khóm 3 phường 7 TP Trà Vinh\n" in summary  # the khóm kept, the commune clear in it
+    assert "Thời gian: tối qua" in summary
     assert repository.cases.count_documents({}) == 0  # nothing filed before the citizen confirms
     assert post_zalo(client, zalo_text("đúng", "confirm-1")).status_code == 200
     worker.drain()
@@ -51,7 +52,9 @@ def test_zalo_violation_report_is_summarized_confirmed_filed_and_routed(client, 
     assert case["category"] == "report"
     assert case["channel"] == "zalo" and case["user_id"] == event["sender"]["id"]
     assert CODE.fullmatch(case["code"])
-    assert case["details"] == {"place": "Phường 7, Thành phố Trà Vinh", "time": "tối qua"}
+    # the citizen's own words (the khóm kept) and the commune as the NLU normalized it
+    assert case["details"] == {"place": "khóm 3 phường 7 TP Trà Vinh", "commune": "Phường 7, Thành phố Trà Vinh",
+                               "time": "tối qua"}
     # "khóm 3 phường 7 TP Trà Vinh": routed to the city's People's Committee, due within a day
     assert (case["district"], case["agency"], case["status"]) == ("Thành phố Trà Vinh", "ubnd_tp_tra_vinh", "routed")
     assert 23 * 3600 < case["due_ts"] - case["created_ts"] <= 24 * 3600
@@ -213,8 +216,8 @@ def test_a_form_left_too_long_expires_with_a_message_when_the_citizen_returns(cl
     assert post_zalo(client, zalo_text("đúng", "confirm-late")).status_code == 200
     worker.drain()
     assert repository.cases.count_documents({}) == 0
-    notice, answer = fake_zalo.texts_to("246845883529197922")[1:]
-    assert "hết hạn" in notice and answer == texts.ACKNOWLEDGED
+    [reply] = fake_zalo.texts_to("246845883529197922")[1:]  # one message: the notice, then the answer
+    assert reply == f"{texts.FORM_EXPIRED}\n\n{texts.ACKNOWLEDGED}" and "hết hạn" in reply
 
 
 def test_a_service_button_starts_its_form(client, repository, worker, fake_graph):

@@ -213,11 +213,20 @@ def history():
     # A reply still being sent must not fall behind the cursor: the page asks again from there.
     unsent = [m["received_ts"] for m in messages if m not in shown]
     cursor = min(unsent) - 1e-6 if unsent else max([m["received_ts"] for m in shown], default=after)
+    labels = {m.get("staff_id"): _staff_label(m.get("staff_id")) for m in shown if m.get("sender") == "staff"}
     return {"cursor": cursor, "messages": [{
         "id": str(m["_id"]), "direction": m["direction"], "text": m.get("text", ""),
+        **({"from": labels[m.get("staff_id")]} if m.get("sender") == "staff" else {}),
         "photos": [f"/chat/media/{a['stored']['sha256']}" for a in m.get("attachments") or [] if a.get("stored")],
         "choices": [{"title": title, "payload": payload} for title, payload in m.get("choices") or []],
     } for m in shown]}
+
+
+def _staff_label(username: str | None) -> str:
+    """A person's reply must not look like the bot's: the citizen sees who answered."""
+    staff = _repository().find_staff(username) if username else None
+    name = (staff or {}).get("name")
+    return f"{name} – {texts.STAFF_TITLE}" if name else texts.STAFF_TITLE
 
 
 @web_chat.get("/chat/media/<sha256>")

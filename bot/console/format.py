@@ -14,7 +14,7 @@ VIETNAM = timezone(timedelta(hours=7))
 CHANNEL_NAMES = {"zalo": "Zalo", "facebook": "Messenger", "web": "Web"}
 HANDOFF_REASONS = {"ask_human": "Người dân muốn gặp cán bộ", "not_understood": "Bot chưa hiểu hai lần liền",
                    "urgent_health": "Sức khỏe khẩn cấp", "khmer": "Tin nhắn tiếng Khmer",
-                   "staff_replied": "Cán bộ đã trả lời trên nền tảng"}
+                   "staff_replied": "Cán bộ đã trả lời trên nền tảng", "question": "Câu hỏi cần cán bộ trả lời"}
 SEND_STATES = {"sent": "đã gửi", "sending": "đang gửi", "retry": "chờ gửi lại", "queued": "chờ gửi",
                "failed": "gửi lỗi", "refused": "không được gửi", "waiting_window": "chờ người dân nhắn lại",
                "uncertain": "không rõ đã gửi chưa"}

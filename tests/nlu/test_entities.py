@@ -169,6 +169,9 @@ def test_no_case_code(extract, text):
     ("lúc 8h tối", "8h tối"), ("20h30", "20h30"), ("20:30", "20:30"), ("ngày 20/11", "ngày 20/11"),
     ("thứ 7 tuần trước", "thứ 7 tuần trước"), ("chủ nhật", "chủ nhật"), ("tối hôm qua", "tối hôm qua"),
     ("bữa hổm", "bữa hổm"), ("hồi chiều", "hồi chiều"), ("8 giờ sáng mai", "8 giờ sáng mai"),
+    # the day and the hour are one time: the hour is never dropped (issue 11)
+    ("tối nay lúc 7 giờ", "tối nay lúc 7 giờ"), ("toi nay luc 7h tui thay", "toi nay luc 7h"),
+    ("hôm qua, khoảng 8h tối", "hôm qua, khoảng 8h tối"), ("chiều qua tầm 3h", "chiều qua tầm 3h"),
 ])
 def test_time_expressions(extract, text, value):
     assert extract(text, "time") == [value]

@@ -16,8 +16,14 @@
     if (shown.has(message.id)) return;
     shown.add(message.id);
     const bubble = document.createElement("div");
-    bubble.className = "message " + message.direction;
+    bubble.className = "message " + message.direction + (message.from ? " staff" : "");
     bubble.dataset.direction = message.direction;
+    if (message.from) {  // a person answered, not the automatic assistant
+      const who = document.createElement("div");
+      who.className = "from";
+      who.textContent = message.from;
+      bubble.appendChild(who);
+    }
     if (message.text) bubble.appendChild(document.createTextNode(message.text));  // never HTML
     for (const src of message.photos || []) {
       const img = document.createElement("img");

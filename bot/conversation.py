@@ -1,0 +1,575 @@
+"""The conversation as a pure state machine: `respond(conversation, turn, understand)` reads one
+citizen message in the state the chat is in and returns the replies, the new state and the
+effects (a case to file, a note to add, a hand-off...) for the pipeline to apply. It touches no
+database and no network: what it needs to know comes through `understand` (the NLU, the
+citizen's own cases), so every rule is a table test that runs in microseconds.
+
+The rules, in the order they apply:
+ 1. The chat waits for a person, or a person holds it: until someone takes it the bot only
+    acknowledges (urgent: once a minute, with 115; otherwise once in ten minutes); what the citizen
+    says goes on the urgent case; danger signs still raise the alarm.
+ 2. Danger signs beat everything: 115 advice, an urgent case, an urgent hand-off.
+ 3. Khmer script: a person, with a Khmer sentence.
+ 4. A form left too long expires.
+ 5. Buttons mean what they say.
+ 6. A photo or a shared location goes with the open form.
+ 7. An open form: the answer is checked against the detail asked; a decline, a question, a
+    change of mind, a cancel, a switch of service are each dealt with.
+ 8. Otherwise: withdraw, re-open, look up, ask for a person, a service, a rule question,
+    small talk, off-topic chatter, or not understood (two service-like turns: a person)."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Protocol
+
+from bot import cues, forms, texts
+from bot.danger import emergency_line_failed, is_emergency
+from bot.forms import Form
+from bot.hours import VIETNAM
+from bot.plain import plain_text
+from nlu.client import Parse
+
+CONFIDENCE_THRESHOLD = 0.4       # the dialogue's floor, for an NLU server configured without one
+SWITCH_CONFIDENCE = 0.6          # a service the citizen switches to mid-form
+NOT_UNDERSTOOD_TURNS = 2         # service-like turns not understood in a row: a person takes over
+FIELD_RETRIES = 2                # a detail asked again at most twice, then a person is offered
+URGENT_ACK_SECONDS = 60
+HANDOFF_ACK_SECONDS = 600
+REOPEN_DAYS = 30
+WITHDRAWABLE = ("new", "routed", "reopened")   # until an agency starts work on it
+SERVICES = ("report", "suggestion", "welfare", "health_advice")
+GET_STARTED, ASK_HUMAN = "GET_STARTED", "ASK_HUMAN"
+_KHMER = re.compile("[\u1780-\u17ff\u19e0-\u19ff]")
+_SERVICE_WORDS = re.compile(
+    r"\b(?:phan anh|to giac|vi pham|tu tap|nhau|dam|khong deo|ho tro|tro cap|goi|mat viec|that nghiep|ngheo|gop y|"
+    r"kien nghi|de xuat|nen|benh|sot|ho|dau|tiem|vac xin|vaccine|xet nghiem|test|cach ly|f0|f1|thuoc|ho so|"
+    r"chot|phong toa|cong an|ubnd|xa|ap|khom|huyen)\b")
+_HEALTH_TOPICS = (("testing", re.compile(r"\b(?:xet nghiem|test|pcr|que thu)\b")),
+                  ("vaccine", re.compile(r"\b(?:tiem|vac xin|vaccine|vacxin|mui)\b")),
+                  ("home_care", re.compile(r"\b(?:f0|cach ly|tai nha|duong tinh|sot|ho|dau hong|mat vi)\b")))
+
+
+# ---- what the bot knows and decides --------------------------------------------------------------
+
+@dataclass(frozen=True)
+class CaseView:
+    """A filed case as the conversation sees it."""
+    code: str
+    source: str
+    category: str
+    status: str
+    created_ts: float
+    channel: str = ""
+    user_id: str = ""
+    resolved_ts: float | None = None
+    district: str | None = None
+    topic: str | None = None
+    phone: str | None = None
+    agency_name: str | None = None
+
+
+class Understanding(Protocol):
+    form_timeout_minutes: int
+    quiet_minutes: int
+    working_hours: str  # "07:00-21:00", for the text
+
+    def parse(self, text: str) -> Parse: ...
+    def own_cases(self) -> list[CaseView]: ...             # this account's cases, newest first
+    def case(self, code: str) -> CaseView | None: ...      # any case by code
+    def health_line(self, district: str | None) -> str | None: ...  # "Trung tâm Y tế ...: 0294..." if staff set it
+
+
+@dataclass(frozen=True)
+class Conversation:
+    channel: str
+    user_id: str
+    handler: str = "bot"              # bot | waiting (for a person) | staff (a person holds it)
+    handler_since_ts: float = 0.0
+    handoff_reason: str | None = None
+    urgent: bool = False              # the hand-off is urgent
+    form: Form | None = None
+    not_understood: int = 0
+    menu_offered: bool = False        # the services menu was offered after off-topic chatter
+    urgent_case: str | None = None    # source key of the urgent case while its hand-off lasts
+    last_ack_ts: float = 0.0          # the last automatic acknowledgement while waiting for a person
+    notices_waiting: bool = False     # status notices wait for the citizen's next message (the pipeline's)
+
+
+@dataclass(frozen=True)
+class Turn:
+    message_id: str
+    text: str
+    now: float
+    payload: str | None = None
+    attachments: tuple[str, ...] = ()       # types of what came with it: image, video, file, location...
+    location: tuple[float, float] | None = None
+    in_working_hours: bool = True
+
+
+
+@dataclass(frozen=True)
+class Reply:
+    text: str                  # "{code}" stands for the code of the case this turn files
+    choices: tuple = ()
+
+
+# Effects, applied by the pipeline through bot/cases.py, in order.
+@dataclass(frozen=True)
+class FileCase:
+    category: str
+    description: str
+    details: dict = field(default_factory=dict)
+    district: str | None = None
+    media: tuple[str, ...] = ()
+    urgent: bool = False
+
+
+@dataclass(frozen=True)
+class AppendToCase:
+    text: str
+    code: str | None = None
+    source: str | None = None   # the case filed from that message (its code may not be known yet)
+    district: str | None = None  # a district now named: the case is routed there
+
+
+@dataclass(frozen=True)
+class Withdraw:
+    code: str
+
+
+@dataclass(frozen=True)
+class Reopen:
+    code: str
+
+
+@dataclass(frozen=True)
+class StartHandoff:
+    reason: str
+    urgent: bool = False
+
+
+@dataclass(frozen=True)
+class ReturnToBot:
+    pass
+
+
+Effect = FileCase | AppendToCase | Withdraw | Reopen | StartHandoff | ReturnToBot
+
+
+@dataclass(frozen=True)
+class Outcome:
+    replies: tuple[Reply, ...]
+    state: Conversation
+    effects: tuple[Effect, ...] = ()
+    facts: dict = field(default_factory=dict)   # for the log line: intent, confidence, form step...
+
+
+def _out(state: Conversation, *replies: Reply | str | None, effects: tuple = (), **facts) -> Outcome:
+    kept = tuple(r if isinstance(r, Reply) else Reply(r) for r in replies if r)
+    return Outcome(kept, state, tuple(effects), facts)
+
+
+class _Memo:
+    """The NLU is asked once per turn, and only when a rule needs it."""
+
+    def __init__(self, understand: Understanding, text: str):
+        self.understand, self.text, self._parse = understand, text, None
+
+    @property
+    def parse(self) -> Parse:
+        if self._parse is None:
+            self._parse = self.understand.parse(self.text) if self.text.strip() else Parse("nlu_fallback", 0.0, [])
+        return self._parse
+
+
+# ---- the rules ---------------------------------------------------------------------------------
+
+def respond(conversation: Conversation, turn: Turn, understand: Understanding) -> Outcome:
+    c, memo, effects = conversation, _Memo(understand, turn.text), ()
+    if c.handler != "bot" and turn.now - c.handler_since_ts > understand.quiet_minutes * 60:
+        c, effects = _with_bot(c), (ReturnToBot(),)
+    if c.handler != "bot":
+        return _while_people_hold(c, turn, memo)
+    if is_emergency(turn.text):
+        return _emergency(c, turn, memo, prior=effects)
+    if _KHMER.search(turn.text):
+        return _hand_off(c, turn, "khmer", understand, prior=effects)
+    expired_note = None
+    if c.form and forms.expired(c.form, turn.now, understand.form_timeout_minutes):
+        c, expired_note = replace(c, form=None), texts.FORM_EXPIRED
+    outcome = _buttons(c, turn, memo) or _attachments(c, turn, memo) \
+        or (_in_form(c, turn, memo) if c.form else _free(c, turn, memo))
+    replies = (Reply(expired_note), *outcome.replies) if expired_note else outcome.replies
+    return replace(outcome, replies=replies, effects=effects + outcome.effects)
+
+
+def _with_bot(c: Conversation) -> Conversation:
+    return replace(c, handler="bot", handoff_reason=None, urgent=False, urgent_case=None, not_understood=0,
+                   last_ack_ts=0.0)
+
+
+def _while_people_hold(c: Conversation, turn: Turn, memo: _Memo) -> Outcome:
+    """A person holds or will take the chat. The bot stays out of their way, but a citizen is
+    never left in silence before someone takes it, and danger still raises the alarm."""
+    if is_emergency(turn.text) and not c.urgent_case:
+        return _emergency(c, turn, memo)
+    taken = c.handler == "staff"  # claimed in the console, or answered from the platform's own inbox
+    if c.urgent_case and not taken:
+        district = _district(memo.parse)
+        append = AppendToCase(turn.text, source=c.urgent_case, district=district)
+        if emergency_line_failed(turn.text):
+            return _out(replace(c, last_ack_ts=turn.now), texts.emergency_line_failed(memo.understand.health_line(district)),
+                        effects=(append,), handoff="urgent_health")
+        if turn.now - c.last_ack_ts >= URGENT_ACK_SECONDS:
+            return _out(replace(c, last_ack_ts=turn.now), texts.URGENT_ACK, effects=(append,), handoff="urgent_health")
+        return _out(c, effects=(append,), handoff="urgent_health")
+    if c.urgent_case:  # a person holds it: what the citizen adds still goes on the urgent case
+        return _out(c, effects=(AppendToCase(turn.text, source=c.urgent_case),), held_by_staff=True)
+    if taken or turn.now - c.last_ack_ts < HANDOFF_ACK_SECONDS:
+        return _out(c, held_by_staff=True)
+    return _out(replace(c, last_ack_ts=turn.now), texts.handoff_ack(turn.in_working_hours, memo.understand.working_hours),
+                held_by_staff=True)
+
+
+def _emergency(c: Conversation, turn: Turn, memo: _Memo, prior: tuple = ()) -> Outcome:
+    district = _district(memo.parse) if turn.text.strip() else None
+    state = replace(c, handler="waiting" if c.handler != "staff" else "staff", handoff_reason="urgent_health",
+                    urgent=True, urgent_case=_source(c, turn), last_ack_ts=0.0, not_understood=0,
+                    handler_since_ts=turn.now if c.handler == "bot" else c.handler_since_ts)
+    effects = (*prior, FileCase("health_advice", turn.text, {"topic": "emergency"}, district, urgent=True))
+    if c.handler != "staff":
+        effects += (StartHandoff("urgent_health", urgent=True),)
+    reply = texts.emergency(memo.understand.health_line(district), turn.in_working_hours,
+                            memo.understand.working_hours, knows_place=district is not None)
+    return _out(state, reply, effects=effects, handoff="urgent_health")
+
+
+def _hand_off(c: Conversation, turn: Turn, reason: str, understand: Understanding, prior: tuple = (),
+              before: str | None = None) -> Outcome:
+    state = replace(c, handler="waiting", handler_since_ts=turn.now, handoff_reason=reason, urgent=False,
+                    urgent_case=None, last_ack_ts=0.0, not_understood=0)
+    reply = texts.handoff(reason, turn.in_working_hours, understand.working_hours)
+    return _out(state, before, reply, effects=(*prior, StartHandoff(reason)), handoff=reason)
+
+
+def _buttons(c: Conversation, turn: Turn, memo: _Memo) -> Outcome | None:
+    payload = turn.payload
+    if not payload:
+        return None
+    category = payload.removeprefix(texts.CATEGORY_PAYLOAD) if payload.startswith(texts.CATEGORY_PAYLOAD) else None
+    if category == "health_advice":
+        return _out(replace(c, form=None), texts.ASK_DETAILS["health_advice"])
+    if category in forms.FORMS:
+        return _ask_next(c, forms.start(category, None, None, turn.now, carried=c.form))
+    if payload == GET_STARTED:
+        return _out(c, Reply(texts.GREETING, texts.SERVICE_CHOICES))
+    if payload == ASK_HUMAN:
+        return _hand_off(c, turn, "ask_human", memo.understand)
+    if c.form and payload.startswith("FORM_"):
+        return _form_button(c, turn, payload)
+    return None
+
+
+def _attachments(c: Conversation, turn: Turn, memo: _Memo) -> Outcome | None:
+    if not turn.attachments:
+        return None
+    form = c.form
+    if form and turn.location and form.field("place"):
+        lat, lon = turn.location
+        form = forms.with_value(form, "place", texts.shared_location(lat, lon))
+    elif form and not turn.text.strip():
+        form = replace(form, media=(*form.media, turn.message_id))
+    if form and not turn.text.strip():
+        state, question, choices = forms.next_question(replace(form, updated_ts=turn.now))
+        return _out(replace(c, form=state), texts.MEDIA_ADDED, Reply(question, choices))
+    if form:
+        return _in_form(replace(c, form=replace(form, media=(*form.media, turn.message_id))), turn, memo)
+    if not turn.text.strip():
+        return _out(c, texts.attachment_received(list(turn.attachments)))
+    return None
+
+
+def _form_button(c: Conversation, turn: Turn, payload: str) -> Outcome:
+    form = replace(c.form, updated_ts=turn.now)
+    if payload == forms.CANCEL:
+        return _out(replace(c, form=None), texts.FORM_CANCELLED)
+    if payload == forms.CONFIRM and form.asking == forms.ASKING_CONFIRM:
+        return _file(c, form, turn)
+    if payload == forms.EDIT:
+        return _out(replace(c, form=replace(form, asking=forms.ASKING_FIX)),
+                    Reply(texts.ASK_WHICH_FIELD, forms.fix_choices(form)))
+    chosen = forms.field_named(form, payload, "")
+    if chosen:
+        form, question = forms.ask_again(form, chosen.name)
+        return _out(replace(c, form=form), question)
+    return _ask_next(c, form)  # a stale button: show where we are
+
+
+def _in_form(c: Conversation, turn: Turn, memo: _Memo) -> Outcome:
+    form = replace(c.form, updated_ts=turn.now)
+    parse = memo.parse
+    facts = {"intent": parse.intent, "confidence": round(parse.confidence, 4)}
+    if cues.wants_withdraw(turn.text, parse) and _withdrawable(memo):
+        return replace(_withdraw(c, turn, memo), state=replace(c, form=form))
+    switched = _switch(c, form, turn, memo)
+    if switched:
+        return switched
+    if form.asking == forms.ASKING_CONFIRM:
+        return _at_summary(c, form, turn, memo)
+    if form.asking == forms.ASKING_FIX:
+        return _which_field(c, form, turn, memo, **facts)
+    if parse.intent == "cancel" and parse.confidence >= 0.5 or plain_text(turn.text) in ("huy", "huy bo", "thoi"):
+        return _out(replace(c, form=None), texts.FORM_CANCELLED, **facts)
+    if parse.intent == "ask_human" and parse.confidence >= SWITCH_CONFIDENCE \
+            and not any(e["entity"] in ("phone", "person_name") for e in parse.entities):
+        return _hand_off(replace(c, form=form), turn, "ask_human", memo.understand)
+    answered = forms.answer(form, turn.text, parse)
+    if answered and answered[1] == "value":
+        return _ask_next(c, answered[0], **facts)
+    asked = form.field(form.asking)
+    if answered:  # declined
+        if asked.declinable:
+            state, question, choices = forms.next_question(answered[0])
+            return _out(replace(c, form=state), texts.DECLINE_OK, Reply(question, choices), **facts)
+        return _again(c, form, asked, asked.why, **facts)
+    if parse.intent == "health_advice" and parse.confidence >= SWITCH_CONFIDENCE:
+        return _again(c, form, asked, _health_guidance(turn.text), **facts)
+    if cues.is_question(turn.text) or parse.intent == "rule_question":
+        about_field = asked.why if _asks_about(turn.text, asked) else texts.QUESTION_LATER
+        return _again(c, form, asked, about_field, **facts)
+    return _again(c, form, asked, texts.NOT_AN_ANSWER, **facts)
+
+
+def _which_field(c: Conversation, form: Form, turn: Turn, memo: _Memo, **facts) -> Outcome:
+    """The citizen picks the detail to correct; they may also cancel, or go back to the summary."""
+    chosen = forms.field_named(form, None, turn.text)
+    if chosen:
+        form, question = forms.ask_again(form, chosen.name)
+        return _out(replace(c, form=form), question, **facts)
+    answer = cues.summary_answer(turn.text, memo.parse)
+    if answer == cues.CANCEL:
+        return _out(replace(c, form=None), texts.FORM_CANCELLED, **facts)
+    if answer == cues.YES:
+        return _ask_next(c, form, **facts)  # back to the summary: it is filed only from there
+    return _out(replace(c, form=form), Reply(texts.ASK_WHICH_FIELD, forms.fix_choices(form)), **facts)
+
+
+def _again(c: Conversation, form: Form, asked: forms.Field, before: str, **facts) -> Outcome:
+    """Ask the same detail again, at most twice; then offer a person as well."""
+    form = replace(form, retries=form.retries + 1)
+    question = asked.question + (texts.HOW_TO_DECLINE if asked.declinable else "")
+    if form.retries > FIELD_RETRIES:
+        return _out(replace(c, form=form), before, Reply(question + "\n\n" + texts.OFFER_PERSON, texts.PERSON_CHOICES),
+                    **facts)
+    return _out(replace(c, form=form), before, question, **facts)
+
+
+def _asks_about(text: str, asked: forms.Field) -> bool:
+    plain = plain_text(text)
+    words = {"name": "ten", "phone": "so|dien thoai|sdt", "place": "dia chi|dia diem|o dau", "time": "gio|luc nao|khi nao",
+             "request": "ho tro|xin", "description": "noi dung|mo ta"}.get(asked.name, "")
+    return bool(words) and bool(re.search(rf"\b(?:{words})\b", plain))
+
+
+def _switch(c: Conversation, form: Form, turn: Turn, memo: _Memo) -> Outcome | None:
+    """A different service, clearly asked for mid-form: its form, with what fits carried over."""
+    parse = memo.parse
+    if parse.intent not in SERVICES or parse.intent == form.category or parse.confidence < SWITCH_CONFIDENCE:
+        return None
+    if form.asking in (forms.ASKING_CONFIRM, forms.ASKING_FIX):
+        an_answer = cues.summary_answer(turn.text, parse) != cues.UNCLEAR
+    else:
+        an_answer = form.asking != "description" and forms.answer(form, turn.text, parse) is not None
+    if form.asking != "description" and (len(plain_text(turn.text).split()) < 4 or an_answer and not _says_switch(turn.text)):
+        return None
+    if parse.intent == "health_advice":
+        return _health(replace(c, form=None), turn, memo)
+    return _ask_next(c, forms.start(parse.intent, turn.text, parse, turn.now, carried=form),
+                     switched_to=parse.intent)
+
+
+def _says_switch(text: str) -> bool:
+    return bool(re.search(r"\b(?:thoi|khong phai|nham|chuyen qua|doi qua|muon|can|xin|ma)\b", plain_text(text)))
+
+
+def _at_summary(c: Conversation, form: Form, turn: Turn, memo: _Memo) -> Outcome:
+    parse = memo.parse
+    answer = cues.summary_answer(turn.text, parse)
+    if answer == cues.YES:
+        return _file(c, form, turn)
+    if answer == cues.CANCEL:
+        return _out(replace(c, form=None), texts.FORM_CANCELLED)
+    if answer == cues.EDIT:
+        chosen = forms.field_named(form, None, turn.text) if plain_text(turn.text) != "sua" else None
+        if chosen:
+            form, question = forms.ask_again(form, chosen.name)
+            return _out(replace(c, form=form), question)
+        return _out(replace(c, form=replace(form, asking=forms.ASKING_FIX)),
+                    Reply(texts.ASK_WHICH_FIELD, forms.fix_choices(form)))
+    added = forms.fill_from_entities(form, turn.text, parse)
+    if added.values != form.values:  # e.g. a phone number added at the summary
+        return _ask_next(c, added)
+    if answer == cues.UNCLEAR and cues.declines(turn.text, parse):
+        return _ask_next(c, forms.declined(form, "phone") if "phone" not in form.values else form)
+    if answer == cues.NO:
+        return _out(replace(c, form=replace(form, asking=forms.ASKING_FIX)),
+                    Reply(texts.NOT_SENT_NO, forms.fix_choices(form) + forms.CONFIRM_CHOICES[2:]), summary_answer=answer)
+    retries = form.retries + 1
+    state = replace(c, form=replace(form, retries=retries))
+    lead = texts.NOT_SENT_WAIT if answer == cues.WAIT else texts.NOT_SENT_UNCLEAR
+    choices = forms.CONFIRM_CHOICES + (texts.PERSON_CHOICES if retries > FIELD_RETRIES else ())
+    return _out(state, Reply(lead, choices), summary_answer=answer)
+
+
+def _ask_next(c: Conversation, form: Form, **facts) -> Outcome:
+    state, question, choices = forms.next_question(form)
+    return _out(replace(c, form=state, not_understood=0), Reply(question, choices), form=state.asking, **facts)
+
+
+def _file(c: Conversation, form: Form, turn: Turn) -> Outcome:
+    effect = FileCase(form.category, form.values["description"], forms.details(form), form.district, form.media)
+    return _out(replace(c, form=None), texts.case_filed(form.category), effects=(effect,), form="filed")
+
+
+def _free(c: Conversation, turn: Turn, memo: _Memo) -> Outcome:
+    """No form open: what does the citizen want?"""
+    text, parse = turn.text, memo.parse
+    facts = {"intent": parse.intent, "confidence": round(parse.confidence, 4)}
+    code = cues.case_code(text)
+    if cues.wants_withdraw(text, parse) and (code or _withdrawable(memo)):
+        return _withdraw(c, turn, memo)
+    if code and re.search(r"\b(?:mo lai|chua (?:duoc )?(?:xu ly|giai quyet|khac phuc)|van (?:con|chua|tiep tuc)|"
+                          r"tai dien|khong (?:duoc )?xu ly)\b", plain_text(text)):
+        return _reopen(c, code, turn, memo)
+    if code and (parse.intent in ("check_status", "nlu_fallback") or parse.confidence < CONFIDENCE_THRESHOLD
+                 or len(text.strip()) <= 12
+                 or re.search(r"\b(?:tra cuu|kiem tra|ho so|tinh trang|sao roi|toi dau|den dau|xu ly chua)\b",
+                              plain_text(text))):
+        return _out(c, _status(code, memo), **facts)
+    bad_code = cues.invalid_code(text)
+    if bad_code and parse.intent in ("check_status", "nlu_fallback", "out_of_scope") or bad_code and len(text) <= 14:
+        return _out(c, texts.INVALID_CODE.format(code=bad_code), **facts)
+    if cues.forgot_code(text) or parse.intent == "check_status":
+        return _out(c, _own_cases(memo), **facts)
+    if parse.intent == "ask_human" and parse.confidence >= CONFIDENCE_THRESHOLD:
+        return _hand_off(c, turn, "ask_human", memo.understand)
+    confident = parse.confidence >= CONFIDENCE_THRESHOLD and parse.intent != "nlu_fallback"
+    if confident and parse.intent == "health_advice":
+        return _health(c, turn, memo)
+    if confident and parse.intent in forms.FORMS:
+        return _ask_next(c, forms.start(parse.intent, text, parse, turn.now), **facts)
+    if confident and parse.intent == "rule_question":
+        return _hand_off(c, turn, "question", memo.understand, before=texts.QUESTION_NOTED)
+    if confident and parse.intent in texts.SMALL_TALK:
+        choices = texts.SERVICE_CHOICES if parse.intent == "greet" else ()
+        return _out(replace(c, not_understood=0), Reply(texts.SMALL_TALK[parse.intent], choices), **facts)
+    if confident and parse.intent in ("out_of_scope", "insult"):
+        return _off_topic(c, parse.intent, **facts)
+    if not _SERVICE_WORDS.search(plain_text(text)) and len(plain_text(text).split()) < 6:
+        return _off_topic(c, "nlu_fallback", **facts)  # chatter the model did not know: not a request
+    streak = c.not_understood + 1
+    if streak >= NOT_UNDERSTOOD_TURNS:
+        return _hand_off(c, turn, "not_understood", memo.understand)
+    return _out(replace(c, not_understood=streak), Reply(texts.NOT_UNDERSTOOD, texts.SERVICE_CHOICES),
+                not_understood=streak, **facts)
+
+
+def _off_topic(c: Conversation, kind: str, **facts) -> Outcome:
+    """A short polite answer; the services menu only once. Never a person's time."""
+    text = texts.INSULT_REPLY if kind == "insult" else texts.OFF_TOPIC_REPLY
+    if c.menu_offered:
+        return _out(c, text, **facts)
+    return _out(replace(c, menu_offered=True), Reply(text + "\n\n" + texts.SERVICES, texts.SERVICE_CHOICES), **facts)
+
+
+def _health(c: Conversation, turn: Turn, memo: _Memo) -> Outcome:
+    """Guidance at once, never a diagnosis; one case per topic per day, follow-ups added to it."""
+    if forms.is_bare_request(turn.text):
+        return _out(c, texts.ASK_DETAILS["health_advice"])
+    topic = health_topic(turn.text)
+    today = datetime.fromtimestamp(turn.now, VIETNAM).date()
+    open_case = next((case for case in memo.understand.own_cases()
+                      if case.category == "health_advice" and case.topic == topic and case.status in WITHDRAWABLE
+                      and datetime.fromtimestamp(case.created_ts, VIETNAM).date() == today), None)
+    guidance = _health_guidance(turn.text)
+    if open_case:
+        return _out(c, guidance + "\n\n" + texts.ADDED_TO_CASE.format(code=open_case.code),
+                    effects=(AppendToCase(turn.text, code=open_case.code),), case_code=open_case.code)
+    effect = FileCase("health_advice", turn.text, {"topic": topic}, _district(memo.parse))
+    return _out(c, guidance, texts.case_filed("health_advice"), effects=(effect,))
+
+
+def health_topic(text: str) -> str:
+    plain = plain_text(text)
+    return next((topic for topic, words in _HEALTH_TOPICS if words.search(plain)), "general")
+
+
+def _health_guidance(text: str) -> str:
+    return f"{texts.HEALTH_GUIDANCE[health_topic(text)]} {texts.HEALTH_DISCLAIMER}"
+
+
+def _withdrawable(memo: _Memo) -> bool:
+    return any(case.status in WITHDRAWABLE for case in memo.understand.own_cases())
+
+
+def _withdraw(c: Conversation, turn: Turn, memo: _Memo) -> Outcome:
+    """The citizen takes back a case they filed, until an agency starts work on it."""
+    code = cues.case_code(turn.text)
+    own = memo.understand.own_cases()
+    case = next((k for k in own if k.code == code), None) if code else next(iter(own), None)
+    if case is None:
+        return _out(c, texts.CASE_NOT_FOUND.format(code=code) if code else texts.NO_CASE_TO_WITHDRAW)
+    if case.status == "withdrawn":
+        return _out(c, texts.ALREADY_WITHDRAWN.format(code=case.code))
+    if case.status not in WITHDRAWABLE:
+        return _out(c, Reply(texts.CANNOT_WITHDRAW.format(code=case.code, status=texts.STATUS_NAMES[case.status]),
+                             texts.PERSON_CHOICES[:1]))
+    return _out(c, texts.WITHDRAWN.format(code=case.code), effects=(Withdraw(case.code),), case_code=case.code)
+
+
+def _reopen(c: Conversation, code: str, turn: Turn, memo: _Memo) -> Outcome:
+    """A citizen may re-open their case within 30 days of its resolution."""
+    case = _visible_case(code, memo)
+    if case is None:
+        return _out(c, texts.CASE_NOT_FOUND.format(code=code))
+    if case.status != "resolved":
+        return _out(c, texts.case_status(case.code, case.category, case.status, case.agency_name))
+    if turn.now - (case.resolved_ts or 0) > REOPEN_DAYS * 86400:
+        return _out(c, texts.REOPEN_TOO_LATE.format(code=code, days=REOPEN_DAYS))
+    return _out(c, texts.REOPENED.format(code=code), effects=(Reopen(code),))
+
+
+def _status(code: str, memo: _Memo) -> str:
+    case = _visible_case(code, memo)
+    if case is None:
+        return texts.CASE_NOT_FOUND.format(code=code)
+    return texts.case_status(case.code, case.category, case.status, case.agency_name)
+
+
+def _visible_case(code: str, memo: _Memo) -> CaseView | None:
+    """Only the citizen who filed a case may see it: the same account, or whoever gives the
+    phone number recorded on it."""
+    own = next((case for case in memo.understand.own_cases() if case.code == code), None)
+    if own:
+        return own
+    case = memo.understand.case(code)
+    phones = {e["value"] for e in memo.parse.entities if e["entity"] == "phone"}
+    return case if case and case.phone and case.phone in phones else None
+
+
+def _own_cases(memo: _Memo) -> str:
+    own = memo.understand.own_cases()
+    if not own:
+        return texts.NO_OWN_CASES
+    return texts.own_cases([(case.code, case.category, case.status) for case in own[:5]])
+
+
+def _source(c: Conversation, turn: Turn) -> str:
+    """The key a case filed from this message is stored under (the repository's dedupe)."""
+    return f"{c.channel}:{turn.message_id}"
+
+
+def _district(parse: Parse) -> str | None:
+    return next((e["value"] for e in parse.entities if e["entity"] == "district"), None)

@@ -1,0 +1,111 @@
+"""Is this message an answer to the detail the bot asked for? One check per kind of detail.
+
+A check returns the value to keep (the citizen's own words, or the normalized value for a
+phone or a name), `DECLINED`, or None when the message is something else — a question, a yes,
+a name where a phone was asked — which the conversation then deals with and asks again."""
+from __future__ import annotations
+
+import re
+from typing import Callable
+
+from bot import cues
+from bot.plain import plain_text
+from nlu.client import Parse
+from nlu.text import normalize, strip_diacritics
+
+DECLINED = "\0declined"
+_CHAT = {"greet", "thanks", "goodbye", "bot_challenge", "affirm", "deny", "cancel", "not_yet", "insult"}
+_YES_NO = re.compile(r"^(?:u|uh|um|vang|da|co|ok|okay|dung|dung roi|phai|khong|chua|sai|roi|duoc|yes|no|"
+                     r"a|ah|oke|hi|hello|alo|chao|xin chao|cam on|thanks)(?: (?:a|nha|nhe|roi|ha|ad))*$")
+_PLACE_WORDS = re.compile(
+    r"\b(?:ap|khom|xa|phuong|thi tran|huyen|thi xa|thanh pho|tinh|duong|so nha|so \d|hem|kiet|to \d|to dan pho|"
+    r"gan|canh|ke ben|truoc|sau|doi dien|cho|cau|nga (?:ba|tu|nam)|quan|tiem|truong|chua|nha|khu|cong vien|"
+    r"benh vien|tram|ben|vam|kenh|rach|song|lo|cong ty|nha may|dinh|mieu|nha tho|ubnd|uy ban|p\d+|q\d+)\b")
+_TIME_WORDS = re.compile(
+    r"\b(?:hom|bua|nay|qua|toi|sang|trua|chieu|dem|khuya|gio|luc|hoi|moi|vua|dang|hien|thu|chu nhat|tuan|thang|"
+    r"ngay|nam|lien tuc|hang|moi|thuong xuyen|may|lau|tu|den|gan day|dao nay|nua dem|rang sang|sang som)\b|"
+    r"\d{1,2} ?(?:h|g|gio|:)\d{0,2}\b|\d{1,2}/\d{1,2}")
+# Words that are no part of a name. Typed with diacritics they are certain; without, only those
+# that no Vietnamese or Khmer name is spelled like ("thi" is Thị, "ho" Hồ, "dang" Đặng).
+_NAME_STOP_TYPED = set("không có được gì sao nào là tôi tui em anh chị mình tên của ở tại thì mà vì để cho nhé nha "
+                       "rồi hả hỏi biết muốn cần xin hỗ trợ giúp số điện thoại sđt bệnh sốt khó thở đang bị phản "
+                       "ánh góp ý tổng đài ạ ơi vậy".split())
+_NAME_STOP_PLAIN = set("khong ko k duoc gi sao nao toi tui minh ten cua tai vi nhe nha roi hoi biet muon xin giup "
+                       "so dien thoai sdt benh sot phan gop tong dai oi vay".split())
+_FILLER_REQUEST = set("u uh um vang da co ok dung roi phai khong chua gi a nha nhe ha duoc tuy sao cung".split())
+
+
+def _entity(parse: Parse, *names: str) -> str | None:
+    return next((e["value"] for e in parse.entities if e["entity"] in names), None)
+
+
+def _chat(text: str, parse: Parse) -> bool:
+    """A yes, no, greeting or thanks: never a detail."""
+    plain = plain_text(text)
+    return bool(_YES_NO.match(plain)) or (parse.intent in _CHAT and parse.confidence >= 0.6 and len(plain.split()) <= 4)
+
+
+def description(text: str, parse: Parse) -> str | None:
+    plain = plain_text(text)
+    if _chat(text, parse) or len(plain.split()) < 3 and len(plain) < 12:
+        return None
+    return text.strip()
+
+
+def place(text: str, parse: Parse) -> str | None:
+    plain = plain_text(text)
+    if _entity(parse, "commune", "district") or _PLACE_WORDS.search(plain) and not cues.is_question(text):
+        return text.strip()
+    if cues.declines(text, parse):
+        return DECLINED
+    if _chat(text, parse) or cues.is_question(text) or _entity(parse, "phone", "time", "case_code"):
+        return None
+    return text.strip() if len(plain.split()) >= 2 else None
+
+
+def time(text: str, parse: Parse) -> str | None:
+    plain = plain_text(text)
+    if _entity(parse, "time"):
+        return text.strip()
+    if cues.declines(text, parse) or re.search(r"\b(?:khong|chua) (?:nho|biet|ro)\b", plain):
+        return DECLINED
+    if _TIME_WORDS.search(plain) and not cues.is_question(text):
+        return text.strip()
+    return None
+
+
+def phone(text: str, parse: Parse) -> str | None:
+    found = _entity(parse, "phone")
+    if found:
+        return found
+    if cues.declines(text, parse):
+        return DECLINED
+    return None
+
+
+def name(text: str, parse: Parse) -> str | None:
+    found = _entity(parse, "person_name")
+    if found:
+        return found
+    typed = normalize(text).replace(",", " ").replace(".", " ").split()
+    if cues.is_question(text) or _chat(text, parse) or not 1 <= len(typed) <= 6 \
+            or any(not word.isalpha() or word in _NAME_STOP_TYPED
+                   or (word == strip_diacritics(word) and word in _NAME_STOP_PLAIN) for word in typed):
+        return None
+    return " ".join(word.capitalize() for word in typed)
+
+
+def request(text: str, parse: Parse) -> str | None:
+    found = _entity(parse, "support_request")
+    if found:
+        return found
+    plain = plain_text(text)
+    if cues.declines(text, parse) or re.search(r"\b(?:gi cung duoc|sao cung duoc|tuy)\b", plain):
+        return DECLINED
+    if cues.is_question(text) or _chat(text, parse) or all(w in _FILLER_REQUEST for w in plain.split()):
+        return None
+    return text.strip()
+
+
+CHECKS: dict[str, Callable[[str, Parse], str | None]] = {
+    "description": description, "place": place, "time": time, "phone": phone, "name": name, "request": request}
