@@ -33,7 +33,7 @@ MARKERS = {
     "asks_phone": r"(cho biết|xin|để lại|nhắn)[^.?\n]{0,30}số điện thoại",
     "asks_request": r"hỗ trợ (những )?gì",
     "menu": r"phản ánh vi phạm[\s\S]*góp ý[\s\S]*(hỗ trợ|an sinh)[\s\S]*tư vấn sức khỏe",
-    "handoff": r"chuyển[^.\n]{0,60}cán bộ",                     # the chat goes to a person
+    "handoff": r"chuyển[^.\n]{0,60}cán bộ|cán bộ[^.\n]{0,30}(sẽ|có thể) (trả lời|nhắn)",  # a person will answer
     "offers_person": r"cán bộ",                                # a person is offered (or given)
     "next_shift": r"đầu giờ trực|giờ trực tiếp theo|ca trực (sau|tiếp theo)|sáng mai",
     "withdrawn": r"đã (được )?(người gửi )?rút lại|rút lại thành công|đã rút hồ sơ",
