@@ -1,7 +1,7 @@
 """Emergency detection (issue 11, behaviour 1) measured on tests/data/emergency_messages.yml, each
 message as written and with its diacritics stripped: no danger message may be missed; false
 alarms on ordinary health messages are reported, under a loose ceiling so the figure means
-something."""
+something (`pytest tests/test_emergency_detection.py -rP` shows the figure and the false alarms)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -38,10 +38,9 @@ def test_no_danger_message_is_missed(is_emergency):
     assert not missed, f"{len(missed)} danger messages not recognised:\n" + "\n".join(missed)
 
 
-def test_false_alarms_are_reported_and_few(is_emergency, record_property):
+def test_false_alarms_are_reported_and_few(is_emergency):
     ordinary = copies(danger=False)
     alarms = [text for text in ordinary if is_emergency(text)]
     rate = len(alarms) / len(ordinary)
-    record_property("false_alarm_rate", round(rate, 4))
     print(f"\nfalse alarms: {len(alarms)} of {len(ordinary)} ordinary messages ({rate:.1%})", *alarms, sep="\n  ")
     assert rate <= FALSE_ALARM_CEILING, f"false alarms {rate:.1%} over {FALSE_ALARM_CEILING:.0%}:\n" + "\n".join(alarms)
