@@ -30,6 +30,7 @@ from bot.forms import Form
 from bot.hours import VIETNAM
 from bot.plain import plain_text
 from nlu.client import Parse
+from nlu.text import normalize, strip_diacritics
 
 CONFIDENCE_THRESHOLD = 0.4       # the dialogue's floor, for an NLU server configured without one
 SWITCH_CONFIDENCE = 0.6          # a service the citizen switches to mid-form
@@ -246,12 +247,11 @@ def _emergency(c: Conversation, turn: Turn, memo: _Memo, prior: tuple = ()) -> O
     return _out(state, reply, effects=effects, handoff="urgent_health")
 
 
-def _hand_off(c: Conversation, turn: Turn, reason: str, understand: Understanding, prior: tuple = (),
-              before: str | None = None) -> Outcome:
+def _hand_off(c: Conversation, turn: Turn, reason: str, understand: Understanding, prior: tuple = ()) -> Outcome:
     state = replace(c, handler="waiting", handler_since_ts=turn.now, handoff_reason=reason, urgent=False,
                     urgent_case=None, last_ack_ts=0.0, not_understood=0)
     reply = texts.handoff(reason, turn.in_working_hours, understand.working_hours)
-    return _out(state, before, reply, effects=(*prior, StartHandoff(reason)), handoff=reason)
+    return _out(state, reply, effects=(*prior, StartHandoff(reason)), handoff=reason)
 
 
 def _buttons(c: Conversation, turn: Turn, memo: _Memo) -> Outcome | None:
@@ -320,26 +320,35 @@ def _in_form(c: Conversation, turn: Turn, memo: _Memo) -> Outcome:
         return _at_summary(c, form, turn, memo)
     if form.asking == forms.ASKING_FIX:
         return _which_field(c, form, turn, memo, **facts)
-    if parse.intent == "cancel" and parse.confidence >= 0.5 or plain_text(turn.text) in ("huy", "huy bo", "thoi"):
-        return _out(replace(c, form=None), texts.FORM_CANCELLED, **facts)
-    if parse.intent == "ask_human" and parse.confidence >= SWITCH_CONFIDENCE \
-            and not any(e["entity"] in ("phone", "person_name") for e in parse.entities):
-        return _hand_off(replace(c, form=form), turn, "ask_human", memo.understand)
-    answered = forms.answer(form, turn.text, parse)
-    if answered and answered[1] == "value":
-        return _ask_next(c, answered[0], **facts)
     asked = form.field(form.asking)
-    if answered:  # declined
+    answered = forms.answer(form, turn.text, parse)
+    declining = answered is not None and answered[1] == "declined"
+    # "thôi khỏi" at the phone question declines the phone, not the whole report
+    if cues.cancels(turn.text, parse) and not (declining and asked.declinable and "huy" not in plain_text(turn.text)):
+        return _out(replace(c, form=None), texts.FORM_CANCELLED, **facts)
+    if parse.intent == "ask_human" and not declining and not _entity_for(asked, parse) \
+            and parse.confidence >= (SWITCH_CONFIDENCE if answered else CONFIDENCE_THRESHOLD):
+        return _hand_off(replace(c, form=form), turn, "ask_human", memo.understand)
+    if answered and not declining:
+        return _ask_next(c, answered[0], **facts)
+    if declining:
         if asked.declinable:
             state, question, choices = forms.next_question(answered[0])
             return _out(replace(c, form=state), texts.DECLINE_OK, Reply(question, choices), **facts)
         return _again(c, form, asked, asked.why, **facts)
+    noted_form, noted = forms.other_details(form, turn.text, parse)
+    if noted:  # e.g. the address given while the name was asked: kept, and the name asked again
+        return _out(replace(c, form=noted_form), texts.noted(noted), asked.question, **facts)
     if parse.intent == "health_advice" and parse.confidence >= SWITCH_CONFIDENCE:
         return _again(c, form, asked, _health_guidance(turn.text), **facts)
     if cues.is_question(turn.text) or parse.intent == "rule_question":
         about_field = asked.why if _asks_about(turn.text, asked) else texts.QUESTION_LATER
         return _again(c, form, asked, about_field, **facts)
     return _again(c, form, asked, texts.NOT_AN_ANSWER, **facts)
+
+
+def _entity_for(asked: forms.Field, parse: Parse) -> bool:
+    return any(e["entity"] in asked.entities for e in parse.entities)
 
 
 def _which_field(c: Conversation, form: Form, turn: Turn, memo: _Memo, **facts) -> Outcome:
@@ -411,8 +420,9 @@ def _at_summary(c: Conversation, form: Form, turn: Turn, memo: _Memo) -> Outcome
     added = forms.fill_from_entities(form, turn.text, parse)
     if added.values != form.values:  # e.g. a phone number added at the summary
         return _ask_next(c, added)
-    if answer == cues.UNCLEAR and cues.declines(turn.text, parse):
-        return _ask_next(c, forms.declined(form, "phone") if "phone" not in form.values else form)
+    if answer == cues.UNCLEAR and cues.declines(turn.text, parse):  # "không để số đâu": the offered phone
+        state = _ask_next(c, forms.declined(form, "phone") if "phone" not in form.values else form)
+        return replace(state, replies=(Reply(texts.DECLINE_OK), *state.replies))
     if answer == cues.NO:
         return _out(replace(c, form=replace(form, asking=forms.ASKING_FIX)),
                     Reply(texts.NOT_SENT_NO, forms.fix_choices(form) + forms.CONFIRM_CHOICES[2:]), summary_answer=answer)
@@ -438,7 +448,7 @@ def _free(c: Conversation, turn: Turn, memo: _Memo) -> Outcome:
     text, parse = turn.text, memo.parse
     facts = {"intent": parse.intent, "confidence": round(parse.confidence, 4)}
     code = cues.case_code(text)
-    if cues.wants_withdraw(text, parse) and (code or _withdrawable(memo)):
+    if cues.wants_withdraw(text, parse):
         return _withdraw(c, turn, memo)
     if code and re.search(r"\b(?:mo lai|chua (?:duoc )?(?:xu ly|giai quyet|khac phuc)|van (?:con|chua|tiep tuc)|"
                           r"tai dien|khong (?:duoc )?xu ly)\b", plain_text(text)):
@@ -456,12 +466,15 @@ def _free(c: Conversation, turn: Turn, memo: _Memo) -> Outcome:
     if parse.intent == "ask_human" and parse.confidence >= CONFIDENCE_THRESHOLD:
         return _hand_off(c, turn, "ask_human", memo.understand)
     confident = parse.confidence >= CONFIDENCE_THRESHOLD and parse.intent != "nlu_fallback"
-    if confident and parse.intent == "health_advice":
+    if confident and parse.intent == "health_advice" or _speaks_of_symptoms(text) and (
+            not confident or parse.intent not in SERVICES + ("ask_human", "rule_question", "check_status")):
         return _health(c, turn, memo)
     if confident and parse.intent in forms.FORMS:
         return _ask_next(c, forms.start(parse.intent, text, parse, turn.now), **facts)
-    if confident and parse.intent == "rule_question":
-        return _hand_off(c, turn, "question", memo.understand, before=texts.QUESTION_NOTED)
+    if confident and parse.intent == "rule_question" or not confident and cues.asks_about_a_rule(text):
+        return _hand_off(c, turn, "question", memo.understand)
+    if confident and parse.intent in ("affirm", "deny", "greet") and cues.is_question(text):
+        return _out(c, Reply(texts.GREETING, texts.SERVICE_CHOICES), **facts)  # "có ai không?": someone there?
     if confident and parse.intent in texts.SMALL_TALK:
         choices = texts.SERVICE_CHOICES if parse.intent == "greet" else ()
         return _out(replace(c, not_understood=0), Reply(texts.SMALL_TALK[parse.intent], choices), **facts)
@@ -488,7 +501,7 @@ def _health(c: Conversation, turn: Turn, memo: _Memo) -> Outcome:
     """Guidance at once, never a diagnosis; one case per topic per day, follow-ups added to it."""
     if forms.is_bare_request(turn.text):
         return _out(c, texts.ASK_DETAILS["health_advice"])
-    topic = health_topic(turn.text)
+    topic = "vaccine" if health_topic(turn.text) == "vaccine" else "illness"  # one case each a day
     today = datetime.fromtimestamp(turn.now, VIETNAM).date()
     open_case = next((case for case in memo.understand.own_cases()
                       if case.category == "health_advice" and case.topic == topic and case.status in WITHDRAWABLE
@@ -499,6 +512,16 @@ def _health(c: Conversation, turn: Turn, memo: _Memo) -> Outcome:
                     effects=(AppendToCase(turn.text, code=open_case.code),), case_code=open_case.code)
     effect = FileCase("health_advice", turn.text, {"topic": topic}, _district(memo.parse))
     return _out(c, guidance, texts.case_filed("health_advice"), effects=(effect,))
+
+
+# Matched on the text without teencode expansion: "họng" typed "hong" is no "không".
+_SYMPTOMS = re.compile(r"\b(?:sot|ho (?:khan|dam|nhieu|hoai|lien tuc)|dau (?:hong|dau|bung|nguoi|minh|co)|rat hong|"
+                       r"mat (?:vi|mui)|so mui|nghet mui|tieu chay|buon non|non oi|met moi|nhuc dau|ngua hong|"
+                       r"duong tinh|test nhanh|que test|2 vach|hai vach)\b")
+
+
+def _speaks_of_symptoms(text: str) -> bool:
+    return bool(_SYMPTOMS.search(strip_diacritics(normalize(text))))
 
 
 def health_topic(text: str) -> str:

@@ -67,6 +67,25 @@ def summary_answer(text: str, parse: Parse | None) -> str:
     return {"deny": NO, "not_yet": WAIT, "cancel": CANCEL}.get(parse.intent, UNCLEAR)
 
 
+def cancels(text: str, parse: Parse | None) -> bool:
+    """Drop what is being composed: said in words, or very clearly by the NLU ("gửi" alone once
+    read as cancel at 0.56: a short word is never enough)."""
+    plain = plain_text(text)
+    return bool(_CANCEL.search(plain)) or (parse is not None and parse.intent == "cancel" and parse.confidence >= 0.85
+                                            and len(plain.split()) >= 2)
+
+
+_RULE_QUESTION = re.compile(
+    r"\b(?:co (?:duoc|bi|vi pham|phai|can|cho phep)|duoc (?:phep )?(?:khong|ko)|co sao khong|bi phat|phat bao nhieu|"
+    r"vi pham (?:khong|gi)|quy dinh|chi thi|cho phep (?:khong|ko)|phai (?:cach ly|khai bao|xet nghiem) (?:khong|ko))\b")
+
+
+def asks_about_a_rule(text: str) -> bool:
+    """"đám cưới 50 người có được tổ chức không", "đi ruộng có vi phạm không", "bị phạt bao nhiêu"."""
+    return is_question(text) and bool(_RULE_QUESTION.search(plain_text(text))) \
+        or bool(re.search(r"\bco (?:duoc|vi pham|bi phat)\b.*\b(?:khong|ko)\b", plain_text(text)))
+
+
 _DECLINE = re.compile(
     r"\b(?:khong (?:muon|the|tien|can|co|de|cho|dua|nho|biet|ro|dam)|chua (?:co|biet|nho|ro|muon)|"
     r"bo qua|khoi|an danh|giau ten|bi mat|khong co (?:so|dien thoai|dt|sim)|het (?:tien|sim)|"
@@ -83,7 +102,7 @@ def declines(text: str, parse: Parse | None) -> bool:
     return bool(_DECLINE_ALONE.match(plain) or _DECLINE.search(plain))
 
 
-_QUESTION = re.compile(r"\?|\b(?:sao|tai sao|vi sao|de lam gi|lam gi|gi vay|gi the|the nao|nhu the nao|"
+_QUESTION = re.compile(r"\?|\bbao nhieu\b|\b(?:sao|tai sao|vi sao|de lam gi|lam gi|gi vay|gi the|the nao|nhu the nao|"
                        r"bao gio|bao lau|khi nao|o dau|cho nao|co duoc khong|duoc khong|co phai|phai khong|"
                        r"hay khong|khong vay|ha|hong ta|chu)$|^(?:cho (?:em|tui|toi|minh|con) hoi|hoi (?:ve|thu|chut|xiu|cai)|"
                        r"sao|tai sao|vi sao|lam sao|the nao|co ai|ua)\b")

@@ -1,8 +1,9 @@
 """Danger signs of a health emergency, in any spelling: with or without diacritics, teencode,
-typos that people really make ("sp02", "tho ko noi"). A danger sign beats every other rule of
-the conversation, so this errs towards alarm: a false alarm costs a staff member a look, a
-missed one can cost a life. Signs follow the Ministry of Health's home-care guidance for F0
-(khó thở, SpO2 under 94 %, đau tức ngực, tím môi, lơ mơ / li bì, co giật, ngất).
+typos and unconverted Telex that people really type ("sp02", "tho ko noi", "khos thowr"). A
+danger sign beats every other rule of the conversation, so this errs towards alarm: a false
+alarm costs a staff member a look, a missed one can cost a life. Signs follow the Ministry of
+Health's home-care guidance for F0 (khó thở, SpO2 under 94 %, đau tức ngực, tím môi, lơ mơ / li
+bì, co giật, ngất), plus the other emergencies a hotline hears (stroke, poisoning, a limp baby).
 
 Everything is matched on the plain form of the text (lower case, teencode expanded, no
 diacritics), so every pattern below is written without diacritics."""
@@ -12,56 +13,154 @@ import re
 
 from bot.plain import plain_text
 
+_FAMILY = r"(?:ong|ba|me|ma|bo|cha|tia|be|chau|vo|chong|noi|ngoai|ba gia|ong gia|nguoi benh|ong ay|ba ay|no|thang nho|con nho)"
 _SIGNS = [
     # breathing
-    r"kho tho", r"tho kho", r"tho (?:khong|chang) (?:noi|duoc|ra hoi|ra)", r"khong (?:tho|the tho) (?:noi|duoc)",
-    r"tho (?:doc|gap|dot|hut|rit|phi pho|nang nhoc|met|yeu|thoi thop|ngat quang|nhanh)", r"hut hoi", r"ngop",
-    r"nghet tho", r"ngat tho", r"tuc tho", r"met khi tho", r"ngung tho", r"khong con tho", r"tho khong deu",
-    # chest
+    r"kho tho", r"tho kho", r"tho (?:khong|chang) (?:noi|duoc|ra hoi|ra)", r"khong (?:the )?tho (?:noi|duoc|nua)",
+    r"khong (?:con )?tho\b(?! (?:doc|gap|kho|met|hut|nhanh|rit|ra|nhe))",
+    r"tho (?:doc|gap|dot|hut|rit|phi pho|nang nhoc|met|yeu|thoi thop|ngat quang|nhanh|ngap|khong ra hoi|ra tieng)",
+    r"(?<!di )(?<!chay )hut hoi", r"ngop", r"nghet tho", r"ngat tho", r"tuc tho", r"met khi tho", r"ngung tho",
+    r"tho khong deu", r"hit (?:vao|vo) (?:khong|chang) (?:vao|vo|duoc|noi)", r"nhu ca (?:mac can|thieu nuoc|tren can)",
+    r"canh mui phap phong", r"nguc thut", r"rut lom long nguc", r"met dut hoi",
+    # chest and heart
     r"(?:dau|tuc|nang|nhoi|that|ep) (?:tuc )?nguc", r"nguc (?:dau|tuc|nang|nhoi)",
+    r"tim dap (?:nhanh|manh|loan|thinh thich)", r"va mo hoi", r"trang bech",
+    r"mach (?:nhanh|yeu|cham|khong deu)", r"(?:tut|ha) huyet ap", r"huyet ap (?:tut|thap)",
     # colour: "tím" is also "tìm" (to look for) without diacritics
     r"tim tai\b(?! lieu| khoan| san)", r"moi (?:\w+ ){0,2}tim\b", r"tim (?:moi|ngon|dau ngon)\b(?! cach| nguoi| noi| thu)",
-    r"(?:moi|mat|da) (?:\w+ )?(?:tai xanh|xanh tai|tai nhot)",
-    # consciousness: "ngất", not "ngắt điện"; "xỉu", not "chờ xíu"
-    r"lo mo", r"li bi", r"lim(?: di| dan)?\b", r"lu du", r"lu lan", r"me man", r"hon me", r"bat tinh",
-    r"ngat\b(?! (?:dien|ket noi|mang|may|nuoc|ngang|quang|nhip|loi))", r"(?:bi|ngat|te|muon) xiu\b", r"xiu (?:di|luon)",
-    r"(?:goi|lay|keu|danh thuc) (?:\w+ )?(?:khong|chang) (?:day|tinh|tra loi)", r"kho danh thuc",
-    r"khong (?:con )?tinh tao", r"ngu ru", r"met la",
-    # seizures, bleeding, circulation
-    r"co giat", r"len con giat", r"giat kinh", r"(?:ho|non|oi) ra mau", r"mach (?:nhanh|yeu|cham)",
-    r"(?:tut|ha) huyet ap", r"huyet ap (?:tut|thap)",
+    r"(?:moi|mat|da|nguoi) (?:\w+ )?(?:tai xanh|xanh tai|tai nhot|tham xi|xam ngat)",
+    # consciousness: "ngất", not "ngắt điện" or "ngất ngây"; "xỉu", not "chờ xíu" or "cười xỉu"
+    r"lo mo", r"li bi", r"lim(?: di| dan)?\b", r"lu du", r"lu lan", r"lo do\b", r"me man", r"hon me", r"me sang",
+    r"noi sang", r"bat tinh", r"tinh tinh me me", r"nam im re", r"nga quy", r"noi (?:chuyen )?(?:lon xon|tam bay|nham)",
+    r"(?<!ngot )(?<!ngao )ngat\b(?! (?:dien|ket noi|mang|may|nuoc|ngang|quang|nhip|loi|ngay))",
+    r"(?:bi|ngat|te|muon) xiu\b", r"(?<!doi )(?<!cho )(?<!chut )(?<!mot )(?<!ti )(?<!cuoi )xiu (?:roi|luon|di|nguoi|mat|len)\b",
+    rf"\b{_FAMILY} (?:\w+ )?xiu\b", r"(?:do|keo|dat) (?:\w+ )?day (?:khong|chang) (?:noi|duoc)",
+    r"(?:goi|lay|keu|danh thuc|hoi) (?:\w+ ){0,2}(?:khong|chang) (?:day|tinh|tra loi|len tieng|thua|nghe)",
+    r"kho danh thuc", r"khong (?:con )?tinh tao", r"ngu ru", r"met la", r"mat tron (?:len|nguoc|trang)",
+    # seizures, bleeding
+    r"co giat", r"len (?:con )?(?:giat|kinh)", r"giat kinh", r"giut kinh", r"gi[au]t (?:gi[au]t )?(?:tay chan|nguoi|het nguoi)",
+    r"(?:ho|non|oi|khac|mui) ra mau", r"chay mau (?:nhieu|khong cam|qua troi|du lam|am dao)", r"ra huyet",
+    # stroke, poisoning, infants, other emergencies
+    r"meo mieng", r"(?:yeu|liet|te) nua nguoi", r"noi (?:ngong|dot|khong ra tieng|lap)", r"dot quy",
+    r"uong (?:thuoc (?:ray|sau|tru sau|diet co|chuot|co)|nuoc tay|xang)", r"ngo doc", r"sui bot",
+    r"bo bu", r"bu kem", r"mem nhun", r"nguoi mem", r"(?:bi|gap|vua bi|moi bi) tai nan", r"bong nang",
+    # found by a third set written blind
+    r"hit (?:khong|chang) (?:vao|vo|duoc|noi)", r"thoi thop", r"(?:nguc|bung) (?:\w+ ){0,2}phap phong",
+    r"moi (?:\w+ ){0,2}(?:tham|bam den|bam tim|xam)", r"tho co cu", r"(?:hoi tho )?dut quang", r"dut hoi",
+    r"tho luc co luc (?:khong|ko)", r"(?:dau|tuc|nang|nhoi|that|ep) (?:\w+ ){1,2}nguc",
+    r"khong nhan ra ai", r"quo quang", r"(?:tu nhien|bong|bat) (?:\w+ ){0,3}nam im", r"nam im (?:re|khong|chang)",
+    r"keu (?:\w+ ){0,2}mo mat (?:ra )?roi nham", r"khong noi gi (?:het|ca)",
+    r"bi giut\b(?! (?:do|dien thoai|tien|xe|tui|giay|mat|day chuyen))", r"giut (?:hoai|lien|tay|chan|nguoi|giut)",
+    r"kinh phong", r"(?:guc|nga guc|te guc) (?:xuong|ra)", r"trung gio", r"mieng meo", r"meo (?:qua|xech|mieng)",
+    r"noi nhu nguoi say", r"lech qua (?:1|mot) ben", r"dau dau (?:du doi|nhu bua|du lam|kinh khung|nhu bua bo)",
+    r"nuot (?:nham )?(?:thuoc|pin|vien|dong xu|hat|kim)", r"uong nham", r"uong het (?:\w+ ){0,2}thuoc",
+    r"uong (?:\w+ )?thuoc ngu", r"(?:uong|nuot|an|nham) (?:\w+ ){0,2}(?:dau hoi|thuoc chuot|thuoc tru|thuoc diet)",
+    r"chay mau (?:\w+ ){0,2}(?:qua troi|khong cam|khong ngung|nhieu|du lam|hoai)", r"mau (?:phun|chay (?:khong|chang) ngung)",
+    r"ra mau (?:nhieu|qua troi|hoai|khong ngung|du lam)", r"di cau ra mau",
+    r"(?:mang thai|co bau|mang bau|thai phu|de xong|sinh xong|vua de|vua sinh) (?:\w+ ){0,6}(?:ra mau|dau bung du doi|ra nuoc)",
+    r"thai (?:\w+ )?(?:dap it|khong dap|it may|khong may)", r"vang da", r"so sinh (?:\w+ ){0,6}(?:bu it|ngu hoai|li bi|sot)",
+    r"bu it", r"sot xuat huyet (?:\w+ ){0,8}(?:dau bung|oi|lanh|chay mau|li bi)", r"(?:chan tay|tay chan) lanh",
+    r"co cung\b(?! (?:mot|luc|nhau|la|ve|voi|dia|ten|ngay|gio|cach|quan))", r"khong cui (?:dau )?(?:\w+ )?(?:duoc|noi)",
+    r"nam bat dong", r"roi tu (?:\w+ ){0,3}xuong", r"te (?:\w+ ){0,2}khong (?:dung|day|nhuc nhich)", r"bong nuoc soi",
+    r"dien giat", r"duoi nuoc", r"chet duoi", r"ran (?:\w+ )?can", r"hoc (?:xuong|hot)", r"mac nghen",
 ]
 _SIGN = re.compile(r"\b(?:" + "|".join(_SIGNS) + r")")
-# "không khó thở", "hết khó thở rồi", "đỡ tức ngực", "chưa bị li bì": the sign is denied. A
-# negation counts only right before the sign (up to two words between).
-_DENIED = re.compile(r"\b(?:khong|chua|het|bot|khoi|chang)(?: (?:bi|co|con|thay|he|may))?(?: \w+)? $")
-# "SpO2 92", "sp02 con 89%", "oxy 90", "chỉ số oxi trong máu 88", "spo2 sáng 97 chiều 91"; a
-# reading ends where another measure begins ("spo2 98 mạch 88").
-_OXYGEN = re.compile(r"\b(?:spo2|sp02|spo 2|sp o2|spo|sop2|oxy|oxi|o2|bao hoa oxy)\b")
-_OTHER_MEASURE = re.compile(r"\b(?:mach|nhiet|huyet ap|nhip|sot|do c|can nang|tuoi|ngay|lan|lit|trieu|ngan)\b")
+# Right before the sign: "không khó thở", "chưa bị li bì", "hết khó thở" (denied); "nếu khó thở thì…",
+# "làm sao biết mình bị khó thở", "phòng co giật", "thế nào gọi là lơ mơ" (a question about it).
+_DENIED = re.compile(r"\b(?:(?:khong|chua|het|bot|khoi|chang)(?: (?:bi|co|con|thay|he|may|thay bi|con bi))?|neu|lo|"
+                     r"phong khi|phong|de phong|phong ngua|tranh|khi nao|the nao (?:goi )?la|hoi ve|"
+                     r"biet(?: minh| la)?(?: co| bi)?|cham soc(?: nguoi)?|noi ve|xem (?:tren )?\w+ noi)(?: bi)? $")
+# Right after it: "khó thở là dấu hiệu gì", "môi tím là bị gì", "hôm qua khó thở nhưng nay hết rồi".
+_DENIED_AFTER = re.compile(r"^(?: \w+){0,6} (?:la|co phai la) (?:sao|gi|dau hieu|the nao|trieu chung|nhu the nao|"
+                           r"(?:bi|benh) gi)\b|^ khi nao\b|^(?: \w+){0,4} (?:nhu the nao|ra sao)$|"
+                           r"^(?: \w+){0,8} (?:tinh (?:tao )?lai|binh thuong (?:lai )?roi|ve roi|khoe (?:lai )?roi)\b|^(?: \w+){0,6} (?:nhung|ma) (?:\w+ )?(?:nay|gio|bay gio|hien|hom nay) "
+                           r"(?:da )?(?:het|khoe|khoi|do|on|binh thuong)\b|"
+                           r"^(?: \w+){0,8} gio (?:\w+ ){0,3}(?:khoe|khoi|het|on dinh|binh thuong)")
+# An episode told as past: "hồi nhỏ có bị co giật", "tuần trước khó thở phải nằm viện".
+_PAST = re.compile(r"\b(?:hoi nho|ngay xua|hoi xua|hom bua|bua truoc|bua hom|nam ngoai|nam roi|truoc day|tuan truoc|tuan roi|thang truoc|thang roi|"
+                   r"hoi truoc|lan truoc|dot truoc|hoi do)\b")
+_NOW = re.compile(r"\b(?:gio|bay gio|hien|dang|nay|hom nay|sang nay|toi nay|lai|van)\b")
+# "trời nóng ngộp", "giá xăng ngộp thở", "cười xỉu": not a person in danger.
+_IDIOM = re.compile(r"\b(?:troi|nong|oi buc|gia|xang|khau trang|dong nguoi|chat choi|cuoi|tuc|ket xe|no|hoc|"
+                    r"doi bung|de thuong|so|phim)\b|\bvi\b")
+_IDIOM_SIGNS = {"ngop", "xiu", "ngat"}
+# "con mèo nhà tui co giật": not a person.
+_ANIMAL = re.compile(r"\bcon (?:meo|cho|ga|heo|lon|bo|vit|trau|ca|chim|de)\b(?: \w+){0,3} $")
+
+# "SpO2 92", "sp02 con 89%", "ô xy 87", "máy kẹp ngón tay ra số 89", "spo2 sáng 97 chiều 91", "chín hai";
+# a reading ends where another measure begins ("spo2 98 mạch 88").
+_OXYGEN = re.compile(r"\b(?:spo2|sp02|spo 2|sp o2|spo|sop2|oxy|oxi|o xy|o2|bao hoa oxy|kep tay|kep ngon|ngon tay|may do)\b")
+_OTHER_MEASURE = re.compile(r"\b(?:mach|nhiet|huyet ap|nhip|sot|do c|can nang|tuoi|ngay|lan|lit|trieu|ngan|mui)\b")
 _READING = re.compile(r"(?<!\d)(\d{2,3})(?!\d)")
 _OXYGEN_DANGER_BELOW = 94
 _OXYGEN_PLAUSIBLE_FROM = 40  # "oxy 10 lít", "spo2 3 lần": a quantity, not a reading
+_PULSE = re.compile(r"\b(?:mach|nhip tim|tim dap)\D{0,15}?(\d{2,3})(?!\d)")
+_UNITS = {"mot": 1, "hai": 2, "ba": 3, "bon": 4, "tu": 4, "nam": 5, "lam": 5, "sau": 6, "bay": 7, "tam": 8, "chin": 9}
+_NUMBER_WORDS = re.compile(r"\b(bay|tam|chin) (?:muoi |chuc )?(mot|hai|ba|bon|tu|nam|lam|sau|bay|tam|chin)\b")
 
 # "gọi 115 không được", "115 ko nghe máy", "115 bận hoài": the emergency line did not help.
 _LINE_FAILED = re.compile(r"\b115\b.{0,30}(?:khong|hong|chua|ban|ko)\b.{0,15}(?:nghe|bat|duoc|toi|lien lac|ai)"
                           r"|\b(?:goi|call)\b.{0,10}\b115\b.{0,20}(?:khong|hong|chua|ban)"
                           r"|\b115\b.{0,10}\b(?:ban|tut tut|may ban)")
+_TELEX_WORD = re.compile(r"\b([a-z]*(?:[aeiouy][a-z]*)?)([sfrxj])\b")
 
 
 def is_emergency(text: str) -> bool:
     plain = plain_text(text)
-    for match in _SIGN.finditer(plain):
-        if not _DENIED.search(plain[max(0, match.start() - 30):match.start()]):
-            return True
-    return any(_low_oxygen(plain[match.end():match.end() + 40]) for match in _OXYGEN.finditer(plain))
-
-
-def _low_oxygen(after_keyword: str) -> bool:
-    other = _OTHER_MEASURE.search(after_keyword)
-    readings = _READING.findall(after_keyword[:other.start()] if other else after_keyword)
-    return any(_OXYGEN_PLAUSIBLE_FROM <= int(value) < _OXYGEN_DANGER_BELOW for value in readings)
+    return _danger_in(plain) or _danger_in(_untelex(plain))
 
 
 def emergency_line_failed(text: str) -> bool:
     return bool(_LINE_FAILED.search(plain_text(text)))
+
+
+def _danger_in(plain: str) -> bool:
+    for match in _SIGN.finditer(plain):
+        before, after = plain[max(0, match.start() - 40):match.start()], plain[match.end():match.end() + 60]
+        if _DENIED.search(before[-30:]) or _DENIED_AFTER.search(after):
+            continue
+        if _told_as_past(before):
+            continue
+        if _IDIOM_SIGNS & set(match.group().split()) and _IDIOM.search(before[-40:] + after[:15]):
+            continue
+        if _ANIMAL.search(before[-30:]):
+            continue
+        return True
+    words = _NUMBER_WORDS.sub(lambda m: str(_UNITS[m.group(1)] * 10 + _UNITS[m.group(2)]), plain)
+    if any(_low_oxygen(words[m.end():m.end() + 40], words[max(0, m.start() - 30):m.start()])
+           and not _told_as_past(words[max(0, m.start() - 40):m.start()]) for m in _OXYGEN.finditer(words)):
+        return True
+    return any(int(value) >= 130 or 20 <= int(value) < 45 for value in _PULSE.findall(plain))
+
+
+def _told_as_past(before: str) -> bool:
+    past = list(_PAST.finditer(before))
+    return bool(past) and not _NOW.search(before[past[-1].end():])
+
+
+def _low_oxygen(after_keyword: str, before_keyword: str) -> bool:
+    """A reading after the keyword ("spo2 89"), or just before it ("kẹp tay được 89, máy spo2");
+    when it rose ("từ 92 lên 97") the latest reading counts."""
+    other = _OTHER_MEASURE.search(after_keyword)
+    after = after_keyword[:other.start()] if other else after_keyword
+    readings = [int(v) for v in _READING.findall(after)]
+    if not readings:
+        readings = [int(v) for v in _READING.findall(before_keyword.split(" mach ")[-1])][-1:]
+    if len(readings) > 1 and re.search(r"\blen\b", after):
+        readings = readings[-1:]
+    return any(_OXYGEN_PLAUSIBLE_FROM <= value < _OXYGEN_DANGER_BELOW for value in readings)
+
+
+def _untelex(plain: str) -> str:
+    """Telex or VNI typed without the keyboard converting it ("khos thowr quas", "kho1 tho73"):
+    tone and vowel keys dropped, so the words can be read ("kho tho qua")."""
+    plain = re.sub(r"(?<=[a-z])[1-9]+(?=[a-z]|\b)", "", plain)  # VNI: digits typed after letters
+    if not re.search(r"\b\w*(?:[aeiou][sfrxj]|ow|uw|aw|dd|aa|ee|oo)\w*\b", plain):
+        return plain
+    words = []
+    for word in plain.split():
+        if re.fullmatch(r"[a-z]*[aeiouy][a-z]*[sfrxj]", word) and len(word) > 2:
+            word = word[:-1]
+        word = re.sub(r"(?<=[aou])w|dd|aa|ee|oo", lambda m: {"dd": "d", "aa": "a", "ee": "e", "oo": "o"}.get(m.group(), ""), word)
+        words.append(word)
+    return " ".join(words)

@@ -11,6 +11,7 @@ from typing import Callable
 from bot import cues
 from bot.plain import plain_text
 from nlu.client import Parse
+from nlu.entities import SURNAMES
 from nlu.text import normalize, strip_diacritics
 
 DECLINED = "\0declined"
@@ -52,15 +53,18 @@ def description(text: str, parse: Parse) -> str | None:
     return text.strip()
 
 
+_AT = re.compile(r"^(?:ở|o|tại|tai)\s+", re.IGNORECASE)
+
+
 def place(text: str, parse: Parse) -> str | None:
     plain = plain_text(text)
     if _entity(parse, "commune", "district") or _PLACE_WORDS.search(plain) and not cues.is_question(text):
-        return text.strip()
+        return _AT.sub("", text.strip())
     if cues.declines(text, parse):
         return DECLINED
     if _chat(text, parse) or cues.is_question(text) or _entity(parse, "phone", "time", "case_code"):
         return None
-    return text.strip() if len(plain.split()) >= 2 else None
+    return _AT.sub("", text.strip()) if len(plain.split()) >= 2 else None
 
 
 def time(text: str, parse: Parse) -> str | None:
@@ -83,14 +87,27 @@ def phone(text: str, parse: Parse) -> str | None:
     return None
 
 
+SURNAMES_PLAIN = {strip_diacritics(surname) for surname in SURNAMES}
+_NAME_PREFIX = re.compile(r"^(?:(?:họ và tên|họ tên|ho va ten|ho ten|tên|ten)\s*(?:của\s*|cua\s*)?(?:tôi|toi|em|e|tui|"
+                          r"mình|minh|con|cháu|chau)?\s*(?:là|la)?|(?:tôi|toi|em|e|tui|mình|minh|con|cháu|chau)\s+"
+                          r"(?:tên|ten)\s*(?:là|la)?)\s*[:\-]?\s*", re.IGNORECASE)
+
+
 def name(text: str, parse: Parse) -> str | None:
+    """A person's name: what the NLU found, else 1–6 words that can be a name — capitalized as
+    names are, or starting with a known surname ("le thi hong"); "gạo với mì gói" is none."""
     found = _entity(parse, "person_name")
     if found:
         return found
-    typed = normalize(text).replace(",", " ").replace(".", " ").split()
+    rest = _NAME_PREFIX.sub("", normalize(text).strip(" .,!"), count=1)
+    typed = rest.replace(",", " ").replace(".", " ").split()
+    original = _NAME_PREFIX.sub("", text.strip(" .,!"), count=1).split()
     if cues.is_question(text) or _chat(text, parse) or not 1 <= len(typed) <= 6 \
             or any(not word.isalpha() or word in _NAME_STOP_TYPED
                    or (word == strip_diacritics(word) and word in _NAME_STOP_PLAIN) for word in typed):
+        return None
+    capitalized = all(word[:1].isupper() for word in original)
+    if not capitalized and typed[0] not in SURNAMES and strip_diacritics(typed[0]) not in SURNAMES_PLAIN:
         return None
     return " ".join(word.capitalize() for word in typed)
 

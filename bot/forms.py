@@ -125,10 +125,15 @@ def fill_from_entities(form: Form, text: str, parse: Parse, only: str | None = N
         if found:
             value = place_words(text, found) if f.name == "place" else found[0]["value"]
             form = with_value(form, f.name, value)
+    return routed_where_named(form, parse)
+
+
+def routed_where_named(form: Form, parse: Parse) -> Form:
+    """The latest place named routes the case."""
     commune = next((e["value"] for e in parse.entities if e["entity"] == "commune"), None)
     district = next((e["value"] for e in parse.entities if e["entity"] == "district"), None)
-    if commune or district:  # the latest place named routes the case
-        form = replace(form, commune=commune, district=district or (form.district if commune else None))
+    if commune or district:
+        return replace(form, commune=commune, district=district or (form.district if commune else None))
     return form
 
 
@@ -184,6 +189,29 @@ def answer(form: Form, text: str, parse: Parse) -> tuple[Form, str] | None:
     if value == DECLINED:
         return (declined(form, asked.name), "declined") if asked.declinable else (form, "declined")
     return fill_from_entities(with_value(form, asked.name, value), text, parse), "value"
+
+
+_MENTIONS = {"phone": re.compile(r"\b(?:so dien thoai|dien thoai|so dt|sdt|so|sim|zalo)\b"),
+             "time": re.compile(r"\b(?:gio|ngay|luc nao|khi nao|may gio)\b")}
+
+
+def other_details(form: Form, text: str, parse: Parse) -> tuple[Form, list[str]]:
+    """What the message gives for details other than the one asked (a citizen often answers the
+    next question first, or all at once): kept, or declined when it says so. Returns the labels."""
+    noted = []
+    for f in form.fields:
+        if f.name in (form.asking, "description"):
+            continue
+        if f.declinable and f.name not in form.values and f.name in _MENTIONS \
+                and _MENTIONS[f.name].search(plain_text(text)) and CHECKS[f.name](text, parse) == DECLINED:
+            form, _ = declined(form, f.name), noted.append(f.label)
+            continue
+        if f.entities and any(e["entity"] in f.entities for e in parse.entities):
+            value = CHECKS[f.name](text, parse) if f.name == "place" else None
+            form = routed_where_named(with_value(form, f.name, value), parse) if value not in (None, DECLINED) \
+                else fill_from_entities(form, text, parse, only=f.name)
+            noted.append(f.label)
+    return form, noted
 
 
 def ask_again(form: Form, name: str) -> tuple[Form, str]:

@@ -118,7 +118,7 @@ THANKS = "Tổng đài 1022 cảm ơn anh/chị. Anh/chị cần hỗ trợ thê
 OFF_TOPIC_REPLY = "Dạ, nội dung này nằm ngoài phạm vi của Tổng đài 1022."
 INSULT_REPLY = ("Tổng đài 1022 luôn sẵn sàng hỗ trợ anh/chị. Mong anh/chị nhắn nội dung cần hỗ trợ "
                 "để tổng đài giúp được nhanh nhất.")
-QUESTION_NOTED = "Tổng đài 1022 đã ghi nhận câu hỏi của anh/chị."
+
 
 GOODBYE = "Tổng đài 1022 cảm ơn anh/chị đã liên hệ. Chúc anh/chị nhiều sức khỏe."
 
@@ -212,6 +212,10 @@ WHY_NAME = "Họ tên cần để cơ quan lao động đối chiếu danh sách
 WHY_REQUEST = "Anh/chị nói rõ cần hỗ trợ gì để cán bộ xem xét đúng chính sách; chưa rõ thì nhắn \"chưa biết\"."
 HOW_TO_DECLINE = " (Nếu không muốn cung cấp, anh/chị nhắn \"bỏ qua\".)"
 DECLINE_OK = "Dạ, không sao ạ."
+
+
+def noted(labels: list[str]) -> str:
+    return f"Dạ, Tổng đài 1022 đã ghi nhận {', '.join(label[0].lower() + label[1:] for label in labels)}."
 NOT_AN_ANSWER = "Dạ, Tổng đài 1022 chưa nhận được thông tin cần hỏi."
 QUESTION_LATER = ("Dạ, câu hỏi này cán bộ sẽ trả lời anh/chị sau; anh/chị cũng có thể nhắn lại sau khi gửi xong "
                   "nội dung đang soạn.")

@@ -270,7 +270,7 @@ def test_a_declined_time_is_skipped_and_a_declined_required_detail_is_explained(
 # ---- 4. each answer checked against its detail --------------------------------------------------
 
 @pytest.mark.parametrize("asking, answer", [
-    ("name", "sao phải cho tên vậy?"), ("name", "0912345678"), ("name", "ừ"), ("name", "ok"),
+    ("name", "sao phải cho tên vậy?"), ("name", "gạo với mì gói"), ("name", "ừ"), ("name", "ok"),
     ("phone", "Nguyễn Văn Tám"), ("phone", "cho em hỏi cái"), ("request", "ừ"), ("request", "dạ"),
     ("request", "được không?"), ("place", "ok"), ("place", "khi nào có người xuống?"), ("time", "ở đâu cũng được"),
 ])
@@ -294,6 +294,25 @@ def test_real_answers_are_kept_in_the_citizens_words(asking, answer, value):
                       values={"description": "mất việc vì dịch"}, updated_ts=NOW)
     outcome = Chat(state=Conversation("zalo", "u1", form=form)).says(answer)
     assert outcome.state.form.values[asking] == value
+
+
+def test_a_detail_given_before_it_is_asked_is_kept_and_the_question_asked_again():
+    chat = Chat(Known(parses={WELFARE: P("welfare"), "0912345678": P("inform", phone="0912345678"),
+                              "ấp Chợ, xã Tân Hòa, Tiểu Cần": P("report", 0.56, commune=("Xã Tân Hòa, Huyện Tiểu Cần", "xã Tân Hòa"),
+                                                                district=("Huyện Tiểu Cần", "Tiểu Cần"))}))
+    chat.says(WELFARE)
+    phone = chat.says("0912345678")
+    address = chat.says("ấp Chợ, xã Tân Hòa, Tiểu Cần")
+    declined = chat.says("e hong co dien thoai dau")  # the phone is already there: this says nothing new
+    form = chat.state.form
+    assert (form.asking, form.retries) == ("name", 1)
+    assert form.values["phone"] == "0912345678" and form.values["place"] == "ấp Chợ, xã Tân Hòa, Tiểu Cần"
+    assert form.district == "Huyện Tiểu Cần"
+    assert text_of(phone).endswith(texts.ASK_NAME) and texts.noted(["Số điện thoại"]) in text_of(phone)
+    assert texts.noted(["Địa chỉ"]) in text_of(address) and declined.replies
+    no_phone = Chat(Known(parses={WELFARE: P("welfare")}))
+    no_phone.says(WELFARE)
+    assert "phone" in no_phone.says("tui hổng có điện thoại, xài chung máy bà già").state.form.declined
 
 
 def test_a_detail_asked_again_twice_then_a_person_is_offered():
@@ -453,3 +472,43 @@ def test_working_hours(hours, local, staffed):
     from bot.hours import VIETNAM, in_working_hours, parse_working_hours
     now = datetime.fromisoformat(f"2026-11-27T{local}").replace(tzinfo=VIETNAM)
     assert in_working_hours(parse_working_hours(hours), now) == staffed
+
+
+# ---- what trying it the way people type found ------------------------------------------------------
+
+def test_a_short_word_the_model_reads_as_cancel_never_drops_the_form():
+    chat = at_welfare_phone()
+    chat.known.parses["gui"] = P("cancel", 0.56)
+    assert chat.says("gui").state.form is not None
+    assert chat.says("thôi hủy đi").state.form is None
+
+
+def test_someone_there_is_greeted_not_acknowledged():
+    outcome = Chat(Known(parses={"co ai ko": P("deny", 0.7)})).says("co ai ko")
+    assert text_of(outcome) == texts.GREETING and choices(outcome) == texts.SERVICE_CHOICES
+
+
+@pytest.mark.parametrize("text", ["cho hoi dam cuoi 50 nguoi co dc to chuc ko", "đi ra ruộng có vi phạm không?",
+                                  "ko deo khau trang bi phat bao nhieu vay"])
+def test_a_rule_question_goes_to_staff_even_when_the_model_cannot_read_it(text):
+    outcome = Chat().says(text)
+    assert outcome.state.handler == "waiting" and outcome.state.handoff_reason == "question"
+
+
+def test_withdrawing_with_nothing_filed_says_so():
+    assert text_of(Chat().says("em gui nham, huy ho so vua gui giup em")) == texts.NO_CASE_TO_WITHDRAW
+
+
+def test_declining_the_offered_phone_at_the_summary_is_fine():
+    chat = at_report_summary()
+    outcome = chat.says("tui ko muon de lai so dt")
+    assert text_of(outcome).startswith(texts.DECLINE_OK) and outcome.state.form.asking == forms.ASKING_CONFIRM
+    assert not filed(outcome) and filed(chat.says("gửi"))
+
+
+def test_a_symptom_follow_up_the_model_misreads_still_goes_onto_the_health_case():
+    first = "tui bi sot 3 ngay nay, ho khan, mat vi, co can di test ko"
+    chat = Chat(Known(parses={first: P("health_advice"), "gio con dau hong nua": P("cancel", 0.47)}))
+    chat.says(first)
+    follow = chat.says("gio con dau hong nua")  # "họng" typed "hong" reads like "không"
+    assert isinstance(follow.effects[0], AppendToCase)
