@@ -37,7 +37,7 @@ MARKERS = {
     "offers_person": r"cán bộ",                                # a person is offered (or given)
     "next_shift": r"đầu giờ trực|giờ trực tiếp theo|ca trực (sau|tiếp theo)|sáng mai",
     "withdrawn": r"đã (được )?(người gửi )?rút lại|rút lại thành công|đã rút hồ sơ",
-    "cannot_withdraw": r"không (thể )?rút lại|không rút được",
+    "cannot_withdraw": r"không (thể )?(tự )?rút lại|không rút được",
     "own_cases": r"TV-(?!X{6})[A-HJ-NP-Z2-9]{6}[^\n]*(đã|đang|chờ)",  # a code with its status
     "invalid_code": r"không hợp lệ|không đúng|không tìm thấy",
     "khmer": r"[\u1780-\u17ff]",
