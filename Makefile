@@ -18,3 +18,13 @@ bench: setup
 .PHONY: nlu-report
 nlu-report: setup
 	@.venv-nlu/bin/python -m nlu evaluate
+
+# Backups (README, "Backups"): a consistent snapshot of the embedded database and var/media/ into
+# var/backups/; restore into the stopped app after checking the archive.
+.PHONY: backup restore
+backup:
+	@.venv/bin/python -m bot.backup create
+
+restore:
+	@test -n "$(FILE)" || { echo "usage: make restore FILE=var/backups/tongdai1022-....tar.gz" >&2; exit 2; }
+	@.venv/bin/python -m bot.backup restore "$(FILE)"

@@ -51,7 +51,7 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     @app.get("/metrics")
     def metrics_page():
-        return metrics.exposition(repository), 200, {"Content-Type": metrics.CONTENT_TYPE}
+        return metrics.exposition(repository, settings.backup_dir), 200, {"Content-Type": metrics.CONTENT_TYPE}
 
     if settings.bench_bare_endpoint:
         _add_bench_baseline(app, repository)

@@ -26,6 +26,17 @@ def _proxy_hops(value: str) -> int:
     return max(0, int(value))
 
 
+def _time_of_day(value: str) -> str | None:
+    """BACKUP_AT: "HH:MM" or "HH:MM:SS" (Vietnam time), or "off"."""
+    if value.lower() in ("off", "no", "none", "0"):
+        return None
+    parts = value.split(":")
+    if not 2 <= len(parts) <= 3 or not all(p.isdigit() for p in parts) or int(parts[0]) > 23 \
+            or any(int(p) > 59 for p in parts[1:]):
+        raise ValueError(f"BACKUP_AT must be HH:MM (Vietnam time) or off, not {value!r}")
+    return value
+
+
 @dataclass(frozen=True)
 class Settings:
     var_dir: Path
@@ -59,6 +70,9 @@ class Settings:
     web_chat_ip_per_minute: int = 60  # web-chat messages from one address; a family shares one, a script floods
     trust_proxy: int = 0        # reverse proxies in front of the app; their X-Forwarded-For names the citizen
     web_processes: int = 1      # 1: waitress in one process; more: gunicorn with that many processes
+    backup_dir: Path | None = None  # unset: VAR_DIR/backups
+    backup_keep: int = 14       # the newest this many backups are kept, older ones deleted
+    backup_at: str | None = "02:30"  # when `make run` takes the nightly backup, Vietnam time; None: never
 
     @classmethod
     def from_env(cls, env: dict | None = None) -> "Settings":
@@ -103,6 +117,9 @@ class Settings:
             web_database_timeout_ms=int(get("WEB_DATABASE_TIMEOUT_MS", "1000")),
             bench_bare_endpoint=get("BENCH_BARE_ENDPOINT") == "1",
             web_processes=max(1, int(get("WEB_PROCESSES", "1"))),
+            backup_dir=Path(get("BACKUP_DIR", str(var_dir / "backups"))),
+            backup_keep=max(1, int(get("BACKUP_KEEP", "14"))),
+            backup_at=_time_of_day(get("BACKUP_AT", "02:30")),
         )
 
     @property

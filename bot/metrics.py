@@ -13,6 +13,8 @@ from prometheus_client import (CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry,
                                generate_latest, multiprocess)
 from prometheus_client.core import GaugeMetricFamily
 
+from bot.backup import newest
+
 WEBHOOK_EVENTS = Counter("tongdai_webhook_events_total",
                          "Webhook requests and messages by channel and outcome", ["channel", "outcome"])
 MESSAGES_PROCESSED = Counter("tongdai_messages_processed_total",
@@ -41,7 +43,21 @@ class QueueCollector:
         yield handoffs
 
 
-def exposition(repository) -> bytes:
+class BackupCollector:
+    """The newest archive in BACKUP_DIR, so that a nightly backup that silently stopped is noticed
+    (alert when it is older than a day and a bit)."""
+
+    def __init__(self, folder):
+        self.folder = folder
+
+    def collect(self):
+        archive = newest(self.folder)
+        yield GaugeMetricFamily("tongdai_backup_last_timestamp_seconds",
+                                "When the newest backup in BACKUP_DIR was written (0: none)",
+                                value=archive.stat().st_mtime if archive else 0)
+
+
+def exposition(repository, backup_dir=None) -> bytes:
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         counted = CollectorRegistry()
         multiprocess.MultiProcessCollector(counted)
@@ -49,4 +65,6 @@ def exposition(repository) -> bytes:
         counted = REGISTRY
     queue = CollectorRegistry()
     queue.register(QueueCollector(repository))
+    if backup_dir is not None:
+        queue.register(BackupCollector(backup_dir))
     return generate_latest(counted) + generate_latest(queue)

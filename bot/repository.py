@@ -17,6 +17,7 @@ from datetime import datetime, timezone
 from pymongo import ASCENDING, DESCENDING, MongoClient, ReturnDocument
 from pymongo.errors import DuplicateKeyError, PyMongoError
 
+from bot import migrations
 from bot.conversation import CaseView, Conversation
 from bot.forms import Form
 from bot.messages import InboundMessage, Receipt, StaffMessage
@@ -145,10 +146,13 @@ class Repository:
         return next(collection.aggregate([{"$match": query}, {"$count": "n"}]), {"n": 0})["n"]
 
     def wait_until_ready(self, deadline_seconds: float) -> None:
-        """At start-up the database may still be starting (make run starts everything at once)."""
+        """At start-up the database may still be starting. Brings its schema up to date first
+        (bot/migrations: a migration may have to fix documents before an index can be made);
+        raises SchemaTooNew when the database was written by newer code."""
         deadline = time.monotonic() + deadline_seconds
         while True:
             try:
+                migrations.upgrade(self.db)
                 self.ensure_indexes()
                 return
             except PyMongoError as exc:

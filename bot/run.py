@@ -1,22 +1,28 @@
-"""`make run`: start the database (embedded, unless MONGODB_URI is set), the NLU server
-(unless NLU_URL is set), the web app (waitress, or gunicorn when WEB_PROCESSES > 1) and
-WORKERS workers; Ctrl-C stops them all.
+"""`make run`: start the database (embedded, unless MONGODB_URI is set), bring its schema up to
+date, then start the NLU server (unless NLU_URL is set), the web app (waitress, or gunicorn when
+WEB_PROCESSES > 1), WORKERS workers and the nightly backup; restart any of them that dies
+(bot/supervisor.py); Ctrl-C stops them all.
 
-honcho runs each service in its own process group and, on Ctrl-C or when any service exits,
-stops every one of them: nothing of ours outlives the command."""
+The same commands serve the systemd units of deploy/: `python -m bot.run --prepare` does what
+happens between the database and the other services (schema, metrics folder, secret key), and
+`python -m bot.run --service NAME` becomes one service's process."""
 from __future__ import annotations
 
+import argparse
 import os
 import shlex
 import shutil
 import sys
 
-from honcho.manager import Manager
-
 from bot.config import REPO_ROOT, Settings, load_env_file
+from bot.migrations import SchemaTooNew
+from bot.repository import DatabaseUnavailable, Repository
+from bot.supervisor import REFUSED, Supervisor
 
 APP_PYTHON = REPO_ROOT / ".venv" / "bin" / "python"
 NLU_PYTHON = REPO_ROOT / ".venv-nlu" / "bin" / "python"
+BEFORE_SCHEMA = ("database", "nlu")  # started before the schema is checked (the NLU model loads meanwhile)
+DATABASE_DEADLINE = 120.0
 
 
 def services(settings: Settings) -> list[tuple[str, str]]:
@@ -31,6 +37,8 @@ def services(settings: Settings) -> list[tuple[str, str]]:
     found.append(("web", web_command(settings)))
     for n in range(1, settings.workers + 1):
         found.append((f"worker{n}" if settings.workers > 1 else "worker", f"exec {APP_PYTHON} -m bot.worker"))
+    if settings.backup_at:
+        found.append(("backup", f"exec {APP_PYTHON} -m bot.scheduler"))
     return found
 
 
@@ -46,24 +54,84 @@ def _bind_address(settings: Settings) -> str:
     return f"[{settings.host}]:{settings.port}" if ":" in settings.host else f"{settings.host}:{settings.port}"
 
 
-def main() -> None:
-    load_env_file()
-    settings = Settings.from_env()
-    settings.secret_key()  # generate it once here, not in two services at the same time
-    # The web process reports the worker's counters too (prometheus-client's multiprocess mode);
-    # the folder is emptied at each start, as that mode requires.
+def environment(settings: Settings) -> dict:
+    """What every service is started with."""
+    return dict(os.environ, MONGODB_URI=settings.database_uri, NLU_URL=settings.nlu_base_url,
+                PYTHONUNBUFFERED="1", PROMETHEUS_MULTIPROC_DIR=str(settings.var_dir / "metrics"))
+
+
+def prepare(settings: Settings) -> None:
+    """Between the database and the other services: generate the secret key once (not in two
+    services at the same time), wait for the database and migrate it (raises SchemaTooNew),
+    empty the metrics folder (prometheus-client's multiprocess mode requires it at each start:
+    the web process reports the workers' counters too)."""
+    settings.secret_key()
+    repository = Repository(settings.database_uri)
+    try:
+        repository.wait_until_ready(DATABASE_DEADLINE)
+    finally:
+        repository.close()
     metrics_dir = settings.var_dir / "metrics"
     shutil.rmtree(metrics_dir, ignore_errors=True)
     metrics_dir.mkdir(parents=True)
-    env = dict(os.environ, MONGODB_URI=settings.database_uri, NLU_URL=settings.nlu_base_url,
-               PYTHONUNBUFFERED="1", PROMETHEUS_MULTIPROC_DIR=str(metrics_dir))
-    manager = Manager()
-    for name, command in services(settings):
-        manager.add_process(name, command, env=env, cwd=str(REPO_ROOT))
+
+
+def refuse(reason: Exception) -> None:
+    print(f"Tổng đài 1022 cannot start: {reason}", file=sys.stderr, flush=True)
+
+
+def supervise(settings: Settings) -> int:
+    supervisor = Supervisor(environment(settings), str(REPO_ROOT))
+    supervisor.handle_signals()
+    every = services(settings)
+    for name, command in every:
+        if name in BEFORE_SCHEMA:
+            supervisor.start(name, command)
+    try:
+        supervisor.run_while(lambda: prepare(settings))
+    except (SchemaTooNew, DatabaseUnavailable) as exc:
+        refuse(exc)
+        supervisor.stop()
+        return REFUSED if isinstance(exc, SchemaTooNew) else 1
+    if supervisor.stopping.is_set():
+        supervisor.stop()
+        return 0
+    for name, command in every:
+        if name not in BEFORE_SCHEMA:
+            supervisor.start(name, command)
     print(f"Tổng đài 1022 starting at http://{settings.host}:{settings.port}/ "
           "(Ctrl-C stops everything)", flush=True)
-    manager.loop()
-    sys.exit(manager.returncode)
+    return supervisor.run_forever()
+
+
+def become(settings: Settings, name: str) -> None:
+    """Replace this process with one service (systemd runs each service as its own unit)."""
+    commands = {n.rstrip("0123456789") if n.startswith("worker") else n: c for n, c in services(settings)}
+    if name not in commands:
+        raise SystemExit(f"no service {name!r} with these settings; there are: {', '.join(commands)}")
+    (settings.var_dir / "metrics").mkdir(parents=True, exist_ok=True)
+    os.chdir(REPO_ROOT)
+    os.execve("/bin/sh", ["/bin/sh", "-c", commands[name]], environment(settings))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bot.run", description=__doc__.split("\n\n")[0])
+    one = parser.add_mutually_exclusive_group()
+    one.add_argument("--prepare", action="store_true", help="migrate the database and exit")
+    one.add_argument("--service", metavar="NAME", help="run one service in this process")
+    args = parser.parse_args()
+    load_env_file()
+    settings = Settings.from_env()
+    if args.service:
+        become(settings, args.service)
+    if args.prepare:
+        try:
+            prepare(settings)
+        except (SchemaTooNew, DatabaseUnavailable) as exc:
+            refuse(exc)
+            sys.exit(REFUSED if isinstance(exc, SchemaTooNew) else 1)
+        return
+    sys.exit(supervise(settings))
 
 
 if __name__ == "__main__":

@@ -1,11 +1,16 @@
 """The web process: serves `create_app()` with waitress (multi-threaded, production-grade)."""
 from __future__ import annotations
 
+import logging
+import sys
+
 from waitress import serve
 
 from bot import logs
 from bot.app import MAX_BODY_BYTES, create_app
 from bot.config import Settings, load_env_file
+from bot.migrations import SchemaTooNew
+from bot.supervisor import REFUSED
 
 # waitress reads a whole request body before the app sees it: it must refuse an oversized one
 # itself (413 as soon as a Content-Length or a chunked stream passes the limit), not buffer 1 GB.
@@ -16,7 +21,11 @@ def main() -> None:
     load_env_file()
     logs.setup("web")
     settings = Settings.from_env()
-    app = create_app(settings)
+    try:
+        app = create_app(settings)
+    except SchemaTooNew as exc:
+        logging.getLogger("tongdai.web").error("not starting: %s", exc)
+        sys.exit(REFUSED)
     print(f"Tổng đài 1022 is ready: http://{settings.host}:{settings.port}/", flush=True)
     serve(app, host=settings.host, port=settings.port, **SERVER_OPTIONS)
 

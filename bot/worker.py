@@ -8,6 +8,7 @@ import logging
 import os
 import signal
 import socket
+import sys
 import threading
 import time
 from typing import Mapping
@@ -16,8 +17,10 @@ from bot import logs, metrics, redact
 from bot.channels import Channel
 from bot.config import Settings, load_env_file
 from bot.media import MediaStore
+from bot.migrations import SchemaTooNew
 from bot.pipeline import Pipeline, RetryLater
 from bot.repository import Repository
+from bot.supervisor import REFUSED
 from nlu.client import NluClient, NluUnavailable
 
 log = logging.getLogger("tongdai.worker")
@@ -126,7 +129,11 @@ def main() -> None:
     settings = Settings.from_env()
     redact.install_for(settings)
     repository = Repository(settings.database_uri)
-    repository.wait_until_ready(60)
+    try:
+        repository.wait_until_ready(60)
+    except SchemaTooNew as exc:
+        log.error("not starting: %s", exc)
+        sys.exit(REFUSED)
     worker = Worker(repository, build_pipeline(settings, repository, build_channels(settings, repository)),
                     lease_seconds=settings.worker_lease_seconds)
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -63,22 +63,28 @@ install_venv() {  # install_venv DIR PYTHON REQUIREMENTS WHAT
   say "$what: installed in $((SECONDS - started)) s"
 }
 
-ensure_chromium() {
+ensure_test_tools() {
   # The browser tests drive Debian's Chromium: Playwright's own browser download is not possible
-  # on machines without general internet access.
-  if command -v chromium >/dev/null 2>&1; then
-    say "Chromium for the browser tests: present"
+  # on machines without general internet access. nginx and logrotate check the files of deploy/.
+  local missing=()
+  command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+  command -v nginx >/dev/null 2>&1 || missing+=(nginx-light)
+  command -v logrotate >/dev/null 2>&1 || missing+=(logrotate)
+  if [ ${#missing[@]} = 0 ]; then
+    say "Chromium, nginx and logrotate for the tests: present"
   elif [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-    say "Chromium for the browser tests: installing with apt-get (about 30 s)..."
+    say "For the tests: installing ${missing[*]} with apt-get (about 30 s)..."
     apt-get update -qq >/dev/null
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
-  else
-    say "Chromium not found: the browser tests need it. Install it: sudo apt-get install chromium" >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+  elif [[ " ${missing[*]} " == *" chromium "* ]]; then
+    say "Chromium not found: the browser tests need it. Install it: sudo apt-get install chromium ${missing[*]/chromium/}" >&2
     exit 1
+  else
+    say "${missing[*]} not found: tests/test_deploy.py skips what needs them (sudo apt-get install ${missing[*]})" >&2
   fi
 }
 
-if [ "${1:-}" = "--with-browser" ]; then ensure_chromium; fi
+if [ "${1:-}" = "--with-browser" ]; then ensure_test_tools; fi
 install_venv .venv "$(find_app_python)" requirements.txt "app environment"
 install_venv .venv-nlu "$(find_nlu_python)" nlu/requirements.txt "NLU environment (Rasa 3.6, TensorFlow)"
 .venv-nlu/bin/python -m nlu train

@@ -33,7 +33,7 @@ def test_web_processes_setting_picks_the_server(tmp_path):
 
 
 def _json_lines(output: list[str]) -> list[dict]:
-    """honcho prefixes each line with the time and the service name: `12:00:00 web.1 | {...}`."""
+    """The supervisor prefixes each line with the time and the service name: `12:00:00 web | {...}`."""
     lines = []
     for line in list(output):
         service, _, rest = line.partition(" | ")
