@@ -1,5 +1,13 @@
-"""Small assertions shared by the tests."""
+"""Small assertions shared by the tests, and the citizen who talks to the bot through the signed webhooks."""
 from __future__ import annotations
+
+import itertools
+import time
+from dataclasses import dataclass
+
+from tests.conftest import load_fixture, post_facebook, post_zalo
+
+message_numbers = itertools.count(1)
 
 
 def database_contents(repository) -> dict[str, int]:
@@ -16,3 +24,57 @@ def the_inbound(repository) -> dict:
     """The one inbound message stored (fails when there is none or more than one)."""
     [message] = inbound(repository)
     return message
+
+
+@dataclass
+class Citizen:
+    """One person writing to the OA (Zalo) or the Page (Messenger)."""
+    platform: str
+    user_id: str
+    client: object
+    worker: object
+    fake: object
+
+    def says(self, text: str, payload: str | None = None) -> list[str]:
+        """Send a line through the signed webhook, let the worker handle it, and return what the
+        bot answered this person (nothing, while people hold the chat)."""
+        before = len(self.fake.texts_to(self.user_id))
+        assert self._post(self._message(text, payload)).status_code == 200
+        self.worker.drain()
+        return self.fake.texts_to(self.user_id)[before:]
+
+    def is_answered_by_staff(self, text: str) -> None:
+        """A person answers from the platform's own inbox (Zalo's OA chat tool, Meta's Page inbox)."""
+        if self.platform == "zalo":
+            event = load_fixture("zalo", "oa_send_text__by_staff")
+            event["recipient"]["id"] = self.user_id
+            event["message"].update(text=text, msg_id=f"staff-{next(message_numbers)}")
+            event["timestamp"] = str(int(time.time() * 1000))
+        else:
+            event = load_fixture("facebook", "messages__echo_from_page_inbox")
+            echo = event["entry"][0]["messaging"][0]
+            echo["recipient"]["id"] = self.user_id
+            echo["message"].update(text=text, mid=f"m_staff_{next(message_numbers)}")
+        assert self._post(event).status_code == 200
+        self.worker.drain()
+
+    def _message(self, text: str, payload: str | None) -> dict:
+        number = next(message_numbers)
+        if self.platform == "zalo":  # Zalo has no quick replies: citizens type
+            assert payload is None
+            event = load_fixture("zalo", "user_send_text")
+            event["sender"]["id"] = self.user_id
+            event["message"].update(text=text, msg_id=f"zmsg-{number}")
+            event["timestamp"] = str(int(time.time() * 1000))
+            return event
+        event = load_fixture("facebook", "messages")
+        messaging = event["entry"][0]["messaging"][0]
+        messaging["sender"]["id"] = self.user_id
+        messaging["timestamp"] = int(time.time() * 1000)
+        messaging["message"].update(text=text, mid=f"m_{number}")
+        if payload:
+            messaging["message"]["quick_reply"] = {"payload": payload}
+        return event
+
+    def _post(self, event: dict):
+        return (post_zalo if self.platform == "zalo" else post_facebook)(self.client, event)
