@@ -47,6 +47,9 @@ _SERVICE_WORDS = re.compile(
     r"\b(?:phan anh|to giac|vi pham|tu tap|nhau|dam|khong deo|ho tro|tro cap|goi|mat viec|that nghiep|ngheo|gop y|"
     r"kien nghi|de xuat|nen|benh|sot|ho|dau|tiem|vac xin|vaccine|xet nghiem|test|cach ly|f0|f1|thuoc|ho so|"
     r"chot|phong toa|cong an|ubnd|xa|ap|khom|huyen)\b")
+# Chatter a hotline hears every evening: never a request, whatever its length.
+_OFF_TOPIC = re.compile(r"\b(?:xo so|ve so|so de|lo de|bong da|da banh|world cup|thoi tiet|du bao|troi (?:mua|nang)|"
+                        r"nguoi yeu|ban dat|ban nha|vay tien|tien ao|game|phim|ca si|tu vi|boi toan)\b")
 _HEALTH_TOPICS = (("testing", re.compile(r"\b(?:xet nghiem|test|pcr|que thu)\b")),
                   ("vaccine", re.compile(r"\b(?:tiem|vac xin|vaccine|vacxin|mui)\b")),
                   ("home_care", re.compile(r"\b(?:f0|cach ly|tai nha|duong tinh|sot|ho|dau hong|mat vi)\b")))
@@ -224,7 +227,7 @@ def _while_people_hold(c: Conversation, turn: Turn, memo: _Memo) -> Outcome:
             return _out(replace(c, last_ack_ts=turn.now), texts.emergency_line_failed(memo.understand.health_line(district)),
                         effects=(append,), handoff="urgent_health")
         if turn.now - c.last_ack_ts >= URGENT_ACK_SECONDS:
-            return _out(replace(c, last_ack_ts=turn.now), texts.URGENT_ACK, effects=(append,), handoff="urgent_health")
+            return _out(replace(c, last_ack_ts=turn.now), texts.urgent_ack(turn.in_working_hours), effects=(append,), handoff="urgent_health")
         return _out(c, effects=(append,), handoff="urgent_health")
     if c.urgent_case:  # a person holds it: what the citizen adds still goes on the urgent case
         return _out(c, effects=(AppendToCase(turn.text, source=c.urgent_case),), held_by_staff=True)
@@ -360,8 +363,8 @@ def _which_field(c: Conversation, form: Form, turn: Turn, memo: _Memo, **facts) 
     answer = cues.summary_answer(turn.text, memo.parse)
     if answer == cues.CANCEL:
         return _out(replace(c, form=None), texts.FORM_CANCELLED, **facts)
-    if answer == cues.YES:
-        return _ask_next(c, form, **facts)  # back to the summary: it is filed only from there
+    if answer == cues.YES and forms.complete(form):  # "sai rồi" … "à không, đúng rồi gửi đi"
+        return _file(c, form, turn)
     return _out(replace(c, form=form), Reply(texts.ASK_WHICH_FIELD, forms.fix_choices(form)), **facts)
 
 
@@ -393,8 +396,13 @@ def _switch(c: Conversation, form: Form, turn: Turn, memo: _Memo) -> Outcome | N
         an_answer = form.asking != "description" and forms.answer(form, turn.text, parse) is not None
     if form.asking != "description" and (len(plain_text(turn.text).split()) < 4 or an_answer and not _says_switch(turn.text)):
         return None
-    if parse.intent == "health_advice":
+    if parse.intent == "health_advice" and form.asking == "description":
         return _health(replace(c, form=None), turn, memo)
+    if parse.intent == "health_advice":  # a symptom mid-form: guidance and its case, then the same question
+        health = _health(replace(c, form=form), turn, memo)
+        asked = form.field(form.asking)
+        again = Reply(asked.question) if asked else Reply(forms.summary(form), forms.CONFIRM_CHOICES)
+        return replace(health, replies=(*health.replies, again))
     return _ask_next(c, forms.start(parse.intent, turn.text, parse, turn.now, carried=form),
                      switched_to=parse.intent)
 
@@ -408,6 +416,9 @@ def _at_summary(c: Conversation, form: Form, turn: Turn, memo: _Memo) -> Outcome
     answer = cues.summary_answer(turn.text, parse)
     if answer == cues.YES:
         return _file(c, form, turn)
+    if cues.declines(turn.text, parse) and forms.mentions(turn.text, "phone"):  # "hổng cần số đâu"
+        state = _ask_next(c, forms.declined(form, "phone") if "phone" not in form.values else form)
+        return replace(state, replies=(Reply(texts.DECLINE_OK), *state.replies))
     if answer == cues.CANCEL:
         return _out(replace(c, form=None), texts.FORM_CANCELLED)
     if answer == cues.EDIT:
@@ -420,9 +431,6 @@ def _at_summary(c: Conversation, form: Form, turn: Turn, memo: _Memo) -> Outcome
     added = forms.fill_from_entities(form, turn.text, parse)
     if added.values != form.values:  # e.g. a phone number added at the summary
         return _ask_next(c, added)
-    if answer == cues.UNCLEAR and cues.declines(turn.text, parse):  # "không để số đâu": the offered phone
-        state = _ask_next(c, forms.declined(form, "phone") if "phone" not in form.values else form)
-        return replace(state, replies=(Reply(texts.DECLINE_OK), *state.replies))
     if answer == cues.NO:
         return _out(replace(c, form=replace(form, asking=forms.ASKING_FIX)),
                     Reply(texts.NOT_SENT_NO, forms.fix_choices(form) + forms.CONFIRM_CHOICES[2:]), summary_answer=answer)
@@ -469,8 +477,9 @@ def _free(c: Conversation, turn: Turn, memo: _Memo) -> Outcome:
     if confident and parse.intent == "health_advice" or _speaks_of_symptoms(text) and (
             not confident or parse.intent not in SERVICES + ("ask_human", "rule_question", "check_status")):
         return _health(c, turn, memo)
-    if confident and parse.intent in forms.FORMS:
-        return _ask_next(c, forms.start(parse.intent, text, parse, turn.now), **facts)
+    service = parse.intent if confident and parse.intent in forms.FORMS else None if confident else _opener(text)
+    if service:
+        return _ask_next(c, forms.start(service, text, parse, turn.now), **facts)
     if confident and parse.intent == "rule_question" or not confident and cues.asks_about_a_rule(text):
         return _hand_off(c, turn, "question", memo.understand)
     if confident and parse.intent in ("affirm", "deny", "greet") and cues.is_question(text):
@@ -480,13 +489,25 @@ def _free(c: Conversation, turn: Turn, memo: _Memo) -> Outcome:
         return _out(replace(c, not_understood=0), Reply(texts.SMALL_TALK[parse.intent], choices), **facts)
     if confident and parse.intent in ("out_of_scope", "insult"):
         return _off_topic(c, parse.intent, **facts)
-    if not _SERVICE_WORDS.search(plain_text(text)) and len(plain_text(text).split()) < 6:
+    if _OFF_TOPIC.search(plain_text(text)) or not _SERVICE_WORDS.search(plain_text(text)) \
+            and len(plain_text(text).split()) < 6:
         return _off_topic(c, "nlu_fallback", **facts)  # chatter the model did not know: not a request
     streak = c.not_understood + 1
     if streak >= NOT_UNDERSTOOD_TURNS:
         return _hand_off(c, turn, "not_understood", memo.understand)
     return _out(replace(c, not_understood=streak), Reply(texts.NOT_UNDERSTOOD, texts.SERVICE_CHOICES),
                 not_understood=streak, **facts)
+
+
+_OPENERS = (("report", re.compile(r"^(?:cho (?:em|tui|toi|minh|con) )?(?:phan anh|to giac|bao cao vi pham)\b")),
+            ("suggestion", re.compile(r"^(?:cho (?:em|tui|toi|minh|con) )?(?:gop y|kien nghi|de xuat)\b")),
+            ("welfare", re.compile(r"\b(?:xin|can|de nghi|mong)(?: \w+){0,2} (?:ho tro|tro cap|giup do)\b")))
+
+
+def _opener(text: str) -> str | None:
+    """A message the model cannot read that still says which service it is ("phản ánh ở ấp…")."""
+    plain = plain_text(text)
+    return next((service for service, opener in _OPENERS if opener.search(plain)), None)
 
 
 def _off_topic(c: Conversation, kind: str, **facts) -> Outcome:
@@ -515,7 +536,7 @@ def _health(c: Conversation, turn: Turn, memo: _Memo) -> Outcome:
 
 
 # Matched on the text without teencode expansion: "họng" typed "hong" is no "không".
-_SYMPTOMS = re.compile(r"\b(?:sot|ho (?:khan|dam|nhieu|hoai|lien tuc)|dau (?:hong|dau|bung|nguoi|minh|co)|rat hong|"
+_SYMPTOMS = re.compile(r"\b(?:sot|kho tho|ho (?:khan|dam|nhieu|hoai|lien tuc|it|nhe|co dam)|dau (?:hong|dau|bung|nguoi|minh|co)|rat hong|"
                        r"mat (?:vi|mui)|so mui|nghet mui|tieu chay|buon non|non oi|met moi|nhuc dau|ngua hong|"
                        r"duong tinh|test nhanh|que test|2 vach|hai vach)\b")
 

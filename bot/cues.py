@@ -104,7 +104,7 @@ def declines(text: str, parse: Parse | None) -> bool:
 
 _QUESTION = re.compile(r"\?|\bbao nhieu\b|\b(?:sao|tai sao|vi sao|de lam gi|lam gi|gi vay|gi the|the nao|nhu the nao|"
                        r"bao gio|bao lau|khi nao|o dau|cho nao|co duoc khong|duoc khong|co phai|phai khong|"
-                       r"hay khong|khong vay|ha|hong ta|chu)$|^(?:cho (?:em|tui|toi|minh|con) hoi|hoi (?:ve|thu|chut|xiu|cai)|"
+                       r"hay khong|khong vay|ha|hong ta|chu|co sao khong|sao khong)$|^(?:cho (?:em|tui|toi|minh|con) hoi|hoi (?:ve|thu|chut|xiu|cai)|"
                        r"sao|tai sao|vi sao|lam sao|the nao|co ai|ua)\b")
 
 

@@ -119,6 +119,7 @@ _NUMBER_WORDS = re.compile(r"\b(bay|tam|chin) (?:muoi |chuc )?(mot|hai|ba|bon|tu
 
 # "gọi 115 không được", "115 ko nghe máy", "115 bận hoài": the emergency line did not help.
 _LINE_FAILED = re.compile(r"\b115\b.{0,30}(?:khong|hong|chua|ban|ko)\b.{0,15}(?:nghe|bat|duoc|toi|lien lac|ai)"
+                          r"|\b(?:khong|chua) (?:goi|lien lac|ket noi) (?:duoc |noi )?(?:\w+ ){0,2}115\b"
                           r"|\b(?:goi|call)\b.{0,10}\b115\b.{0,20}(?:khong|hong|chua|ban)"
                           r"|\b115\b.{0,10}\b(?:ban|tut tut|may ban)")
 _TELEX_WORD = re.compile(r"\b([a-z]*(?:[aeiouy][a-z]*)?)([sfrxj])\b")

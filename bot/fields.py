@@ -62,7 +62,14 @@ def place(text: str, parse: Parse) -> str | None:
         return _AT.sub("", text.strip())
     if cues.declines(text, parse):
         return DECLINED
-    if _chat(text, parse) or cues.is_question(text) or _entity(parse, "phone", "time", "case_code"):
+    return None
+
+
+def free_place(text: str, parse: Parse) -> str | None:
+    """Asked again, a place the NLU does not know ("Giồng Lớn") is taken as the citizen wrote it."""
+    plain = plain_text(text)
+    if _chat(text, parse) or cues.is_question(text) or _entity(parse, "phone", "time", "case_code") \
+            or re.search(r"\b(?:dau cung|cho nao cung|khong biet|dau do)\b", plain):
         return None
     return _AT.sub("", text.strip()) if len(plain.split()) >= 2 else None
 
@@ -126,3 +133,43 @@ def request(text: str, parse: Parse) -> str | None:
 
 CHECKS: dict[str, Callable[[str, Parse], str | None]] = {
     "description": description, "place": place, "time": time, "phone": phone, "name": name, "request": request}
+
+
+# ---- details named inside a long first message, where the NLU's entities miss them ---------------
+
+_NOT_A_NAME = set("o tai sdt so nam tuoi sinh xin bi nha dang hien thuong la lam song que ngu tru hong khong "
+                  "ko mat benh ma vi de nhan".split())
+_NAME_INTRO = re.compile(r"(?:^|[\s,.;:(])(?:(?:tôi|toi|em|e|tui|mình|minh|con|cháu|chau|bà|ba|ông|ong|mẹ|me|má|ma|"
+                         r"bố|bo|cha|chồng|chong|vợ|vo|ngoại|ngoai|nội|noi|cô|co|chú|chu|dì|di|họ|ho)\s+)?"
+                         r"(?:tên|ten)\s*(?:là|la)?\s*[:\-]?\s*([^,.;:\n\d()]+)", re.IGNORECASE)
+_ASKED_FOR = re.compile(r"\b(?:xin|can|mong|de nghi|nho)(?: \w+){0,3}? (?:ho tro|giup do|tro giup|cap)(?: them)? "
+                        r"((?:\w+)(?: \w+){0,6})")
+_REQUEST_ENDS = re.compile(r"\b(?:so dien thoai|sdt|so|vi|de|o|tai|nha|cho|lien he|goi|cam on|dia chi)\b")
+_NO_PARSE = Parse("nlu_fallback", 0.0, [])
+
+
+def name_mentioned(text: str) -> str | None:
+    """"E ten Kim Thi Sa Ry, o ap…", "bà tên Nguyễn Thị Tám 81 tuổi": the name after "tên"."""
+    for match in _NAME_INTRO.finditer(text):
+        kept = []
+        for word in match.group(1).split():
+            if word.islower() and strip_diacritics(word) in _NOT_A_NAME:
+                break
+            kept.append(word)
+        found = name(" ".join(kept[:5]), _NO_PARSE) if kept else None
+        if found:
+            return found
+    return None
+
+
+def request_mentioned(text: str) -> str | None:
+    """"xin nhà nước hỗ trợ gạo ăn, sdt…": what is asked for, in the citizen's words."""
+    typed = normalize(text)
+    plain = strip_diacritics(typed)  # one letter for one letter: positions agree
+    for match in _ASKED_FOR.finditer(plain):
+        start, end = match.span(1)
+        stop = _REQUEST_ENDS.search(plain, start, end)
+        words = typed[start:stop.start() if stop else end].strip()
+        if words and request(words, _NO_PARSE) not in (None, DECLINED):
+            return words
+    return None

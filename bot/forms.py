@@ -11,7 +11,7 @@ from dataclasses import dataclass, field, replace
 from typing import Mapping
 
 from bot import texts
-from bot.fields import CHECKS, DECLINED
+from bot.fields import CHECKS, DECLINED, free_place, name_mentioned, request_mentioned
 from bot.plain import plain_text
 from nlu.client import Parse
 
@@ -21,7 +21,8 @@ ASKING_CONFIRM, ASKING_FIX = "confirm", "fix"
 # A first message made only of these words says what the citizen wants, not what happened:
 # it is no description ("tôi muốn phản ánh", "xin hỗ trợ", "cho em hỏi về sức khỏe").
 REQUEST_WORDS = set("cho toi em minh tui chau con muon can xin duoc co phan anh to giac bao gop y kien nghi de "
-                    "ho tro giup do tu van hoi ve suc khoe a voi nhe oi tong dai 1022 ad anh chi oi dang ky".split())
+                    "ho tro giup do tu van hoi ve suc khoe a voi nhe oi tong dai 1022 ad anh chi oi dang ky cai chut "
+                    "xiu ti di ne ha viec nay".split())
 
 
 @dataclass(frozen=True)
@@ -102,9 +103,13 @@ def start(category: str, text: str | None, parse: Parse | None, now: float, carr
         names = {f.name for f in form.fields}
         form = replace(form, values={k: v for k, v in carried.values.items() if k in PORTABLE and k in names},
                        district=carried.district, commune=carried.commune, media=carried.media)
-    if text and not is_bare_request(text):
+    if text and not is_bare_request(text) and says_what_happened(text, parse):
         form = with_value(form, "description", text.strip())
-    return fill_from_entities(form, text or "", parse) if parse else form
+    form = fill_from_entities(form, text or "", parse) if parse else form
+    for name, mentioned in (("name", name_mentioned), ("request", request_mentioned)):
+        if text and form.field(name) and name not in form.values and (found := mentioned(text)):
+            form = with_value(form, name, found)
+    return form
 
 
 def with_value(form: Form, name: str, value: str) -> Form:
@@ -184,6 +189,8 @@ def answer(form: Form, text: str, parse: Parse) -> tuple[Form, str] | None:
     if asked is None:
         return None
     value = CHECKS[asked.name](text, parse)
+    if value is None and asked.name == "place" and form.retries:  # a hamlet the NLU does not know
+        value = free_place(text, parse)
     if value is None:
         return None
     if value == DECLINED:
@@ -191,8 +198,6 @@ def answer(form: Form, text: str, parse: Parse) -> tuple[Form, str] | None:
     return fill_from_entities(with_value(form, asked.name, value), text, parse), "value"
 
 
-_MENTIONS = {"phone": re.compile(r"\b(?:so dien thoai|dien thoai|so dt|sdt|so|sim|zalo)\b"),
-             "time": re.compile(r"\b(?:gio|ngay|luc nao|khi nao|may gio)\b")}
 
 
 def other_details(form: Form, text: str, parse: Parse) -> tuple[Form, list[str]]:
@@ -202,8 +207,8 @@ def other_details(form: Form, text: str, parse: Parse) -> tuple[Form, list[str]]
     for f in form.fields:
         if f.name in (form.asking, "description"):
             continue
-        if f.declinable and f.name not in form.values and f.name in _MENTIONS \
-                and _MENTIONS[f.name].search(plain_text(text)) and CHECKS[f.name](text, parse) == DECLINED:
+        if f.declinable and f.name not in form.values and f.name in ("phone", "time") \
+                and mentions(text, f.name) and CHECKS[f.name](text, parse) == DECLINED:
             form, _ = declined(form, f.name), noted.append(f.label)
             continue
         if f.entities and any(e["entity"] in f.entities for e in parse.entities):
@@ -224,6 +229,15 @@ def ask_again(form: Form, name: str) -> tuple[Form, str]:
     return form, f.question
 
 
+# How citizens name each detail when they want to correct it ("sửa địa chỉ", "sai số điện thoại").
+_FIELD_WORDS = {"description": r"noi dung|mo ta|hoan canh|gop y|su viec",
+                "place": r"dia chi|dia diem|noi|cho|o dau|ap|xa|huyen",
+                "time": r"thoi gian|gio|ngay|luc nao|khi nao",
+                "phone": r"so dien thoai|dien thoai|so dt|sdt|so",
+                "name": r"ho va ten|ho ten|ten",
+                "request": r"de nghi|ho tro|can gi|xin gi"}
+
+
 def field_named(form: Form, payload: str | None, text: str) -> Field | None:
     plain = plain_text(text).removeprefix("sua").strip()
     for f in form.fields:
@@ -231,11 +245,37 @@ def field_named(form: Form, payload: str | None, text: str) -> Field | None:
         if payload == FIX + f.name or len(plain) >= 3 and (re.search(rf"\b{re.escape(plain)}\b", label)
                                                             or re.search(rf"\b{re.escape(label)}\b", plain)):
             return f
+    if len(plain.split()) <= 5:
+        return next((f for f in form.fields if mentions(plain, f.name)), None)
     return None
+
+
+def mentions(text: str, name: str) -> bool:
+    return bool(re.search(rf"\b(?:{_FIELD_WORDS[name]})\b", plain_text(text)))
+
+
+def complete(form: Form) -> bool:
+    return all(f.name in form.values or f.name in form.declined or not f.required for f in form.fields)
 
 
 def fix_choices(form: Form) -> tuple:
     return tuple((f.label[:20], FIX + f.name) for f in form.fields)
+
+
+_WHERE_AND_CONTACT = re.compile(r"\b(?:ap|khom|to|xa|phuong|thi tran|huyen|thi xa|thanh pho|tp|tx|nha so|so nha|duong)"
+                                r" (?:\d+\w*|\w+(?: \w+)?)|\b(?:o|tai|so dien thoai|dien thoai|lien he|so)\b")
+
+
+def says_what_happened(text: str, parse: Parse | None) -> bool:
+    """"phản ánh ở ấp Phú Thọ xã Hòa Lợi, sđt 0907…" names a place and a phone, not what happened."""
+    spans = sorted((e["start"], e["end"]) for e in (parse.entities if parse else []) if e.get("start") is not None)
+    kept, at = [], 0
+    for start, end in spans:
+        kept.append(text[at:start])
+        at = max(at, end)
+    rest = plain_text(" ".join(kept) + " " + text[at:])
+    words = [w for w in _WHERE_AND_CONTACT.sub(" ", rest).split() if w not in REQUEST_WORDS and not w.isdigit()]
+    return len(words) >= 2
 
 
 def is_bare_request(text: str) -> bool:

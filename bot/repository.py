@@ -259,6 +259,8 @@ class Repository:
         """Write what the turn changed, only that: a person may claim the chat meanwhile."""
         old, new = conversation_document(before), conversation_document(after)
         changed = {key: value for key, value in new.items() if old.get(key) != value}
+        if "handler" in changed:  # the console's queue reads them together
+            changed.update({key: new[key] for key in ("handler_since_ts", "handoff_reason", "handoff_priority")})
         if changed:
             self.update_conversation(after.channel, after.user_id, **changed)
 

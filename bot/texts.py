@@ -103,8 +103,12 @@ def emergency(health_line: str | None, working_hours_now: bool, hours: str, know
     return text
 
 
-URGENT_ACK = ("Tổng đài 1022 đã nhận và bổ sung vào hồ sơ khẩn. Nếu người bệnh khó thở hơn, tím tái hoặc lơ mơ, "
-              "anh/chị gọi ngay 115 hoặc đưa người bệnh đến cơ sở y tế gần nhất.")
+def urgent_ack(working_hours_now: bool) -> str:
+    """A message added to an urgent case while nobody has taken the chat yet (once a minute)."""
+    who = ("cán bộ y tế trực sẽ nhắn anh/chị tại đây" if working_hours_now
+           else "ngoài giờ trực cán bộ có thể trả lời chậm")
+    return (f"Tổng đài 1022 đã nhận và bổ sung vào hồ sơ khẩn; {who}. Nếu người bệnh khó thở hơn, tím tái hoặc "
+            "lơ mơ, anh/chị gọi ngay 115 hoặc đưa người bệnh đến cơ sở y tế gần nhất.")
 
 
 def emergency_line_failed(health_line: str | None) -> str:

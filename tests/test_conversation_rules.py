@@ -159,11 +159,11 @@ def test_after_an_emergency_every_message_is_added_to_the_case_and_acknowledged_
     chat.says("ba em khó thở, spo2 89")
     address = chat.says("ấp Chợ, xã Hòa Ân, Cầu Kè", after=10)
     assert AppendToCase("ấp Chợ, xã Hòa Ân, Cầu Kè", source="zalo:m1", district="Huyện Cầu Kè") in address.effects
-    assert text_of(address) == texts.URGENT_ACK
+    assert text_of(address) == texts.urgent_ack(True)
     quick = chat.says("nhanh giùm em", after=10)
     assert quick.replies == () and isinstance(quick.effects[0], AppendToCase)  # within the minute: no ack
     assert "115" in text_of(chat.says("115 ko nghe may", after=5))  # always answered
-    assert text_of(chat.says("sao chưa ai trả lời", after=70)) == texts.URGENT_ACK
+    assert text_of(chat.says("sao chưa ai trả lời", after=70)) == texts.urgent_ack(True)
 
 
 def test_an_emergency_while_a_normal_hand_off_waits_raises_it_to_urgent():

@@ -279,7 +279,7 @@ def test_danger_signs_get_emergency_advice_an_urgent_case_and_a_person(citizen, 
     assert (conversation["handler"], conversation["handoff_reason"], conversation["handoff_priority"]) == (
         "waiting", "urgent_health", "urgent")
     # until a person answers, the citizen hears back (once a minute), and what they add reaches the case
-    assert citizen.says("ấp Chợ, xã Tân An, huyện Càng Long") == [texts.URGENT_ACK]
+    assert citizen.says("ấp Chợ, xã Tân An, huyện Càng Long") == [texts.urgent_ack(True)]
     assert citizen.says("alo, tổng đài ơi") == []
     added = [e["note"] for e in repository.case_history(case["code"]) if e["by"] == "citizen"]
     assert added == ["ấp Chợ, xã Tân An, huyện Càng Long", "alo, tổng đài ơi"]
@@ -351,7 +351,7 @@ HANDOFFS = {  # trigger -> (reason recorded, who holds the chat)
     report_danger_signs: ("urgent_health", "waiting"),
     staff_answer_from_the_platform: (None, "staff"),
 }
-ACKNOWLEDGED_ONCE = {"ask_human": texts.handoff_ack(True, "07:00-21:00"), "urgent_health": texts.URGENT_ACK}
+ACKNOWLEDGED_ONCE = {"ask_human": texts.handoff_ack(True, "07:00-21:00"), "urgent_health": texts.urgent_ack(True)}
 
 
 @pytest.mark.parametrize("trigger", HANDOFFS, ids=lambda trigger: trigger.__name__)
