@@ -59,6 +59,14 @@ class Settings:
     web_chat_ip_per_minute: int = 60  # web-chat messages from one address; a family shares one, a script floods
     trust_proxy: int = 0        # reverse proxies in front of the app; their X-Forwarded-For names the citizen
     web_processes: int = 1      # 1: waitress in one process; more: gunicorn with that many processes
+    # E-mail for the daily overdue alert (unset host: the alert stays in the console only).
+    smtp_host: str | None = None
+    smtp_port: int = 587
+    smtp_user: str | None = None
+    smtp_password: str | None = None
+    smtp_from: str = "tongdai1022@localhost"
+    smtp_starttls: bool = True
+    overdue_alert_hour: int = 7  # Vietnam time: the daily overdue alert goes at the start of the shift
 
     @classmethod
     def from_env(cls, env: dict | None = None) -> "Settings":
@@ -103,6 +111,13 @@ class Settings:
             web_database_timeout_ms=int(get("WEB_DATABASE_TIMEOUT_MS", "1000")),
             bench_bare_endpoint=get("BENCH_BARE_ENDPOINT") == "1",
             web_processes=max(1, int(get("WEB_PROCESSES", "1"))),
+            smtp_host=get("SMTP_HOST"),
+            smtp_port=int(get("SMTP_PORT", "587")),
+            smtp_user=get("SMTP_USER"),
+            smtp_password=get("SMTP_PASSWORD"),
+            smtp_from=get("SMTP_FROM", "tongdai1022@localhost"),
+            smtp_starttls=get("SMTP_STARTTLS", "1").lower() in ("1", "true", "yes"),
+            overdue_alert_hour=int(get("OVERDUE_ALERT_HOUR", "7")),
         )
 
     @property

@@ -172,3 +172,10 @@ HEALTH_DISCLAIMER = "Đây là hướng dẫn chung, không thay cho chẩn đo�
 WEB_CHAT_TOO_MANY_FROM_ADDRESS = ("Có quá nhiều tin nhắn gửi từ cùng một địa chỉ mạng. "
                                   "Anh/chị vui lòng đợi một phút rồi gửi tiếp, hoặc gọi Tổng đài 1022.")
 WEB_CHAT_TOO_LARGE = "Nội dung gửi lên quá lớn. Anh/chị vui lòng gửi tin nhắn ngắn hơn hoặc ảnh nhỏ hơn 10 MB."
+
+# ---- a person hands the chat back (the staff console); staff may edit these before sending ------
+
+CHAT_HANDED_BACK = ("Cán bộ trực Tổng đài 1022 đã hỗ trợ xong. Trợ lý tự động của tổng đài tiếp tục trả lời "
+                    "anh/chị tại đây; cần gặp cán bộ, anh/chị nhắn \"gặp cán bộ\".")
+CHAT_CLOSED = ("Cán bộ trực Tổng đài 1022 đã kết thúc cuộc trò chuyện. Cảm ơn anh/chị đã liên hệ; "
+               "cần hỗ trợ thêm, anh/chị cứ nhắn cho tổng đài.")

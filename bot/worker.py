@@ -12,7 +12,7 @@ import threading
 import time
 from typing import Mapping
 
-from bot import logs, metrics, redact
+from bot import digest, logs, metrics, redact
 from bot.channels import Channel
 from bot.config import Settings, load_env_file
 from bot.media import MediaStore
@@ -25,6 +25,7 @@ log = logging.getLogger("tongdai.worker")
 LEASE_SECONDS = 60.0
 MAX_ERRORS = 8
 IDLE_POLL_SECONDS = 0.05  # an indexed query; keeps message -> reply latency low
+DAILY_CHECK_SECONDS = 60.0  # how often a worker asks whether the day's overdue alert is due
 
 
 def backoff(errors: int) -> float:
@@ -100,9 +101,13 @@ class Worker:
 
     def run_forever(self) -> None:
         log.info("worker %s started", self.worker_id)
+        daily_checked = 0.0
         while not self.stopping.is_set():
             try:
                 state = self.run_once()
+                if time.monotonic() - daily_checked > DAILY_CHECK_SECONDS:
+                    daily_checked = time.monotonic()
+                    digest.run_if_due(self.repository, self.pipeline.settings, time.time())
             except Exception:  # the database may be restarting: wait and try again
                 log.exception("worker loop error")
                 state = "waiting"
