@@ -728,10 +728,10 @@ class Repository:
         return list(page), total
 
     def conversations_of(self, pairs: list[tuple[str, str]]) -> list[dict]:
-        """The conversations of these (channel, user id) pairs: one citizen on several platforms."""
-        if not pairs:
-            return []
-        return list(self.conversations.find({"$or": [{"channel": c, "user_id": u} for c, u in pairs]}, {"form": 0}))
+        """The conversations of these (channel, user id) pairs: one citizen on several platforms.
+        (One indexed look-up each: an `$or` of them is a full scan on the embedded server.)"""
+        found = (self.find_conversation(channel, user_id) for channel, user_id in pairs)
+        return [conversation for conversation in found if conversation]
 
     def find_cases(self, *, category: str | None = None, status: str | None = None, district: str | None = None,
                    agency: str | None = None, created_from: float | None = None, created_to: float | None = None,
@@ -739,29 +739,36 @@ class Repository:
                    channel: str | None = None, user_id: str | None = None,
                    skip: int = 0, limit: int = 50, now: float | None = None, districts: list[str] | None = None,
                    phone_ending: str | None = None, sent_back: bool = False,
-                   phones: list[str] | None = None, statuses: list[str] | None = None) -> tuple[list[dict], int]:
+                   statuses: list[str] | None = None) -> tuple[list[dict], int]:
         """One page of cases, newest first, and how many match. `districts`: any of these names (a
-        district and its old names); `phone_ending`: the last digits of the phone; `phones`: any of
-        these full numbers."""
+        district and its old names); `phone_ending`: the last digits of the phone."""
         query = self._case_query(category=category, status=status, district=district, agency=agency,
                                  created_from=created_from, created_to=created_to, overdue=overdue, code=code,
                                  phone=phone, channel=channel, user_id=user_id, now=now, districts=districts,
-                                 phone_ending=phone_ending, sent_back=sent_back, phones=phones, statuses=statuses)
+                                 phone_ending=phone_ending, sent_back=sent_back, statuses=statuses)
         if query is None:
             return [], 0
-        total = self._count(self.cases, query)
+        total = self._count_cases(query)
         page = list(self.cases.find(query).sort("created_ts", DESCENDING).skip(max(0, skip)).limit(limit))
         return page, total
 
     def count_cases(self, **filters) -> int:
         """How many cases match `find_cases`' filters (e.g. overdue=True: the one overdue count)."""
         query = self._case_query(**filters)
-        return 0 if query is None else self._count(self.cases, query)
+        return 0 if query is None else self._count_cases(query)
+
+    def _count_cases(self, query: dict) -> int:
+        """Over several statuses, one count per status: the embedded server uses the status index
+        for an equality, not for `$in` (the overdue count: 3 ms instead of 38 ms over 10k cases)."""
+        statuses = query.get("status")
+        if isinstance(statuses, dict) and set(statuses) == {"$in"}:
+            return sum(self._count(self.cases, {**query, "status": status}) for status in statuses["$in"])
+        return self._count(self.cases, query)
 
     @staticmethod
     def _case_query(*, category=None, status=None, district=None, agency=None, created_from=None, created_to=None,
                     overdue=False, code=None, phone=None, channel=None, user_id=None, now=None, districts=None,
-                    phone_ending=None, sent_back=False, phones=None, statuses=None) -> dict | None:
+                    phone_ending=None, sent_back=False, statuses=None) -> dict | None:
         """None when nothing can match."""
         query: dict = {}
         for field, value in (("category", category), ("status", status), ("district", district),
@@ -772,13 +779,11 @@ class Repository:
         if created_from is not None or created_to is not None:
             query["created_ts"] = {**({"$gte": created_from} if created_from is not None else {}),
                                    **({"$lt": created_to} if created_to is not None else {})}
-        if districts:
-            query["district"] = {"$in": [str(d) for d in districts]}
+        if districts:  # an equality when there is one name: the embedded server indexes it
+            query["district"] = str(districts[0]) if len(districts) == 1 else {"$in": [str(d) for d in districts]}
         if phone_ending:
             # digits only (checked by the caller's pattern): safe inside a regular expression
             query["details.phone"] = {"$regex": f"{phone_ending}$"}
-        if phones is not None:
-            query["details.phone"] = {"$in": [str(p) for p in phones]}
         if sent_back:
             query["sent_back"] = "yes"
         if statuses is not None:

@@ -15,7 +15,7 @@ def citizen_panel(channel: str, user_id: str) -> dict:
     own, _ = repository().find_cases(channel=channel, user_id=user_id, limit=SHOWN)
     profile_phone = vn.normalize_phone((conversation.get("profile") or {}).get("phone"))
     numbers = ({vn.normalize_phone(_phone(c)) for c in own} | {profile_phone}) - {""}
-    linked, _ = repository().find_cases(phones=sorted(numbers), limit=SHOWN) if numbers else ([], 0)
+    linked = [case for number in sorted(numbers) for case in repository().find_cases(phone=number, limit=SHOWN)[0]]
     cases = {c["code"]: c for c in [*own, *linked]}.values()
     if current_user.role == "agency":  # another agency's case is not disclosed, even here
         cases = [c for c in cases if c.get("agency") == current_user.agency]
