@@ -111,6 +111,7 @@ def test_two_operators_contend_for_an_urgent_chat_and_an_admin_takes_it_over(liv
     an.get_by_role("button", name="Nhận xử lý").click()
     binh.get_by_role("button", name="Nhận xử lý").click()  # a second later, on a page drawn before An's claim
     expect(an.locator("#chat-state")).to_contain_text("Anh/chị đang xử lý")
+    expect(an.locator(".citizen-panel")).to_contain_text("tư vấn sức khỏe")  # the urgent case the bot filed, beside the chat
     expect(binh.get_by_role("alert").first).to_contain_text("đã có cán bộ khác nhận: Nguyễn Văn An")
     expect(binh.locator("#chat-state")).to_contain_text("Nguyễn Văn An")
     expect(binh.get_by_label("Nội dung trả lời")).to_be_disabled()
