@@ -18,7 +18,6 @@ from bot.repository import Repository
 ROLES = {"operator": "Điện thoại viên", "agency": "Cơ quan xử lý", "admin": "Quản trị viên"}
 MAX_FAILURES = 5          # wrong passwords in a row before the account locks
 LOCK_MINUTES = 15
-PHONE_ROLES = ("operator", "agency")  # who call citizens back: they see full phone numbers
 # Who sees a citizen's full phone number, per category (an admin changes it under "Bảo mật"): the
 # hotline always calls back; an agency only where it must call the citizen itself. A violation's
 # reporter was promised confidentiality, so the district committee does not see it.
@@ -48,10 +47,6 @@ class Staff(UserMixin):
     @property
     def handles_chats(self) -> bool:
         return self.role in ("operator", "admin")
-
-    @property
-    def sees_phones(self) -> bool:
-        return self.role in PHONE_ROLES
 
     @property
     def is_hotline(self) -> bool:

@@ -49,14 +49,13 @@ def staff_list():
             flash("Tên đăng nhập đã có.", "error")
     elif form.is_submitted():
         flash(errors_of(form), "error")
-    accounts, agencies = repository().list_staff(), routing().agencies
+    accounts, table = repository().list_staff(), routing()
     updates = {}
     for account in accounts:
         update = StaffUpdateForm(prefix=account["username"], role=account["role"], agency=account.get("agency") or "",
                                  active=account.get("active") == "yes", email=account.get("email") or "")
-        update.agency.choices = _agency_choices(agencies)
+        update.agency.choices = _agency_choices(table.agencies)
         updates[account["username"]] = update
-    table = routing()
     return render_template("console/staff.html", form=form, accounts=accounts, updates=updates, roles=ROLES,
                            agency_name=table.agency_name, retired=table.retired_agencies, now_ts=time.time())
 

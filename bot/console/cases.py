@@ -198,7 +198,7 @@ def case_status(code: str):
     audit("case.status", case["code"], {"status": case["status"]},
           {"status": status, "public": form.public, "note": note})
     if not form.public:
-        _tell_the_other_side(case, key, f"{texts.STATUS_NAMES[status]}" + (f". {note}" if note else ""))
+        _tell_the_other_side(case, key, texts.STATUS_NAMES[status] + (f". {note}" if note else ""))
     flash("Đã cập nhật trạng thái" + (" và thông báo cho người dân." if form.public else " (nội bộ)."), "info")
     return _back(case)
 
