@@ -91,6 +91,12 @@ class Worker:
             # from the webhook's store to now: the wait in the queue and the processing
             "latency_ms": round((time.time() - message["received_ts"]) * 1000, 1)})
 
+    def _daily_overdue_alert(self) -> None:
+        try:
+            digest.run_if_due(self.repository, self.pipeline.settings, time.time())
+        except Exception:
+            log.exception("daily overdue alert failed")
+
     def drain(self, deadline_seconds: float = 60.0) -> None:
         """Process until nothing is claimable (used by tests and batch runs)."""
         deadline = time.monotonic() + deadline_seconds
@@ -107,7 +113,8 @@ class Worker:
                 state = self.run_once()
                 if time.monotonic() - daily_checked > DAILY_CHECK_SECONDS:
                     daily_checked = time.monotonic()
-                    digest.run_if_due(self.repository, self.pipeline.settings, time.time())
+                    # In a thread: a slow mail server must not hold up citizens' messages.
+                    threading.Thread(target=self._daily_overdue_alert, daemon=True, name="daily-overdue").start()
             except Exception:  # the database may be restarting: wait and try again
                 log.exception("worker loop error")
                 state = "waiting"
