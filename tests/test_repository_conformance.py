@@ -178,6 +178,12 @@ def test_a_descending_sort_puts_documents_without_the_field_last(db):
     assert [d["u"] for d in db.conv.find().sort("last_in_ts", -1)] == ["c", "a", "b"]
 
 
+def test_distinct_lists_each_value_once(db):
+    """audit_actions: the audit log's filter offers every action recorded."""
+    db.audit.insert_many([{"action": a} for a in ("login", "case.status", "login", "chat.claim")])
+    assert sorted(db.audit.distinct("action")) == ["case.status", "chat.claim", "login"]
+
+
 def test_find_one_and_update_with_alternatives_takes_the_chat_once_and_returns_it_before(db):
     """take_chat: waiting, held on the platform, or (for an admin) held by someone else."""
     db.conv.insert_many([{"u": "w", "handler": "waiting", "staff_owner": None},
