@@ -21,7 +21,7 @@ from bot.repository import Repository, new_case_code
 from bot.routing import RoutingTable
 from tests.conftest import free_port, wait_until
 
-CASES, MESSAGES, CITIZENS, WAITING_CHATS = 10_000, 100_000, 5_000, 40
+CASES, MESSAGES, CITIZENS, WAITING_CHATS, AUDIT_ENTRIES = 10_000, 100_000, 5_000, 40, 20_000
 REQUESTS = 50
 PASSWORD = "bench-password-123"
 CATEGORIES = ("report", "suggestion", "welfare", "health_advice")
@@ -44,6 +44,14 @@ def seed(repository: Repository) -> None:
                          "created_at": created, "received_ts": ts, "state": "done", "lease_until": 0.0})
     for i in range(0, MESSAGES, 5000):
         repository.messages.insert_many(messages[i:i + 5000], ordered=False)
+    # Each citizen's conversation, with their last message as the worker records it.
+    last = {}
+    for m in messages:
+        if m["direction"] == "in" and m["received_ts"] > last.get(m["user_id"], {"received_ts": 0})["received_ts"]:
+            last[m["user_id"]] = m
+    repository.conversations.insert_many([
+        {"channel": "zalo", "user_id": user, "handler": "bot", "created_at": created, "updated_ts": m["received_ts"],
+         "last_in_ts": m["received_ts"], "last_in_text": m["text"], "last_in_media": "no"} for user, m in last.items()])
     cases = []
     for n in range(CASES):
         category, district = rng.choice(CATEGORIES), rng.choice(districts)
@@ -60,8 +68,13 @@ def seed(repository: Repository) -> None:
     for n in range(WAITING_CHATS):
         repository.start_handoff("zalo", f"citizen{n}", "ask_human", urgent=n % 7 == 0)
     repository.create_staff(username="bench", password_hash=passwords.hash(PASSWORD), role="operator")
-    print(f"console: seeded {CASES:,} cases, {MESSAGES:,} messages, {WAITING_CHATS} waiting chats "
-          f"in {time.monotonic() - started:.1f} s")
+    repository.create_staff(username="bench-admin", password_hash=passwords.hash(PASSWORD), role="admin")
+    repository.audit.insert_many([{"who": "bench", "action": rng.choice(("login", "chat.claim", "case.status")),
+                                   "target": f"TV-{n:06d}", "before": {"status": "routed"},
+                                   "after": {"status": "in_progress", "public": True}, "created_at": created,
+                                   "ts": now - n * 30} for n in range(AUDIT_ENTRIES)])
+    print(f"console: seeded {CASES:,} cases, {MESSAGES:,} messages, {len(last):,} conversations, {WAITING_CHATS} "
+          f"waiting chats, {AUDIT_ENTRIES:,} audit entries in {time.monotonic() - started:.1f} s")
 
 
 def timed(session: requests.Session, url: str) -> list[float]:
@@ -72,6 +85,13 @@ def timed(session: requests.Session, url: str) -> list[float]:
         seconds.append(time.perf_counter() - started)
         assert answer.status_code == 200, (url, answer.status_code)
     return seconds
+
+
+def sign_in(session: requests.Session, base: str, username: str) -> None:
+    page = session.get(f"{base}/console/login", timeout=10)
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page.text).group(1)
+    assert session.post(f"{base}/console/login", data={"username": username, "password": PASSWORD,
+                                                       "csrf_token": token}).status_code == 200
 
 
 def run() -> None:
@@ -99,20 +119,29 @@ def run() -> None:
                 except requests.RequestException:
                     return None
 
-            page = wait_until(login_page, 60, "the web process")
-            token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page.text).group(1)
-            assert session.post(f"{base}/console/login", data={"username": "bench", "password": PASSWORD,
-                                                               "csrf_token": token}).status_code == 200
-            phone = repository.cases.find_one({})["details"]["phone"]
-            for name, path in [("queue page (40 waiting chats)", "/console/chats"),
-                               ("queue refresh (the part polled every 5 s)", "/console/chats/rows"),
-                               ("case list, first page", "/console/cases"),
-                               ("case list, one district + status", "/console/cases?district=Huy%E1%BB%87n+C%C3%A0ng+Long&status=in_progress"),
-                               ("case list, overdue", "/console/cases?overdue=1"),
-                               ("case list, page 100", "/console/cases?page=100"),
-                               ("case search by phone", f"/console/cases?q={phone}"),
-                               ("dashboard, 30 days", "/console/dashboard")]:
-                print("console " + summary(name, timed(session, base + path)))
+            wait_until(login_page, 60, "the web process")
+            sign_in(session, base, "bench")
+            admin = requests.Session()
+            sign_in(admin, base, "bench-admin")
+            case = repository.cases.find_one({})
+            phone = case["details"]["phone"]
+            for who, name, path in [
+                    (session, "queue page (40 waiting chats)", "/console/chats"),
+                    (session, "queue refresh (the part polled every 5 s)", "/console/chats/rows"),
+                    (session, "live poll (every page, every 5 s)", "/console/live"),
+                    (session, "all conversations, first page (2,500)", "/console/chats/all"),
+                    (session, "chat page (history, citizen panel, canned replies)", f"/console/chats/zalo/{case['user_id']}"),
+                    (session, "case list, first page", "/console/cases"),
+                    (session, "case list, one district + status", "/console/cases?district=Huy%E1%BB%87n+C%C3%A0ng+Long&status=in_progress"),
+                    (session, "case list, overdue", "/console/cases?overdue=1"),
+                    (session, "case list, page 100", "/console/cases?page=100"),
+                    (session, "case search by phone", f"/console/cases?q={phone}"),
+                    (session, "case search by the phone's last 4 digits", f"/console/cases?q={phone[-4:]}"),
+                    (session, "case page (history, citizen panel)", f"/console/cases/{case['code']}"),
+                    (session, "dashboard, 30 days", "/console/dashboard"),
+                    (admin, "audit log, first page (20,000 entries)", "/console/admin/audit"),
+                    (admin, "routing page", "/console/admin/routing")]:
+                print("console " + summary(name, timed(who, base + path)))
         finally:
             if web:
                 web.terminate()

@@ -2,8 +2,10 @@
 recorded in the case's history, and a public one is told to the citizen on their channel."""
 from __future__ import annotations
 
+import time
+
 from bot import logs, texts
-from bot.repository import Repository
+from bot.repository import CLOSED_STATUSES, Repository
 from bot.routing import RoutingTable
 
 STATUSES = ("new", "routed", "in_progress", "resolved", "not_responsible", "duplicate", "reopened", "withdrawn")
@@ -15,6 +17,8 @@ def change_status(repository: Repository, code: str, status: str, *, by: str, no
     if status not in STATUSES:
         raise ValueError(f"unknown status: {status}")
     case = _case(repository, code)
+    if status in CLOSED_STATUSES and case.get("sent_back") == "yes":
+        repository.update_case(case["code"], sent_back="no")  # the hotline decided: no longer returned
     key = repository.change_status(case["code"], status, by=by, note=note, public=public, key=key)
     if public:
         _tell_citizen(repository, case, key, status, note)
@@ -30,14 +34,14 @@ def add_note(repository: Repository, code: str, *, by: str, note: str, public: b
 
 
 def reroute(repository: Repository, routing: RoutingTable, code: str, agency: str, *, by: str, note: str,
-            key: str | None = None) -> None:
-    """Send the case to another agency; the citizen is told where it went."""
+            key: str | None = None, public: bool = True) -> None:
+    """Send the case to another agency; a public move is told to the citizen (with the reason)."""
     if agency not in routing.agencies:
         raise ValueError(f"unknown agency: {agency}")
     case = _case(repository, code)
     name = routing.agencies[agency]
-    repository.update_case(case["code"], agency=agency, agency_name=name, status="routed")
-    change_status(repository, case["code"], "routed", by=by, public=True, key=key,
+    repository.update_case(case["code"], agency=agency, agency_name=name, status="routed", sent_back="no")
+    change_status(repository, case["code"], "routed", by=by, public=public, key=key,
                   note=f"Chuyển đến {name}" + (f". {note}" if note else ""))
 
 
@@ -77,6 +81,25 @@ def withdraw(repository: Repository, code: str, *, key: str) -> None:
 def reopen(repository: Repository, code: str, *, key: str) -> None:
     repository.change_status(code, "reopened", by="citizen", public=True, key=f"reopen:{key}",
                              note="Người dân báo chưa được xử lý")
+
+
+def move_to_agency(repository: Repository, code: str, agency: str, agency_name: str, *, by: str, note: str) -> None:
+    """An agency merged into another: its open cases move with their status, the step recorded
+    (internal: nothing changed for the citizen)."""
+    case = _case(repository, code)
+    repository.update_case(case["code"], agency=agency, agency_name=agency_name)
+    repository.add_case_event(case["code"], case["status"], by=by, note=note, public=False)
+
+
+def send_back(repository: Repository, code: str, *, by: str, reason: str, key: str | None = None) -> None:
+    """An agency finds the case is not theirs ("không thuộc thẩm quyền"): it goes back to the
+    hotline's queue with the reason, open, for the hotline to re-route or close. The citizen is not
+    told: the case has not moved on for them yet."""
+    case = _case(repository, code)
+    repository.update_case(case["code"], status="new", sent_back="yes", sent_back_ts=time.time(), sent_back_by=by,
+                           sent_back_agency=case.get("agency"), sent_back_reason=reason)
+    repository.add_case_event(case["code"], "not_responsible", by=by, note=reason, public=False, key=key,
+                              kind="sent_back")
 
 
 def _case(repository: Repository, code: str) -> dict:

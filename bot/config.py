@@ -73,6 +73,14 @@ class Settings:
     backup_dir: Path | None = None  # unset: VAR_DIR/backups
     backup_keep: int = 14       # the newest this many backups are kept, older ones deleted
     backup_at: str | None = "02:30"  # when `make run` takes the nightly backup, Vietnam time; None: never
+    # E-mail for the daily overdue alert (unset host: the alert stays in the console only).
+    smtp_host: str | None = None
+    smtp_port: int = 587
+    smtp_user: str | None = None
+    smtp_password: str | None = None
+    smtp_from: str = "tongdai1022@localhost"
+    smtp_starttls: bool = True
+    overdue_alert_hour: int = 7  # Vietnam time: the daily overdue alert goes at the start of the shift
 
     @classmethod
     def from_env(cls, env: dict | None = None) -> "Settings":
@@ -120,6 +128,13 @@ class Settings:
             backup_dir=Path(get("BACKUP_DIR", str(var_dir / "backups"))),
             backup_keep=max(1, int(get("BACKUP_KEEP", "14"))),
             backup_at=_time_of_day(get("BACKUP_AT", "02:30")),
+            smtp_host=get("SMTP_HOST"),
+            smtp_port=int(get("SMTP_PORT", "587")),
+            smtp_user=get("SMTP_USER"),
+            smtp_password=get("SMTP_PASSWORD"),
+            smtp_from=get("SMTP_FROM", "tongdai1022@localhost"),
+            smtp_starttls=get("SMTP_STARTTLS", "1").lower() in ("1", "true", "yes"),
+            overdue_alert_hour=int(get("OVERDUE_ALERT_HOUR", "7")),
         )
 
     @property

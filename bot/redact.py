@@ -67,4 +67,4 @@ def install(*secrets: str | None) -> None:
 def install_for(settings) -> None:
     install(settings.fb_app_secret, settings.fb_verify_token, settings.fb_page_access_token,
             settings.zalo_app_secret, settings.zalo_oa_secret_key, settings.zalo_access_token,
-            settings.zalo_refresh_token, settings.admin_password)
+            settings.zalo_refresh_token, settings.admin_password, settings.smtp_password)

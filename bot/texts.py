@@ -287,3 +287,10 @@ SMALL_TALK = {
     "decline_field": ACKNOWLEDGED,
     "cancel": NOTHING_TO_CANCEL,
 }
+
+# ---- a person hands the chat back (the staff console); staff may edit these before sending ------
+
+CHAT_HANDED_BACK = ("Cán bộ trực Tổng đài 1022 đã hỗ trợ xong. Trợ lý tự động của tổng đài tiếp tục trả lời "
+                    "anh/chị tại đây; cần gặp cán bộ, anh/chị nhắn \"gặp cán bộ\".")
+CHAT_CLOSED = ("Cán bộ trực Tổng đài 1022 đã kết thúc cuộc trò chuyện. Cảm ơn anh/chị đã liên hệ; "
+               "cần hỗ trợ thêm, anh/chị cứ nhắn cho tổng đài.")

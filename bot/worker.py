@@ -13,7 +13,7 @@ import threading
 import time
 from typing import Mapping
 
-from bot import logs, metrics, redact
+from bot import digest, logs, metrics, redact
 from bot.channels import Channel
 from bot.config import Settings, load_env_file
 from bot.media import MediaStore
@@ -28,6 +28,7 @@ log = logging.getLogger("tongdai.worker")
 LEASE_SECONDS = 60.0
 MAX_ERRORS = 8
 IDLE_POLL_SECONDS = 0.05  # an indexed query; keeps message -> reply latency low
+DAILY_CHECK_SECONDS = 60.0  # how often a worker asks whether the day's overdue alert is due
 
 
 def backoff(errors: int) -> float:
@@ -93,6 +94,12 @@ class Worker:
             # from the webhook's store to now: the wait in the queue and the processing
             "latency_ms": round((time.time() - message["received_ts"]) * 1000, 1)})
 
+    def _daily_overdue_alert(self) -> None:
+        try:
+            digest.run_if_due(self.repository, self.pipeline.settings, time.time())
+        except Exception:
+            log.exception("daily overdue alert failed")
+
     def drain(self, deadline_seconds: float = 60.0) -> None:
         """Process until nothing is claimable (used by tests and batch runs)."""
         deadline = time.monotonic() + deadline_seconds
@@ -103,9 +110,14 @@ class Worker:
 
     def run_forever(self) -> None:
         log.info("worker %s started", self.worker_id)
+        daily_checked = 0.0
         while not self.stopping.is_set():
             try:
                 state = self.run_once()
+                if time.monotonic() - daily_checked > DAILY_CHECK_SECONDS:
+                    daily_checked = time.monotonic()
+                    # In a thread: a slow mail server must not hold up citizens' messages.
+                    threading.Thread(target=self._daily_overdue_alert, daemon=True, name="daily-overdue").start()
             except Exception:  # the database may be restarting: wait and try again
                 log.exception("worker loop error")
                 state = "waiting"

@@ -309,3 +309,55 @@ class FakeGraphAPI(FakePlatform):
 
     def texts_to(self, psid: str) -> list[str]:
         return [p["message"]["text"] for p in self.received if p["recipient"]["id"] == psid and "text" in p["message"]]
+
+
+class FakeSMTP:
+    """A mail server on a free loopback port that accepts every message and keeps it (parsed), as
+    the app reaches a real one through SMTP_HOST / SMTP_PORT (no TLS here: SMTP_STARTTLS=0)."""
+
+    def __init__(self):
+        import socketserver
+        from email import message_from_bytes
+        from email.policy import default
+
+        self.messages: list = []
+        fake = self
+
+        class Session(socketserver.StreamRequestHandler):
+            def reply(self, line: str) -> None:
+                self.wfile.write(line.encode() + b"\r\n")
+
+            def handle(self):
+                self.reply("220 fake-smtp ESMTP")
+                recipients = []
+                while True:
+                    line = self.rfile.readline().decode(errors="replace").strip()
+                    command = line[:4].upper()
+                    if not line or command == "QUIT":
+                        self.reply("221 bye")
+                        return
+                    if command == "EHLO":
+                        self.reply("250-fake-smtp")
+                        self.reply("250 8BITMIME")
+                    elif command == "RCPT":
+                        recipients.append(line.split(":", 1)[1].strip(" <>"))
+                        self.reply("250 ok")
+                    elif command == "DATA":
+                        self.reply("354 go ahead")
+                        data = b""
+                        while not data.endswith(b"\r\n.\r\n"):
+                            data += self.rfile.readline()
+                        fake.messages.append((recipients, message_from_bytes(data[:-5], policy=default)))
+                        recipients = []
+                        self.reply("250 queued")
+                    else:  # HELO, MAIL, RSET, NOOP
+                        self.reply("250 ok")
+
+        self.server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Session)
+        self.server.daemon_threads = True
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()

@@ -162,3 +162,39 @@ def test_replace_one_upserts_a_document_whose_keys_are_vietnamese_names(db):
     assert db.settings.count_documents({}) == 1
     stored = db.settings.find_one({"_id": "routing"})["table"]
     assert stored["routes"]["report"]["Huyện Càng Long"] == "ubnd_cang_long" and stored["sla_hours"]["report"] == 24.0
+
+
+def test_a_regex_given_as_a_string_matches_the_end_of_a_nested_field(db):
+    """find_cases(phone_ending=...): the last digits of a phone. (A compiled pattern is refused
+    by the embedded server: the repository always sends the {"$regex": "..."} form.)"""
+    db.cases.insert_many([{"n": 1, "details": {"phone": "0912345678"}}, {"n": 2, "details": {"phone": "0956781234"}},
+                          {"n": 3, "details": {}}])
+    assert [d["n"] for d in db.cases.find({"details.phone": {"$regex": "5678$"}})] == [1]
+
+
+def test_a_descending_sort_puts_documents_without_the_field_last(db):
+    """all_conversations: sorted by the citizen's last message; older conversations have none."""
+    db.conv.insert_many([{"u": "a", "last_in_ts": 5.0}, {"u": "b"}, {"u": "c", "last_in_ts": 9.0}])
+    assert [d["u"] for d in db.conv.find().sort("last_in_ts", -1)] == ["c", "a", "b"]
+
+
+def test_distinct_lists_each_value_once(db):
+    """audit_actions: the audit log's filter offers every action recorded."""
+    db.audit.insert_many([{"action": a} for a in ("login", "case.status", "login", "chat.claim")])
+    assert sorted(db.audit.distinct("action")) == ["case.status", "chat.claim", "login"]
+
+
+def test_find_one_and_update_with_alternatives_takes_the_chat_once_and_returns_it_before(db):
+    """take_chat: waiting, held on the platform, or (for an admin) held by someone else."""
+    db.conv.insert_many([{"u": "w", "handler": "waiting", "staff_owner": None},
+                         {"u": "s", "handler": "staff", "staff_owner": "dtv1"}])
+    claimable = lambda me: {"$or": [{"handler": "waiting"}, {"handler": "staff", "staff_owner": None},
+                                    {"handler": "staff", "staff_owner": {"$ne": me}}]}
+    before = db.conv.find_one_and_update({"u": "s", **claimable("dtv1")}, {"$set": {"staff_owner": "x"}})
+    assert before is None  # your own chat is not taken from a colleague
+    before = db.conv.find_one_and_update({"u": "s", **claimable("quantri")}, {"$set": {"staff_owner": "quantri"}},
+                                         projection={"_id": 0, "u": 1, "staff_owner": 1})
+    assert before == {"u": "s", "staff_owner": "dtv1"}
+    assert db.conv.find_one({"u": "s"})["staff_owner"] == "quantri"
+    assert db.conv.find_one_and_update({"u": "w", "handler": {"$in": ["waiting", "staff"]}},
+                                       {"$set": {"handler": "bot"}})["handler"] == "waiting"

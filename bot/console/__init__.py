@@ -7,11 +7,12 @@ from flask import Flask
 from bot.config import Settings
 from bot.console import format as vn
 from bot.console.access import csrf, ensure_first_admin, login_manager
+from bot.console import errors
 from bot.console.blueprint import console
 from bot.repository import Repository
 
 # Each module adds its pages to the blueprint.
-from bot.console import admin, auth, cases, chats, dashboard  # noqa: E402,F401
+from bot.console import admin, auth, cases, chats, dashboard, live, replies, routing_admin  # noqa: E402,F401
 
 
 def init_console(app: Flask, settings: Settings, repository: Repository) -> None:
@@ -25,6 +26,7 @@ def init_console(app: Flask, settings: Settings, repository: Repository) -> None
     csrf.init_app(app)
     app.register_blueprint(console)
     vn.register_filters(app)
+    errors.register(app)
     password = ensure_first_admin(repository, settings)
     if password:
         print(f"Tài khoản quản trị đầu tiên: {settings.admin_username} / mật khẩu: {password} "

@@ -7,17 +7,22 @@ from functools import wraps
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from flask import abort, current_app
+from flask import abort, current_app, g
 from flask_login import LoginManager, UserMixin, current_user, login_required
 from flask_wtf.csrf import CSRFProtect
 
+from bot.alerts import HOTLINE_ROLES
 from bot.config import Settings
 from bot.repository import Repository
 
 ROLES = {"operator": "Điện thoại viên", "agency": "Cơ quan xử lý", "admin": "Quản trị viên"}
 MAX_FAILURES = 5          # wrong passwords in a row before the account locks
 LOCK_MINUTES = 15
-PHONE_ROLES = ("operator", "agency")  # who call citizens back: they see full phone numbers
+# Who sees a citizen's full phone number, per category (an admin changes it under "Bảo mật"): the
+# hotline always calls back; an agency only where it must call the citizen itself. A violation's
+# reporter was promised confidentiality, so the district committee does not see it.
+PHONE_VISIBILITY_DEFAULT = {"report": ["operator"], "suggestion": ["operator"],
+                            "welfare": ["operator", "agency"], "health_advice": ["operator", "agency"]}
 
 passwords = PasswordHasher()
 csrf = CSRFProtect()
@@ -44,8 +49,14 @@ class Staff(UserMixin):
         return self.role in ("operator", "admin")
 
     @property
-    def sees_phones(self) -> bool:
-        return self.role in PHONE_ROLES
+    def is_hotline(self) -> bool:
+        return self.role in HOTLINE_ROLES
+
+    def may_see_phone(self, category: str | None) -> bool:
+        """`category` None: a number the citizen gave the platform itself (not with a case)."""
+        if category is None:
+            return self.role == "operator"
+        return self.role in phone_visibility().get(category, [])
 
     def may_open(self, case: dict) -> bool:
         return self.role != "agency" or case.get("agency") == self.agency
@@ -53,6 +64,19 @@ class Staff(UserMixin):
 
 def repository() -> Repository:
     return current_app.extensions["repository"]
+
+
+def phone_visibility() -> dict:
+    if "phone_visibility" not in g:
+        g.phone_visibility = repository().setting("phone_visibility") or PHONE_VISIBILITY_DEFAULT
+    return g.phone_visibility
+
+
+def staff_names() -> dict[str, str]:
+    """username -> full name, read once per request: staff are shown by name, not by username."""
+    if "staff_names" not in g:
+        g.staff_names = {a["username"]: a.get("name") or a["username"] for a in repository().list_staff()}
+    return g.staff_names
 
 
 @login_manager.user_loader

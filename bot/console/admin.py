@@ -1,18 +1,22 @@
-"""Administration: staff accounts, agencies with the routing table and SLA hours, the audit log."""
+"""Administration: staff accounts, who sees phone numbers, the audit log. (Agencies, districts and
+the routing table: routing_admin.py; canned replies: replies.py.)"""
 from __future__ import annotations
 
-import re
+import math
 import time
+from datetime import timedelta
 
 from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from bot.console.access import ROLES, audit, passwords, repository, roles
+from bot import texts
+from bot.console import audit_view, format as vn
+from bot.console.access import PHONE_VISIBILITY_DEFAULT, ROLES, audit, passwords, phone_visibility, repository, roles
 from bot.console.blueprint import console
 from bot.console.cases import routing
-from bot import texts
 from bot.console.forms import ActionForm, StaffForm, StaffUpdateForm, errors_of, options
-from bot.routing import ANY_DISTRICT, RoutingTable
+
+AUDIT_PAGE_SIZE = 50
 
 
 def _agency_choices(agencies: dict | None = None) -> list:
@@ -36,23 +40,24 @@ def staff_list():
             flash("Vui lòng nhập mật khẩu.", "error")
         elif repository().create_staff(username=form.username.data, name=form.name.data,
                                        password_hash=passwords.hash(form.password.data),
-                                       role=form.role.data, agency=agency):
-            audit("staff.create", form.username.data, None, {"role": form.role.data, "agency": agency})
+                                       role=form.role.data, agency=agency, email=form.email.data or None):
+            audit("staff.create", form.username.data, None, {"name": form.name.data, "role": form.role.data,
+                                                             "agency": agency, "email": form.email.data or None})
             flash(f"Đã tạo tài khoản {form.username.data}.", "info")
             return redirect(url_for("console.staff_list"))
         else:
             flash("Tên đăng nhập đã có.", "error")
     elif form.is_submitted():
         flash(errors_of(form), "error")
-    accounts, agencies = repository().list_staff(), routing().agencies
+    accounts, table = repository().list_staff(), routing()
     updates = {}
     for account in accounts:
         update = StaffUpdateForm(prefix=account["username"], role=account["role"], agency=account.get("agency") or "",
-                                 active=account.get("active") == "yes")
-        update.agency.choices = _agency_choices(agencies)
+                                 active=account.get("active") == "yes", email=account.get("email") or "")
+        update.agency.choices = _agency_choices(table.agencies)
         updates[account["username"]] = update
     return render_template("console/staff.html", form=form, accounts=accounts, updates=updates, roles=ROLES,
-                           agencies=agencies, now_ts=time.time())
+                           agency_name=table.agency_name, retired=table.retired_agencies, now_ts=time.time())
 
 
 @console.post("/admin/staff/<username>")
@@ -66,11 +71,16 @@ def staff_update(username: str):
     if not form.validate_on_submit():
         flash(errors_of(form), "error")
         return redirect(url_for("console.staff_list"))
+    if form.role.data == "agency" and not form.agency.data:
+        flash("Tài khoản cơ quan xử lý cần chọn cơ quan.", "error")
+        return redirect(url_for("console.staff_list"))
     if username == current_user.username and (form.role.data != "admin" or not form.active.data):
         flash("Không thể tự bỏ quyền quản trị hoặc tự khóa tài khoản của mình.", "error")
         return redirect(url_for("console.staff_list"))
     changes = {"role": form.role.data, "agency": _agency_for(form.role.data, form.agency.data),
-               "active": "yes" if form.active.data else "no"}
+               "active": "yes" if form.active.data else "no", "email": form.email.data or None}
+    if form.name.data:
+        changes["name"] = form.name.data
     if form.unlock.data:
         changes.update(locked_until=0.0, failed_logins=0)
     before = {k: account.get(k) for k in changes}
@@ -86,60 +96,39 @@ def staff_update(username: str):
 @console.get("/admin/audit")
 @roles("admin")
 def audit_log():
-    return render_template("console/audit.html", entries=repository().audit_entries(500))
-
-
-SLA_KEYS = ("report", "suggestion", "welfare", "health_advice", "urgent")
-AGENCY_ID = re.compile(r"^[a-z0-9_]{2,40}$")
-MAX_SLA_HOURS = 24 * 60
-
-
-def _edited_table(form, table: RoutingTable) -> tuple[dict | None, str | None]:
-    """The table as the admin submitted it, or what is wrong with it (in Vietnamese)."""
-    agencies = {key: (form.get(f"agency-{key}") or "").strip() for key in table.agencies}
-    new_id, new_name = (form.get("new-agency-id") or "").strip(), (form.get("new-agency-name") or "").strip()
-    if new_id or new_name:
-        if not AGENCY_ID.match(new_id) or new_id in agencies:
-            return None, "Mã cơ quan mới 2–40 ký tự: chữ thường không dấu, số, dấu gạch dưới; không trùng mã đã có."
-        agencies[new_id] = new_name
-    if any(not name or len(name) > 200 for name in agencies.values()):
-        return None, "Tên cơ quan không được để trống (tối đa 200 ký tự)."
-    sla = {}
-    for key in SLA_KEYS:
-        try:
-            sla[key] = float((form.get(f"sla-{key}") or "").replace(",", "."))
-        except ValueError:
-            return None, "Thời hạn xử lý phải là số giờ."
-        if not 0 < sla[key] <= MAX_SLA_HOURS:
-            return None, f"Thời hạn xử lý phải từ trên 0 đến {MAX_SLA_HOURS} giờ."
-    routes = {}
-    for category, by_district in table.routes.items():
-        routes[category] = {}
-        for number, district in enumerate(by_district):
-            agency = form.get(f"route-{category}-{number}")
-            if agency not in agencies:
-                return None, "Mỗi ô của bảng phân công phải chọn một cơ quan."
-            routes[category][district] = agency
-    return {"agencies": agencies, "routes": routes, "sla_hours": sla}, None
-
-
-@console.route("/admin/routing", methods=["GET", "POST"])
-@roles("admin")
-def routing_settings():
+    args = {name: (request.args.get(name) or "").strip()[:100] for name in ("who", "action", "target", "from", "to")}
+    start, end = vn.parse_vn_date(args["from"]), vn.parse_vn_date(args["to"])
+    errors = {name: f"Ngày “{args[name]}” không hợp lệ. Nhập theo dạng dd/mm/yyyy."
+              for name, parsed in (("from", start), ("to", end)) if args[name] and parsed is None}
+    page = max(1, request.args.get("page", 1, type=int) or 1)
+    entries, total = ([], 0) if errors else repository().find_audit(
+        who=args["who"], action=args["action"], target=args["target"].upper() if args["target"].upper().startswith("TV-")
+        else args["target"], since=vn.start_of_day(start) if start else None,
+        until=vn.start_of_day(end + timedelta(days=1)) if end else None,
+        skip=(page - 1) * AUDIT_PAGE_SIZE, limit=AUDIT_PAGE_SIZE)
     table = routing()
+    rows = [{"entry": e, "action": audit_view.action_name(e["action"]), "target": audit_view.target_text(e),
+             "changes": audit_view.changes(e, table.agency_name)} for e in entries]
+    actions = {a: audit_view.action_name(a) for a in {*audit_view.ACTIONS, *repository().audit_actions()}}
+    return render_template("console/audit.html", rows=rows, total=total, page=page, args=args, errors=errors,
+                           pages=max(1, math.ceil(total / AUDIT_PAGE_SIZE)), staff=repository().list_staff(),
+                           actions=sorted(actions.items(), key=lambda item: item[1]))
+
+
+@console.route("/admin/privacy", methods=["GET", "POST"])
+@roles("admin")
+def privacy_settings():
+    """Who sees a citizen's full phone number, per category and role."""
     form = ActionForm()
+    current = phone_visibility()
     if form.validate_on_submit():
-        edited, error = _edited_table(request.form, table)
-        if error:
-            flash(error, "error")
-        else:
-            before = table.to_document()
-            repository().save_routing_table(edited)
-            changed = [key for key in edited if edited[key] != before[key]]
-            audit("routing.update", "routing", {k: before[k] for k in changed}, {k: edited[k] for k in changed})
-            flash("Đã lưu. Hồ sơ mới được phân công theo bảng này ngay từ bây giờ.", "info")
-            return redirect(url_for("console.routing_settings"))
-    categories = [(key, texts.CATEGORY_NAMES[key]) for key in table.routes]
-    return render_template("console/routing.html", table=table, form=form, categories=categories,
-                           sla_keys=[(key, texts.CATEGORY_NAMES.get(key, "Hồ sơ khẩn (mọi loại)")) for key in SLA_KEYS],
-                           any_district=ANY_DISTRICT)
+        edited = {category: [role for role in ROLES if request.form.get(f"{category}-{role}")]
+                  for category in texts.CATEGORY_NAMES}
+        repository().save_setting("phone_visibility", edited)
+        audit("privacy.update", "phone_visibility", current, edited)
+        flash("Đã lưu quyền xem số điện thoại.", "info")
+        return redirect(url_for("console.privacy_settings"))
+    return render_template("console/privacy.html", form=form, visibility=current, roles=ROLES,
+                           categories=texts.CATEGORY_NAMES, defaults=PHONE_VISIBILITY_DEFAULT)
+
+

@@ -13,7 +13,6 @@ from bot import texts
 from bot.console import format as vn
 from bot.console.blueprint import console
 from bot.console.access import repository
-from bot.repository import CLOSED_STATUSES
 
 DAYS_SHOWN = 14
 WEEKS_SHOWN = 8
@@ -52,9 +51,13 @@ def figures(now: float, period_days: int, agency: str | None) -> dict:
     in_period = [c for c in cases if c["created_ts"] >= now - period_days * 86400]
     days = [(today - timedelta(days=n)).strftime("%d/%m") for n in range(DAYS_SHOWN - 1, -1, -1)]
     weeks = [(first_week + timedelta(weeks=n)).strftime("%d/%m") for n in range(WEEKS_SHOWN)]
-    closed = [c for c in in_period if c["status"] in CLOSED_STATUSES and c.get("resolved_ts")]
+    # On time is about cases the agencies resolved: one the citizen withdrew, a duplicate or one
+    # not theirs is closed but was not "handled", and counts in neither figure.
+    closed = [c for c in in_period if c["status"] == "resolved" and c.get("resolved_ts")]
     in_time = sum(1 for c in closed if c["resolved_ts"] <= c["due_ts"])
-    overdue_open = sum(1 for c in in_period if c["status"] not in CLOSED_STATUSES and c["due_ts"] < now)
+    # Overdue is a fact about now, not about the period shown: the same count as the case list's
+    # "quá hạn" filter, whatever was filed when.
+    overdue_open = repository().count_cases(overdue=True, now=now, agency=agency)
     return {
         "total": len(in_period),
         "by_day": _series(cases, days, _day),

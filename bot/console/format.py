@@ -8,6 +8,7 @@ from datetime import date, datetime, timedelta, timezone
 from flask import Flask
 
 from bot import texts
+from bot.console.access import staff_names
 from bot.repository import CLOSED_STATUSES
 
 VIETNAM = timezone(timedelta(hours=7))
@@ -62,6 +63,13 @@ def waited(since_ts: float | None) -> str:
     return duration(time.time() - since_ts) if since_ts else ""
 
 
+def ago(ts: float | None) -> str:
+    """"5 phút trước"; "vừa xong" under a minute."""
+    if not ts:
+        return ""
+    return "vừa xong" if time.time() - ts < 60 else f"{duration(time.time() - ts)} trước"
+
+
 def sla(case: dict) -> str:
     if case.get("status") in CLOSED_STATUSES:
         return "Đã đóng"
@@ -88,7 +96,22 @@ def mask_phone(value: str | None) -> str:
     return digits[:4] + "*" * (len(digits) - 7) + digits[-3:]
 
 
-ACTORS = {"bot": "Tổng đài tự động", "citizen": "Người dân"}
+ACTORS = {"bot": "Tổng đài tự động", "citizen": "Người dân", "hệ thống": "Hệ thống"}
+
+
+def staff_name(username: str | None) -> str:
+    """A console account's full name; an id from a platform's own inbox is shown as it is."""
+    return staff_names().get(username, username or "")
+
+
+def actor(by: str | None) -> str:
+    return ACTORS.get(by) or staff_name(by)
+
+
+def chat_label(chat: dict) -> str:
+    """Who a chat is with, as far as we know: "Nguyễn Văn A (Zalo …7922)"."""
+    name = (chat.get("profile") or {}).get("name") or "Người dân"
+    return f"{name} ({CHANNEL_NAMES.get(chat.get('channel'), chat.get('channel'))} …{str(chat.get('user_id', ''))[-4:]})"
 
 
 def register_filters(app: Flask) -> None:
@@ -99,5 +122,5 @@ def register_filters(app: Flask) -> None:
         channel_name=lambda c: CHANNEL_NAMES.get(c, c),
         handoff_reason=lambda r: HANDOFF_REASONS.get(r, r or ""),
         send_state=lambda s: SEND_STATES.get(s, s or ""),
-        actor=lambda by: ACTORS.get(by, by))
+        actor=actor, staff_name=staff_name, ago=ago, chat_label=chat_label)
     app.jinja_env.globals.update(is_overdue=is_overdue)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileAllowed, FileField
-from wtforms import BooleanField, HiddenField, PasswordField, SelectField, StringField, TextAreaField
+from wtforms import BooleanField, HiddenField, PasswordField, RadioField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, EqualTo, Length, Optional, Regexp
 
@@ -12,6 +12,7 @@ from bot.console.access import ROLES
 from bot import texts
 
 REQUIRED = "Vui lòng nhập {}."
+EMAIL = Regexp(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", message="Địa chỉ thư điện tử không hợp lệ.")
 
 
 def stripped(value) -> str:
@@ -77,20 +78,39 @@ class ReplyForm(OnceForm):
         return True
 
 
-class StatusForm(OnceForm):
+# Who reads what staff write on a case is chosen every time, in words: an agency's note to the
+# hotline once reached the citizen because a "notify" box was ticked by default.
+PUBLIC, INTERNAL = "public", "internal"
+VISIBILITY = options(((PUBLIC, "Gửi cho người dân"), (INTERNAL, "Chỉ nội bộ (tổng đài và cơ quan)")))
+
+
+class VisibilityForm(OnceForm):
+    visibility = RadioField("Ai được đọc", choices=VISIBILITY, default=INTERNAL)
+
+    @property
+    def public(self) -> bool:
+        return self.visibility.data == PUBLIC
+
+
+class StatusForm(VisibilityForm):
     status = SelectField("Trạng thái mới", choices=options((s, texts.STATUS_NAMES[s]) for s in STATUSES))
     note = TextAreaField("Ghi chú", filters=[stripped], validators=[Length(max=2000)])
-    public = BooleanField("Thông báo cho người dân", default=True)
 
 
-class NoteForm(OnceForm):
+class NoteForm(VisibilityForm):
     note = TextAreaField("Ghi chú", filters=[stripped], validators=[DataRequired(REQUIRED.format("ghi chú")), Length(max=2000)])
-    public = BooleanField("Công khai (thông báo cho người dân)")
 
 
-class RouteForm(OnceForm):
+class RouteForm(VisibilityForm):
     agency = SelectField("Chuyển đến cơ quan")
     note = TextAreaField("Lý do", filters=[stripped], validators=[Length(max=2000)])
+
+
+class ReleaseForm(FlaskForm):
+    """Handing a chat back or closing it: the second step, and what the citizen is told."""
+    confirm = HiddenField()  # "yes" only from the confirmation step
+    notify = BooleanField("Nhắn cho người dân", default=True)
+    message = TextAreaField("Lời nhắn", filters=[stripped], validators=[Length(max=1000, message="Lời nhắn quá dài.")])
 
 
 class StaffForm(FlaskForm):
@@ -101,11 +121,16 @@ class StaffForm(FlaskForm):
     password = PasswordField("Mật khẩu", validators=[Length(min=10, message="Mật khẩu ít nhất 10 ký tự.")])
     role = SelectField("Vai trò", choices=options(ROLES.items()))
     agency = SelectField("Cơ quan (với vai trò cơ quan xử lý)", validators=[Optional()])
+    email = StringField("Thư điện tử (nhận cảnh báo hồ sơ quá hạn, không bắt buộc)", filters=[stripped],
+                        validators=[Optional(), Length(max=200), EMAIL])
 
 
 class StaffUpdateForm(FlaskForm):
+    name = StringField("Họ và tên (để trống nếu không đổi)", filters=[stripped], validators=[Length(max=100)])
     role = SelectField("Vai trò", choices=options(ROLES.items()))
     agency = SelectField("Cơ quan", validators=[Optional()])
+    email = StringField("Thư điện tử", filters=[stripped],
+                        validators=[Optional(), Length(max=200), EMAIL])
     active = BooleanField("Đang hoạt động")
     password = PasswordField("Mật khẩu mới (để trống nếu không đổi)",
                              validators=[Optional(), Length(min=10, message="Mật khẩu ít nhất 10 ký tự.")])

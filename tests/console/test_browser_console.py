@@ -84,7 +84,8 @@ def test_escalated_chat_appears_in_the_queue_is_claimed_and_answered_on_zalo(liv
     expect(desktop.locator("article.msg.citizen").filter(has_text="tôi muốn hỏi về hỗ trợ")).to_have_count(
         1, timeout=30_000)
     assert len(fake_zalo.received) == sent_before + 2
-    desktop.get_by_role("button", name="Giao lại cho trợ lý tự động").click()
+    desktop.get_by_text("Giao lại cho trợ lý tự động").click()  # asks for confirmation first
+    desktop.get_by_role("button", name="Xác nhận giao lại").click()
     expect(desktop.get_by_role("status")).to_contain_text("Đã giao lại")
     assert staff.conversation("zalo", CITIZEN)["handler"] == "bot"
 
@@ -150,7 +151,7 @@ def test_status_change_is_told_to_the_citizen(live_url, app, staff, desktop, fak
     expect(desktop.get_by_role("row").filter(has_text=case["code"])).to_contain_text("0912***678")  # masked
     screenshot(desktop, "console-cases")
     desktop.get_by_role("link", name=case["code"]).click()
-    expect(desktop.locator(".facts")).to_contain_text("0912345678")  # in full on the case page, for an operator
+    expect(desktop.locator("#details-title + .facts")).to_contain_text("0912345678")  # in full on the case page, for an operator
     desktop.get_by_label("Trạng thái mới").select_option("in_progress")
     desktop.get_by_label("Ghi chú", exact=True).first.fill("Công an xã đã đến kiểm tra.")
     desktop.get_by_role("button", name="Cập nhật").click()
@@ -218,7 +219,7 @@ def test_admin_pages_and_the_case_list_on_a_phone(live_url, staff, desktop, page
         desktop.goto(live_url + path)
         expect(desktop.get_by_role("heading", name=heading)).to_be_visible()
         screenshot(desktop, name)
-    expect(desktop.locator("table.list")).to_contain_text("login")  # this admin's own sign-in, audited
+    expect(desktop.locator("table.list")).to_contain_text("Đăng nhập")  # this admin's own sign-in, audited
     log_in(page, live_url, "dtv1")
     page.goto(f"{live_url}/console/cases")
     expect(page.get_by_label("Tìm mã hồ sơ hoặc số điện thoại")).to_be_visible()

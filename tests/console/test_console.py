@@ -7,6 +7,7 @@ import uuid
 
 import pytest
 
+from bot import texts
 from bot.app import create_app
 from bot.config import Settings
 from bot.console.access import MAX_FAILURES
@@ -125,7 +126,7 @@ def test_a_post_without_the_csrf_token_changes_nothing(app, staff, repository):
     case = file_report(repository)
     operator = signed_in(app, "dtv1")
     answer = operator.post(f"/console/cases/{case['code']}/status",
-                           data={"status": "resolved", "send_key": "c" * 32, "public": "y"})
+                           data={"status": "resolved", "send_key": "c" * 32, "visibility": "public"})
     assert answer.status_code == 400
     assert repository.find_case(case["code"])["status"] == "routed"
 
@@ -202,10 +203,13 @@ def test_the_bot_is_silent_while_staff_hold_the_chat_and_answers_after_hand_back
     assert post_zalo(client, zalo_text("xin chào", "z-2")).status_code == 200
     worker.drain()
     assert len(fake_zalo.received) == sent_before
-    post_form(operator, url, url + "/handback", {})
+    post_form(operator, url, url + "/handback", {"handback-confirm": "yes", "handback-notify": "y",
+                                                 "handback-message": texts.CHAT_HANDED_BACK})
+    worker.drain()
+    assert fake_zalo.texts_to(CITIZEN)[-1] == texts.CHAT_HANDED_BACK  # the citizen is told the person left
     assert post_zalo(client, zalo_text("xin chào", "z-3")).status_code == 200
     worker.drain()
-    assert len(fake_zalo.received) == sent_before + 1
+    assert len(fake_zalo.received) == sent_before + 2  # and the bot answers again
     assert [e["action"] for e in repository.audit_entries()][:2] == ["chat.handback", "chat.claim"]
 
 
@@ -258,7 +262,9 @@ def test_case_list_pages(app, staff, repository):
 def test_phone_in_full_only_on_the_case_page_and_only_for_roles_that_call_back(app, staff, repository):
     case = file_report(repository)
     assert "0912345678" in signed_in(app, "dtv1").get(f"/console/cases/{case['code']}").get_data(as_text=True)
-    assert "0912345678" in signed_in(app, "ubnd_cl").get(f"/console/cases/{case['code']}").get_data(as_text=True)
+    # The reporter of a violation was promised confidentiality: the district committee sees it masked.
+    agency_page = signed_in(app, "ubnd_cl").get(f"/console/cases/{case['code']}").get_data(as_text=True)
+    assert "0912345678" not in agency_page and "0912***678" in agency_page
     admin_page = signed_in(app, "quantri").get(f"/console/cases/{case['code']}").get_data(as_text=True)
     assert "0912345678" not in admin_page and "0912***678" in admin_page
 
@@ -268,7 +274,7 @@ def test_internal_note_stays_internal_and_a_public_one_is_told(app, staff, repos
     operator = signed_in(app, "dtv1")
     url = f"/console/cases/{case['code']}"
     post_form(operator, url, url + "/note", {"note": "Gọi lại lúc 14h", "send_key": uuid.uuid4().hex})
-    post_form(operator, url, url + "/note", {"note": "Đã cử cán bộ xác minh", "public": "y",
+    post_form(operator, url, url + "/note", {"note": "Đã cử cán bộ xác minh", "visibility": "public",
                                              "send_key": uuid.uuid4().hex})
     notices = list(repository.messages.find({"kind": "notice"}))
     assert [n["text"] for n in notices if "Gọi lại" in n["text"]] == []
@@ -293,7 +299,7 @@ def test_status_form_posted_twice_makes_one_change_and_one_notice(app, staff, re
     case = file_report(repository)
     operator = signed_in(app, "dtv1")
     url = f"/console/cases/{case['code']}"
-    form = {"status": "resolved", "note": "Đã xử phạt", "public": "y", "send_key": uuid.uuid4().hex}
+    form = {"status": "resolved", "note": "Đã xử phạt", "visibility": "public", "send_key": uuid.uuid4().hex}
     post_form(operator, url, url + "/status", form)
     post_form(operator, url, url + "/status", form)
     assert [e["status"] for e in repository.case_history(case["code"])] == ["new", "routed", "resolved"]
@@ -424,7 +430,7 @@ def test_a_notice_queued_from_the_console_carries_the_requests_correlation_id(ap
     url = f"/console/cases/{case['code']}"
     token = csrf_token(operator.get(url).get_data(as_text=True))
     answer = operator.post(url + "/status", headers={"X-Request-Id": "console-req-12345678"},
-                           data={"csrf_token": token, "status": "in_progress", "public": "y",
+                           data={"csrf_token": token, "status": "in_progress", "visibility": "public",
                                  "send_key": uuid.uuid4().hex})
     assert answer.headers["X-Request-Id"] == "console-req-12345678"
     [notice] = repository.messages.find({"kind": "notice"})
