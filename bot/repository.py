@@ -76,7 +76,8 @@ def conversation_document(c: Conversation) -> dict:
     return {"handler": c.handler, "handler_since_ts": c.handler_since_ts, "handoff_reason": c.handoff_reason,
             "handoff_priority": "urgent" if c.urgent else "normal",
             "form": c.form.to_document() if c.form else None, "not_understood": c.not_understood,
-            "menu_offered": _yes(c.menu_offered), "urgent_case": c.urgent_case, "last_ack_ts": c.last_ack_ts}
+            "menu_offered": _yes(c.menu_offered), "urgent_case": c.urgent_case, "last_ack_ts": c.last_ack_ts,
+            "last_question": c.last_question}
 
 
 def conversation_from_document(doc: dict) -> Conversation:
@@ -87,7 +88,7 @@ def conversation_from_document(doc: dict) -> Conversation:
         form=Form.from_document(doc["form"]) if doc.get("form") else None,
         not_understood=int(doc.get("not_understood") or 0), menu_offered=doc.get("menu_offered") == "yes",
         urgent_case=doc.get("urgent_case"), last_ack_ts=float(doc.get("last_ack_ts") or 0.0),
-        notices_waiting=doc.get("notices_waiting") == "yes")
+        notices_waiting=doc.get("notices_waiting") == "yes", last_question=doc.get("last_question"))
 
 
 def case_view(case: dict) -> CaseView:
