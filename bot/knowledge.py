@@ -12,7 +12,6 @@ none, so the threshold was chosen on data/knowledge_eval.yml for precision first
 from __future__ import annotations
 
 import threading
-import time
 from dataclasses import dataclass
 from datetime import date
 
@@ -26,7 +25,6 @@ K1, B = 1.2, 0.75
 # confidence where top-1 precision and silence on questions without an entry both reach 0.95 is
 # 0.17; 0.20 leaves a margin toward silence (precision 0.975, coverage 0.77, silence 0.98).
 THRESHOLD = 0.20
-REFRESH_SECONDS = 10.0   # a publish reaches the worker's index within this (and one lookup)
 
 # Words that carry no topic in a citizen's question: address, politeness, question words and
 # particles. Left in, "cho em hỏi … vậy ạ" would match every entry a little. Without diacritics
@@ -143,27 +141,23 @@ class Index:
 
 
 class KnowledgeBase:
-    """The published entries of a running system, searched in memory. Rebuilt when staff publish,
-    retire or edit a published entry (the repository's knowledge version changes), checked at most
-    every REFRESH_SECONDS: a change answers citizens within seconds, without retraining anything."""
+    """The published entries of a running system, searched in memory. Every lookup reads the
+    repository's knowledge version (one read by `_id`) and rebuilds the index when staff have
+    published, retired or edited a published entry since: the next question gets the change,
+    without retraining anything."""
 
-    def __init__(self, repository, refresh_seconds: float = REFRESH_SECONDS):
+    def __init__(self, repository):
         self.repository = repository
-        self.refresh_seconds = refresh_seconds
         self._index: Index | None = None
         self._version = None
-        self._checked = 0.0
         self._lock = threading.Lock()
 
     def index(self) -> Index:
-        now = time.monotonic()
+        version = self.repository.knowledge_version()
         with self._lock:
-            if self._index is None or now - self._checked >= self.refresh_seconds:
-                self._checked = now
-                version = self.repository.knowledge_version()
-                if self._index is None or version != self._version:
-                    self._index = Index([Entry.from_document(d) for d in self.repository.published_entries()])
-                    self._version = version
+            if self._index is None or version != self._version:
+                self._index = Index([Entry.from_document(d) for d in self.repository.published_entries()])
+                self._version = version
             return self._index
 
     def best(self, text: str, district: str | None, day: date | None) -> Match | None:
