@@ -31,7 +31,7 @@ from bot.routing import RoutingTable
 
 HOTLINE = ("operator", "admin")
 PAGE_SIZE = 50
-MAX_QUESTIONS, MAX_QUESTION_LENGTH, MAX_ANSWER = 30, 300, 3000
+MAX_QUESTIONS, MAX_QUESTION_LENGTH, MAX_ANSWER = 30, 300, 4000
 EDITED_FIELDS = ("questions", "answer", "source_document", "source_issuer", "source_url", "scope", "valid_from",
                  "valid_until")
 QUESTION_STATUSES = kb.QUESTION_STATUSES
