@@ -518,12 +518,15 @@ def _free(c: Conversation, turn: Turn, memo: _Memo) -> Outcome:
     if confident and parse.intent == "health_advice" or _speaks_of_symptoms(text) and (
             not confident or parse.intent not in SERVICES + ("ask_human", "rule_question", "check_status")):
         return _health(c, turn, memo)
+    if confident and parse.intent == "rule_question" or cues.asks_about_a_rule(text) and not _opener(text) and (
+            not confident or parse.intent in forms.FORMS):  # "… có được hỗ trợ không" asks; "xin hỗ trợ được không" requests
+        offered = tuple(choice for choice in texts.SERVICE_CHOICES if choice[1] == texts.CATEGORY_PAYLOAD + parse.intent)
+        return _out(replace(c, last_question=None),
+                    Reply(texts.question_noted(turn.in_working_hours, memo.understand.working_hours), offered),
+                    effects=(_recorded(turn, memo, None),), question="waiting", **facts)
     service = parse.intent if confident and parse.intent in forms.FORMS else None if confident else _opener(text)
     if service:
         return _ask_next(c, forms.start(service, text, parse, turn.now), **facts)
-    if confident and parse.intent == "rule_question" or not confident and cues.asks_about_a_rule(text):
-        return _out(replace(c, last_question=None), texts.question_noted(turn.in_working_hours, memo.understand.working_hours),
-                    effects=(_recorded(turn, memo, None),), question="waiting", **facts)
     if confident and parse.intent in ("affirm", "deny", "greet") and cues.is_question(text):
         return _out(c, Reply(texts.GREETING, texts.SERVICE_CHOICES), **facts)  # "có ai không?": someone there?
     if confident and parse.intent in texts.SMALL_TALK:

@@ -577,7 +577,10 @@ def test_a_question_the_model_takes_for_a_service_is_answered_with_that_service_
     known = Known(parses={question: P("welfare")}, answers={question: replace(WEDDING_ANSWER, entry_id="nq68")})
     outcome = Chat(known).says(question)
     assert not outcome.state.form and choices(outcome) == texts.ASK_STAFF_CHOICES + (("Hỗ trợ an sinh", "CATEGORY_welfare"),)
-    assert Chat(Known(parses={question: P("welfare")})).says(question).state.form.category == "welfare"  # none: the form
+    unanswered = Chat(Known(parses={question: P("welfare")})).says(question)
+    assert unanswered.effects == (RecordQuestion(question),) and choices(unanswered) == (("Hỗ trợ an sinh", "CATEGORY_welfare"),)
+    request = "nha e kho khan qua, xin ho tro gao dc ko?"  # a request, politely asked: the form
+    assert Chat(Known(parses={request: P("welfare")})).says(request).state.form.category == "welfare"
 
 
 def test_danger_signs_beat_a_published_answer():
@@ -595,3 +598,10 @@ def test_a_question_mid_form_is_answered_or_put_on_staffs_list_and_the_detail_as
     waiting = chat.says("con vay von ngan hang thi sao?")
     assert texts.QUESTION_LATER in text_of(waiting) and waiting.effects == (RecordQuestion("con vay von ngan hang thi sao?"),)
     assert waiting.state.form.asking == "phone"
+
+
+def test_a_rule_question_the_model_takes_for_a_service_goes_to_staff_with_the_service_one_tap_away():
+    question = "cho em hỏi đăng ký kết hôn trong mùa dịch có được không"
+    outcome = Chat(Known(parses={question: P("welfare", 0.69)})).says(question)
+    assert outcome.state.form is None and outcome.effects == (RecordQuestion(question),)
+    assert choices(outcome) == (("Hỗ trợ an sinh", "CATEGORY_welfare"),)
