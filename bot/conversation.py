@@ -520,9 +520,9 @@ def _free(c: Conversation, turn: Turn, memo: _Memo) -> Outcome:
         return _health(c, turn, memo)
     if confident and parse.intent == "rule_question" or cues.asks_about_a_rule(text) and not _opener(text) and (
             not confident or parse.intent in forms.FORMS):  # "… có được hỗ trợ không" asks; "xin hỗ trợ được không" requests
-        offered = tuple(choice for choice in texts.SERVICE_CHOICES if choice[1] == texts.CATEGORY_PAYLOAD + parse.intent)
         return _out(replace(c, last_question=None),
-                    Reply(texts.question_noted(turn.in_working_hours, memo.understand.working_hours), offered),
+                    Reply(texts.question_noted(turn.in_working_hours, memo.understand.working_hours),
+                          _service_choice(parse.intent)),
                     effects=(_recorded(turn, memo, None),), question="waiting", **facts)
     service = parse.intent if confident and parse.intent in forms.FORMS else None if confident else _opener(text)
     if service:
@@ -577,11 +577,15 @@ def _answer_text(found: Answer) -> str:
 def _answered(c: Conversation, turn: Turn, memo: _Memo, found: Answer, service: str | None, **facts) -> Outcome:
     """The entry's answer, its source and date; "Hỏi cán bộ" puts the question on staff's list,
     and the service the model heard stays one tap away."""
-    offered = tuple(choice for choice in texts.SERVICE_CHOICES if choice[1] == texts.CATEGORY_PAYLOAD + (service or ""))
     return _out(replace(c, last_question=_source(c, turn), not_understood=0),
-                Reply(_answer_text(found), texts.ASK_STAFF_CHOICES + offered),
+                Reply(_answer_text(found), texts.ASK_STAFF_CHOICES + _service_choice(service)),
                 effects=(_recorded(turn, memo, found),), knowledge_entry=found.entry_id,
                 knowledge_confidence=round(found.confidence, 3), **facts)
+
+
+def _service_choice(intent: str | None) -> tuple:
+    """The button of the service the model heard, if it heard one."""
+    return tuple(choice for choice in texts.SERVICE_CHOICES if choice[1] == f"{texts.CATEGORY_PAYLOAD}{intent}")
 
 
 _OPENERS = (("report", re.compile(r"^(?:cho (?:em|tui|toi|minh|con) )?(?:phan anh|to giac|bao cao vi pham)\b")),

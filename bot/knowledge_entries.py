@@ -37,9 +37,13 @@ def new_id(question: str) -> str:
     return "-".join(words)[:50].strip("-") + "-" + secrets.token_hex(2)
 
 
-def source_text(entry: dict) -> str:
-    document, issuer = entry.get("source_document") or "", entry.get("source_issuer") or ""
+def source_line(document: str, issuer: str) -> str:
+    """"Nghị quyết 128/NQ-CP ngày 11/10/2021 (Chính phủ)": what follows "Theo" in an answer."""
     return f"{document} ({issuer})" if document and issuer else document or issuer
+
+
+def source_text(entry: dict) -> str:
+    return source_line(entry.get("source_document") or "", entry.get("source_issuer") or "")
 
 
 def vn_date(ts: float | None) -> str:

@@ -4,15 +4,14 @@ claim was retried) files one case and sends one reply."""
 from __future__ import annotations
 
 import time
-from datetime import datetime
 from typing import Mapping
 
-from bot import cases, metrics, texts
+from bot import cases, knowledge_entries, metrics, texts
 from bot.channels import Channel
 from bot.config import Settings
 from bot.conversation import (Answer, AppendToCase, AskStaff, CaseView, Conversation, FileCase, Outcome,
                               RecordQuestion, Reopen, StartHandoff, Turn, Withdraw, respond)
-from bot.hours import VIETNAM, in_working_hours, parse_working_hours
+from bot.hours import in_working_hours, parse_working_hours
 from bot.knowledge import KnowledgeBase
 from bot.media import MediaStore
 from bot.messages import FOLLOW, MESSAGE, UNFOLLOW
@@ -167,6 +166,5 @@ class _Understanding:
         if match is None:
             return None
         entry = match.entry
-        source = f"{entry.source_document} ({entry.source_issuer})" if entry.source_issuer else entry.source_document
-        updated = datetime.fromtimestamp(entry.updated_ts, VIETNAM).strftime("%d/%m/%Y")
-        return Answer(entry.id, entry.answer, source, entry.source_url, updated, match.confidence)
+        return Answer(entry.id, entry.answer, knowledge_entries.source_line(entry.source_document, entry.source_issuer),
+                      entry.source_url, knowledge_entries.vn_date(entry.updated_ts), match.confidence)

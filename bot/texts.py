@@ -56,7 +56,6 @@ HANDOFF_REASONS = {
     "not_understood": ("Tổng đài 1022 chưa hiểu rõ nội dung anh/chị gửi nên đã chuyển cuộc trò chuyện "
                        "đến cán bộ trực tổng đài."),
     "khmer": "Tổng đài 1022 đã chuyển tin nhắn của anh/chị đến cán bộ trực tổng đài.",
-    "question": "Tổng đài 1022 đã chuyển câu hỏi của anh/chị đến cán bộ trực tổng đài.",
 }
 
 

@@ -23,7 +23,7 @@ from bot.console import audit_view, format as vn
 from bot.console.access import audit, repository, roles
 from bot.console.blueprint import console
 from bot.console.forms import ActionForm, OnceForm, errors_of, stripped
-from bot.knowledge import THRESHOLD, Entry, Index, KnowledgeBase
+from bot.knowledge import THRESHOLD, KnowledgeBase
 from bot.media import MediaStore
 from bot.outbox import Outbox, RetryLater
 from bot.plain import plain_text
@@ -34,7 +34,6 @@ PAGE_SIZE = 50
 MAX_QUESTIONS, MAX_QUESTION_LENGTH, MAX_ANSWER = 30, 300, 4000
 EDITED_FIELDS = ("questions", "answer", "source_document", "source_issuer", "source_url", "scope", "valid_from",
                  "valid_until")
-QUESTION_STATUSES = kb.QUESTION_STATUSES
 
 
 class EntryForm(FlaskForm):
@@ -102,7 +101,8 @@ def _audit_changes(entry: dict) -> list:
 @console.get("/knowledge")
 @roles(*HOTLINE)
 def knowledge_list():
-    args = {name: (request.args.get(name) or "").strip()[:200] for name in ("q", "status", "district", "review", "ask")}
+    args = {name: (request.args.get(name) or "").strip()[:200]
+            for name in ("q", "status", "district", "review", "ask", "ask_district")}
     entries = repository().knowledge_entries()
     if args["status"] in kb.STATUSES:
         entries = [e for e in entries if e["status"] == args["status"]]
@@ -120,7 +120,7 @@ def knowledge_list():
     shown = entries[(page - 1) * PAGE_SIZE: page * PAGE_SIZE]
     tried = None
     if args["ask"]:
-        district = args["district"] if args["district"] in _districts() else None
+        district = args["ask_district"] if args["ask_district"] in _districts() else None
         tried = {"match": _knowledge().best(args["ask"], district, vn.local(time.time()).date()),
                  "near": _knowledge().index().search(args["ask"], district, vn.local(time.time()).date(), limit=3)}
     return render_template("console/knowledge_list.html", entries=shown, total=len(entries), page=page,
@@ -299,12 +299,12 @@ def _question(key: str) -> dict:
 @console.get("/questions")
 @roles(*HOTLINE)
 def question_list():
-    status = request.args.get("status") if request.args.get("status") in QUESTION_STATUSES else "waiting"
+    status = request.args.get("status") if request.args.get("status") in kb.QUESTION_STATUSES else "waiting"
     page = max(1, request.args.get("page", 1, type=int) or 1)
     questions, total = repository().find_questions(status, skip=(page - 1) * PAGE_SIZE, limit=PAGE_SIZE)
     return render_template("console/questions.html", questions=questions, total=total, page=page, status=status,
-                           pages=max(1, math.ceil(total / PAGE_SIZE)), statuses=QUESTION_STATUSES,
-                           counts={s: repository().count_questions(s) for s in QUESTION_STATUSES})
+                           pages=max(1, math.ceil(total / PAGE_SIZE)), statuses=kb.QUESTION_STATUSES,
+                           counts={s: repository().count_questions(s) for s in kb.QUESTION_STATUSES})
 
 
 @console.get("/questions/<path:key>")
@@ -312,10 +312,9 @@ def question_list():
 def question_page(key: str):
     question = _question(key)
     window = _outbox().window(question["channel"], question["user_id"], by_staff=True)
-    everything = Index([Entry.from_document(e) for e in repository().knowledge_entries() if e["status"] != "retired"])
-    return render_template("console/question.html", question=question, statuses=QUESTION_STATUSES,
+    return render_template("console/question.html", question=question, statuses=kb.QUESTION_STATUSES, threshold=THRESHOLD,
                            form=AnswerForm(send_key=uuid.uuid4().hex), action=ActionForm(), window=window,
-                           near=everything.search(question["text"], question.get("district"), None, limit=3),
+                           near=_knowledge().index().search(question["text"], question.get("district"), None, limit=3),
                            answered_from=repository().find_entry(question["entry_id"]) if question.get("entry_id") else None,
                            draft=repository().find_entry(question["draft_entry"]) if question.get("draft_entry") else None)
 
