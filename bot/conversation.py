@@ -477,7 +477,7 @@ def _free(c: Conversation, turn: Turn, memo: _Memo) -> Outcome:
     if confident and parse.intent == "health_advice" or _speaks_of_symptoms(text) and (
             not confident or parse.intent not in SERVICES + ("ask_human", "rule_question", "check_status")):
         return _health(c, turn, memo)
-    service = parse.intent if confident and parse.intent in forms.FORMS else None if confident else _opener(text)
+    service = parse.intent if confident and parse.intent in forms.FORMS else _opener(text)
     if service:
         return _ask_next(c, forms.start(service, text, parse, turn.now), **facts)
     if confident and parse.intent == "rule_question" or not confident and cues.asks_about_a_rule(text):

@@ -119,9 +119,13 @@ _WITHDRAW = re.compile(
 
 
 def wants_withdraw(text: str, parse: Parse | None) -> bool:
-    if parse is not None and parse.intent == "withdraw" and parse.confidence >= 0.5:
+    """Taking a filed case back: said in so many words, or read so by the NLU when the message
+    has a word of taking back in it ("cho em phản ánh cái" is an opener, whatever the model says)."""
+    plain = plain_text(text)
+    if _WITHDRAW.search(plain):
         return True
-    return bool(_WITHDRAW.search(plain_text(text)))
+    return parse is not None and parse.intent == "withdraw" and parse.confidence >= 0.5 \
+        and bool(re.search(r"\b(?:rut|huy|xoa|bo|khong can|nham|lon|thoi)\b", plain))
 
 
 _FORGOT_CODE = re.compile(r"\b(?:quen|mat|khong nho|khong biet|khong thay|xoa mat|lam mat|tim khong ra) "
