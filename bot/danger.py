@@ -35,7 +35,7 @@ _SIGNS = [
     r"(?<!ngot )(?<!ngao )ngat\b(?! (?:dien|ket noi|mang|may|nuoc|ngang|quang|nhip|loi|ngay))",
     r"(?:bi|ngat|te) xiu\b", r"(?<!doi )(?<!cho )(?<!chut )(?<!mot )(?<!ti )(?<!cuoi )(?<!met )xiu (?:roi|luon|di|nguoi|mat|len)\b",
     rf"\b{_FAMILY} (?:\w+ )?xiu\b", r"(?:do|keo|dat) (?:\w+ )?day (?:khong|chang) (?:noi|duoc)",
-    r"(?:goi|lay|keu|danh thuc|hoi) (?:\w+ ){0,2}(?:khong|chang) (?:day|tinh|tra loi|len tieng|thua|nghe)",
+    r"(?:goi|lay|keu|danh thuc) (?:\w+ ){0,2}(?:khong|chang) (?:day|tinh|tra loi|len tieng|thua|nghe)",
     r"kho danh thuc", r"khong (?:con )?tinh tao", r"ngu ru", r"met la", r"mat tron (?:len|nguoc|trang)",
     # seizures, bleeding
     r"co giat", r"len (?:con )?(?:giat|kinh)", r"giat kinh", r"giut kinh", r"gi[au]t (?:gi[au]t )?(?:tay chan|nguoi|het nguoi)",
@@ -67,15 +67,15 @@ _SIGNS = [
     # found by a fourth set written blind
     r"tho (?:hon hen|cuc|nhu keo be)", r"noi (?:khong|chang) ra hoi", r"vai nhap", r"xam xit",
     r"(?:dau )?ngon tay (?:\w+ ){0,2}tim\b", r"mat (?:\w+ )?tim (?:tai|het|roi|ngat|lai)", r"mat tim\b(?! (?:kiem|cach|viec|duong|hieu))",
-    r"do nguoi", r"(?:tu nhien|bong) (?:\w+ ){0,3}(?:khong|chang) noi (?:duoc|noi)", r"bi (?:dam|chem)\b",
+    r"(?:bi |tu nhien |bong )do nguoi", r"do nguoi (?:ra|luon|het)", r"(?:tu nhien|bong) (?:\w+ ){0,3}(?:khong|chang) noi (?:duoc|noi)", r"bi (?:dam|chem)\b",
     r"mau chay (?:\w+ )?(?:nhieu|qua troi|lenh lang|du lam)", r"chay mau (?:\w+ ){0,2}lenh lang",
     # found by a fifth set written blind
     r"rut lom", r"xam ngoet", r"u o\b", r"khong (?:co )?phan ung", r"dap ung kem", r"gcs (?:giam|\d)",
-    r"(?:goi|keu) (?:\w+ ){0,3}(?:khong|chang) (?:bat may|ai (?:tra loi|bat|nghe))",
+    r"(?:goi|keu) (?:\w+ ){0,2}(?:ba|me|ma|ong|bo|cha|nha|cua)\b(?: \w+){0,3} (?:khong|chang) (?:bat may|ai (?:tra loi|bat|nghe))",
     r"nam guc", r"toi sam (?:mat|mat mui)", r"ca noc", r"te (?:mieng|luoi|moi)", r"ra mau (?:o at|xoi xa)",
     r"(?:ri|vo|chay) (?:nuoc )?oi", r"(?:be|thai|con) (?:\w+ )?it dap", r"(?:khong|chang) ngoi day (?:duoc|noi)",
     r"gay (?:\w+ ){0,2}(?:loi|ho|troi) xuong", r"phong (?:nuoc soi|nang|nguyen|het|ca)", r"ngung tim", r"ep tim",
-    r"het (?:binh )?oxy", r"chuyen (?:vien )?gap", r"(?:tho|khong the) (?:\w+ )?bang binh",
+    r"het (?:binh )?oxy", r"chuyen vien gap", r"(?:tho|khong the) (?:\w+ )?bang binh",
 ]
 _SIGN = re.compile(r"\b(?:" + "|".join(_SIGNS) + r")\b")
 # Right before the sign: "không khó thở", "chưa bị li bì", "hết khó thở" (denied); "nếu khó thở thì…",
@@ -83,7 +83,7 @@ _SIGN = re.compile(r"\b(?:" + "|".join(_SIGNS) + r")\b")
 _DENIED = re.compile(r"\b(?:(?:khong|chua|het|bot|khoi|chang)(?: (?:bi|co|con|thay|he|may|thay bi|con bi))?|neu|lo|"
                      r"phong khi|phong|de phong|phong ngua|tranh|khi nao|the nao (?:goi )?la|hoi ve|"
                      r"biet(?: minh| la)?(?: co| bi)?|cham soc(?: nguoi)?|noi ve|xem (?:tren )?\w+ noi|"
-                     r"hay|hay bi|thuong bi|de bi|muon|bao nhieu la|the nao la|nhu the nao la)(?: bi)? $")
+                     r"hay|hay bi|thuong bi|de bi|muon|bao nhieu la|the nao la|nhu the nao la|khi)(?: bi)? $")
 # Somewhere before it: teaching, first aid, a history, a hypothesis, a proposal for people who have it.
 _ABOUT = re.compile(r"\b(?:so cuu|huong dan|xu tri|nhan biet|dau hieu|tai lieu|tien su|cho nguoi bi|neu|lo nhu|"
                     r"mai mot|sau nay|trong truong hop|gop y|de nghi|nen|nghe noi|don|tren face|tren mang|clip|"
@@ -126,7 +126,7 @@ _OXYGEN = re.compile(r"\b(?:spo2|sp02|spo 2|sp o2|spo|sop2|oxy|oxi|o xy|o2|bao h
 _OTHER_MEASURE = re.compile(r"\b(?:mach|nhiet|huyet ap|nhip|sot|do c|can nang|tuoi|ngay|lan|lit|trieu|ngan|mui)\b")
 _READING = re.compile(r"(?<!\d)(\d{2,3})(?!\d)")
 _BELOW = re.compile(r"\b(?:duoi|thap hon|chua toi|khong toi|chua den|khong den) (\d{2})\b")  # "dưới 94": 93
-_CRY = re.compile(r"\b(?:cuu (?:voi|tui|toi|em|nguoi|con|gium|giup|dum|me|ba|ma)|cap cuu|115 dau)\b")
+_CRY = re.compile(r"\b(?:(?<!tra )(?<!nghien )cuu (?:voi|tui|toi|em|nguoi|con|gium|giup|dum|me|ba|ma)|cap cuu|115 dau)\b")
 _OXYGEN_DANGER_BELOW = 94
 _OXYGEN_PLAUSIBLE_FROM = 40  # "oxy 10 lít", "spo2 3 lần": a quantity, not a reading
 _PRESSURE = re.compile(r"\b(?:ha|huyet ap)\D{0,6}?(\d{2,3}) ?/ ?\d{2,3}")  # systolic under 90
