@@ -335,13 +335,21 @@ def _form_button(c: Conversation, turn: Turn, payload: str) -> Outcome:
     if payload == forms.CONFIRM and form.asking == forms.ASKING_CONFIRM:
         return _file(c, form, turn)
     if payload == forms.EDIT:
-        return _out(replace(c, form=replace(form, asking=forms.ASKING_FIX)),
-                    Reply(texts.ASK_WHICH_FIELD, forms.fix_choices(form)))
+        return _which_detail(c, form)
     chosen = forms.field_named(form, payload, "")
     if chosen:
-        form, question = forms.ask_again(form, chosen.name)
-        return _out(replace(c, form=form), question)
+        return _correct(c, form, chosen)
     return _ask_next(c, form)  # a stale button: show where we are
+
+
+def _which_detail(c: Conversation, form: Form, lead: str = texts.ASK_WHICH_FIELD, extra: tuple = (), **facts) -> Outcome:
+    return _out(replace(c, form=replace(form, asking=forms.ASKING_FIX)), Reply(lead, forms.fix_choices(form) + extra),
+                **facts)
+
+
+def _correct(c: Conversation, form: Form, chosen: forms.Field, **facts) -> Outcome:
+    form, question = forms.ask_again(form, chosen.name)
+    return _out(replace(c, form=form), question, **facts)
 
 
 def _in_form(c: Conversation, turn: Turn, memo: _Memo) -> Outcome:
@@ -395,14 +403,13 @@ def _which_field(c: Conversation, form: Form, turn: Turn, memo: _Memo, **facts) 
     """The citizen picks the detail to correct; they may also cancel, or go back to the summary."""
     chosen = forms.field_named(form, None, turn.text)
     if chosen:
-        form, question = forms.ask_again(form, chosen.name)
-        return _out(replace(c, form=form), question, **facts)
+        return _correct(c, form, chosen, **facts)
     answer = cues.summary_answer(turn.text, memo.parse)
     if answer == cues.CANCEL:
         return _out(replace(c, form=None), texts.FORM_CANCELLED, **facts)
     if answer == cues.YES and forms.complete(form):  # "sai rồi" … "à không, đúng rồi gửi đi"
         return _file(c, form, turn)
-    return _out(replace(c, form=form), Reply(texts.ASK_WHICH_FIELD, forms.fix_choices(form)), **facts)
+    return _which_detail(c, form, **facts)
 
 
 def _again(c: Conversation, form: Form, asked: forms.Field, before: str, **facts) -> Outcome:
@@ -460,17 +467,12 @@ def _at_summary(c: Conversation, form: Form, turn: Turn, memo: _Memo) -> Outcome
         return _out(replace(c, form=None), texts.FORM_CANCELLED)
     if answer == cues.EDIT:
         chosen = forms.field_named(form, None, turn.text) if plain_text(turn.text) != "sua" else None
-        if chosen:
-            form, question = forms.ask_again(form, chosen.name)
-            return _out(replace(c, form=form), question)
-        return _out(replace(c, form=replace(form, asking=forms.ASKING_FIX)),
-                    Reply(texts.ASK_WHICH_FIELD, forms.fix_choices(form)))
+        return _correct(c, form, chosen) if chosen else _which_detail(c, form)
     added = forms.fill_from_entities(form, turn.text, parse)
     if added.values != form.values:  # e.g. a phone number added at the summary
         return _ask_next(c, added)
     if answer == cues.NO:
-        return _out(replace(c, form=replace(form, asking=forms.ASKING_FIX)),
-                    Reply(texts.NOT_SENT_NO, forms.fix_choices(form) + forms.CONFIRM_CHOICES[2:]), summary_answer=answer)
+        return _which_detail(c, form, texts.NOT_SENT_NO, forms.CONFIRM_CHOICES[2:], summary_answer=answer)
     retries = form.retries + 1
     state = replace(c, form=replace(form, retries=retries))
     lead = texts.NOT_SENT_WAIT if answer == cues.WAIT else texts.NOT_SENT_UNCLEAR
@@ -524,7 +526,7 @@ def _free(c: Conversation, turn: Turn, memo: _Memo) -> Outcome:
                     Reply(texts.question_noted(turn.in_working_hours, memo.understand.working_hours),
                           _service_choice(parse.intent)),
                     effects=(_recorded(turn, memo, None),), question="waiting", **facts)
-    service = parse.intent if confident and parse.intent in forms.FORMS else None if confident else _opener(text)
+    service = parse.intent if confident and parse.intent in forms.FORMS else _opener(text)
     if service:
         return _ask_next(c, forms.start(service, text, parse, turn.now), **facts)
     if confident and parse.intent in ("affirm", "deny", "greet") and cues.is_question(text):

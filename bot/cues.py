@@ -17,10 +17,10 @@ YES, NO, WAIT, EDIT, CANCEL, UNCLEAR = "yes", "no", "wait", "edit", "cancel", "u
 
 _YES_PHRASES = re.compile(
     r"\b(?:dung roi|dung vay|dung het(?: roi)?|dung a|dung rui|chinh xac|chuan|ok|okay|yes|gui|gui di|gui luon|"
-    r"gui giup|gui gium|gui dum|dong y|xac nhan|u|uh|um|vang|da|co|phai|phai roi|duoc|duoc roi|on roi|"
+    r"gui giup|gui gium|gui dum|dong y|xac nhan|u|uh|um|uhm|vang|da|co|phai|phai roi|duoc|duoc roi|on roi|"
     r"het roi|vay do|nhu vay|vay la du|du roi)\b")
 _FILLER = set("a ah nha nhe nhen nghen ne roi r luon di giup gium dum voi em anh chi tui toi minh con chu co bac "
-              "ad admin tong dai 1022 thong tin tren do vay la ban oi thi cam on nhieu ha".split())
+              "ad admin tong dai 1022 thong tin tren do vay la ban oi thi cam on nhieu ha nhanh lien day che".split())
 # Any of these in the answer, and it is no yes: no, not yet, wait, stop, wrong, change, a doubt.
 _VETO = re.compile(
     r"\b(?:khong|chua|dung gui|dung lai|dung co|khoan|doi|cho (?:chut|xiu|ti|da|lat)|tu tu|sai|huy|thoi|stop|"
@@ -119,9 +119,13 @@ _WITHDRAW = re.compile(
 
 
 def wants_withdraw(text: str, parse: Parse | None) -> bool:
-    if parse is not None and parse.intent == "withdraw" and parse.confidence >= 0.5:
+    """Taking a filed case back: said in so many words, or read so by the NLU when the message
+    has a word of taking back in it ("cho em phản ánh cái" is an opener, whatever the model says)."""
+    plain = plain_text(text)
+    if _WITHDRAW.search(plain):
         return True
-    return bool(_WITHDRAW.search(plain_text(text)))
+    return parse is not None and parse.intent == "withdraw" and parse.confidence >= 0.5 \
+        and bool(re.search(r"\b(?:rut|huy|xoa|bo|khong can|nham|lon|thoi)\b", plain))
 
 
 _FORGOT_CODE = re.compile(r"\b(?:quen|mat|khong nho|khong biet|khong thay|xoa mat|lam mat|tim khong ra) "

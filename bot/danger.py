@@ -35,7 +35,7 @@ _SIGNS = [
     r"(?<!ngot )(?<!ngao )ngat\b(?! (?:dien|ket noi|mang|may|nuoc|ngang|quang|nhip|loi|ngay))",
     r"(?:bi|ngat|te) xiu\b", r"(?<!doi )(?<!cho )(?<!chut )(?<!mot )(?<!ti )(?<!cuoi )(?<!met )xiu (?:roi|luon|di|nguoi|mat|len)\b",
     rf"\b{_FAMILY} (?:\w+ )?xiu\b", r"(?:do|keo|dat) (?:\w+ )?day (?:khong|chang) (?:noi|duoc)",
-    r"(?:goi|lay|keu|danh thuc|hoi) (?:\w+ ){0,2}(?:khong|chang) (?:day|tinh|tra loi|len tieng|thua|nghe)",
+    r"(?:goi|lay|keu|danh thuc) (?:\w+ ){0,2}(?:khong|chang) (?:day|tinh|tra loi|len tieng|thua|nghe)",
     r"kho danh thuc", r"khong (?:con )?tinh tao", r"ngu ru", r"met la", r"mat tron (?:len|nguoc|trang)",
     # seizures, bleeding
     r"co giat", r"len (?:con )?(?:giat|kinh)", r"giat kinh", r"giut kinh", r"gi[au]t (?:gi[au]t )?(?:tay chan|nguoi|het nguoi)",
@@ -67,8 +67,15 @@ _SIGNS = [
     # found by a fourth set written blind
     r"tho (?:hon hen|cuc|nhu keo be)", r"noi (?:khong|chang) ra hoi", r"vai nhap", r"xam xit",
     r"(?:dau )?ngon tay (?:\w+ ){0,2}tim\b", r"mat (?:\w+ )?tim (?:tai|het|roi|ngat|lai)", r"mat tim\b(?! (?:kiem|cach|viec|duong|hieu))",
-    r"do nguoi", r"(?:tu nhien|bong) (?:\w+ ){0,3}(?:khong|chang) noi (?:duoc|noi)", r"bi (?:dam|chem)\b",
+    r"(?:bi |tu nhien |bong )do nguoi", r"do nguoi (?:ra|luon|het)", r"(?:tu nhien|bong) (?:\w+ ){0,3}(?:khong|chang) noi (?:duoc|noi)", r"bi (?:dam|chem)\b",
     r"mau chay (?:\w+ )?(?:nhieu|qua troi|lenh lang|du lam)", r"chay mau (?:\w+ ){0,2}lenh lang",
+    # found by a fifth set written blind
+    r"rut lom", r"xam ngoet", r"u o\b", r"khong (?:co )?phan ung", r"dap ung kem", r"gcs (?:giam|\d)",
+    r"(?:goi|keu) (?:\w+ ){0,2}(?:ba|me|ma|ong|bo|cha|nha|cua)\b(?: \w+){0,3} (?:khong|chang) (?:bat may|ai (?:tra loi|bat|nghe))",
+    r"nam guc", r"toi sam (?:mat|mat mui)", r"ca noc", r"te (?:mieng|luoi|moi)", r"ra mau (?:o at|xoi xa)",
+    r"(?:ri|vo|chay) (?:nuoc )?oi", r"(?:be|thai|con) (?:\w+ )?it dap", r"(?:khong|chang) ngoi day (?:duoc|noi)",
+    r"gay (?:\w+ ){0,2}(?:loi|ho|troi) xuong", r"phong (?:nuoc soi|nang|nguyen|het|ca)", r"ngung tim", r"ep tim",
+    r"het (?:binh )?oxy", r"chuyen vien gap", r"(?:tho|khong the) (?:\w+ )?bang binh",
 ]
 _SIGN = re.compile(r"\b(?:" + "|".join(_SIGNS) + r")\b")
 # Right before the sign: "không khó thở", "chưa bị li bì", "hết khó thở" (denied); "nếu khó thở thì…",
@@ -76,19 +83,27 @@ _SIGN = re.compile(r"\b(?:" + "|".join(_SIGNS) + r")\b")
 _DENIED = re.compile(r"\b(?:(?:khong|chua|het|bot|khoi|chang)(?: (?:bi|co|con|thay|he|may|thay bi|con bi))?|neu|lo|"
                      r"phong khi|phong|de phong|phong ngua|tranh|khi nao|the nao (?:goi )?la|hoi ve|"
                      r"biet(?: minh| la)?(?: co| bi)?|cham soc(?: nguoi)?|noi ve|xem (?:tren )?\w+ noi|"
-                     r"hay|hay bi|thuong bi|de bi|muon)(?: bi)? $")
+                     r"hay|hay bi|thuong bi|de bi|muon|bao nhieu la|the nao la|nhu the nao la|khi)(?: bi)? $")
 # Somewhere before it: teaching, first aid, a history, a hypothesis, a proposal for people who have it.
 _ABOUT = re.compile(r"\b(?:so cuu|huong dan|xu tri|nhan biet|dau hieu|tai lieu|tien su|cho nguoi bi|neu|lo nhu|"
-                    r"mai mot|sau nay|trong truong hop|gop y|de nghi|nen)\b")
+                    r"mai mot|sau nay|trong truong hop|gop y|de nghi|nen|nghe noi|don|tren face|tren mang|clip|"
+                    r"tiktok|coi phim|xem phim|tin tuc|canh)\b")
+# The whole message asks only to know, teaches, or passes on a rumour: "em hỏi để biết trước thôi",
+# "cần poster các dấu hiệu nguy hiểm", "nghe nói bên Sài Gòn có người…".
+_ONLY_TO_KNOW = re.compile(r"\b(?:hoi de biet|de biet (?:truoc|thoi)|hoi cho biet|poster|to roi|tap huan|tuyen truyen|"
+                           r"moi bac si|noi chuyen ve|tai lieu)\b")
 # Right after it: "khó thở là dấu hiệu gì", "môi tím là bị gì", "hôm qua khó thở nhưng nay hết rồi".
 _DENIED_AFTER = re.compile(r"^(?: \w+){0,6} (?:la|co phai la) (?:sao|gi|dau hieu|the nao|trieu chung|nhu the nao|"
                            r"(?:bi|benh) gi|(?:bi )?sao|phan ung)\b|^ khi nao\b|"
                            r"^(?: \w+){0,4} co phai (?:la )?(?:trieu chung|dau hieu|benh|do|phan ung)\b|^(?: \w+){0,4} (?:nhu the nao|ra sao)$|"
                            r"^(?: \w+){0,8} (?:tinh (?:tao )?lai|binh thuong (?:lai )?roi|ve roi|khoe (?:lai )?roi)\b|^(?: \w+){0,6} (?:nhung|ma) (?:\w+ )?(?:nay|gio|bay gio|hien|hom nay) "
                            r"(?:da )?(?:het|khoe|khoi|do|on|binh thuong)\b|"
-                           r"^(?: \w+){0,8} gio (?:\w+ ){0,3}(?:khoe|khoi|het|on dinh|binh thuong)")
+                           r"^(?: \w+){0,8} gio (?:\w+ ){0,3}(?:khoe|khoi|het|on dinh|binh thuong)|"
+                           r"^(?: \w+){0,8} (?:la het|la khoi|thi het)\b|^(?: \w+){0,3} (?:co )?dau hieu (?:gi|nao|de)\b|"
+                           r"^ do (?:an trau|lanh|son)\b")
 # An episode told as past: "hồi nhỏ có bị co giật", "tuần trước khó thở phải nằm viện".
-_PAST = re.compile(r"\b(?:hoi nho|ngay xua|hoi xua|hom bua|bua truoc|bua hom|nam ngoai|nam roi|truoc day|tuan truoc|tuan roi|thang truoc|thang roi|"
+_PAST = re.compile(r"\b(?:hoi nho|ngay xua|hoi xua|hom bua|bua truoc|bua hom|nam ngoai|tu (?:nam )?\d{4}|nam \d{4}|"
+                   r"hoi (?:mang bau|nam|thang)|nam roi|truoc day|tuan truoc|tuan roi|thang truoc|thang roi|"
                    r"hoi truoc|lan truoc|dot truoc|hoi do)\b")
 _NOW = re.compile(r"\b(?:gio|bay gio|hien|dang|nay|hom nay|sang nay|toi nay|lai|van)\b")
 # "trời nóng ngộp", "giá xăng ngộp thở", "cười xỉu": not a person in danger.
@@ -98,7 +113,8 @@ _IDIOM = re.compile(r"\b(?:nong nuc|nong qua|nong ngop|oi buc|gia (?:xang|ca|van
                     r"tien (?:nha|dien|no|tro|hoc)|no ngan hang|ngan hang|ngap dau|buon ban|e am|deadline|map|dep trai|"
                     r"de thuong|haha|hihi|ahihi|khoi (?:mu|bui|rac|xe|thuoc)|dot rac|dong nghet|chat choi|khau trang|"
                     r"cuoi (?:xiu|muon|bo|nga)|tuc (?:muon|qua|minh|gian)|ket xe|doi bung|so (?:muon|qua|chet)|phim|"
-                    r"ngop nguoi)\b|\bvi (?:tien|no|gia|xang|viec|deadline|hoc|cong viec|ket xe|khoi|mat viec)")
+                    r"ngop nguoi|crush|thu tuc|chen chuc|xep hang|toc dai|hut thuoc)\b|"
+                    r"\bvi (?:tien|no|gia|xang|viec|deadline|hoc|cong viec|ket xe|khoi|mat viec)")
 _SOFT_SIGNS = {"ngop", "xiu", "ngat", "kho", "nghet", "hut", "tuc", "noi"}
 # "con mèo nhà tui co giật", "cá trong ao ngộp oxy", "heo nái bị co giật": not a person.
 _ANIMAL = re.compile(r"\b(?:(?:con )?(?:heo|trau|heo nai)|con (?:meo|cho|ga|lon|bo|ca|chim|de|vit)|"
@@ -110,12 +126,14 @@ _OXYGEN = re.compile(r"\b(?:spo2|sp02|spo 2|sp o2|spo|sop2|oxy|oxi|o xy|o2|bao h
 _OTHER_MEASURE = re.compile(r"\b(?:mach|nhiet|huyet ap|nhip|sot|do c|can nang|tuoi|ngay|lan|lit|trieu|ngan|mui)\b")
 _READING = re.compile(r"(?<!\d)(\d{2,3})(?!\d)")
 _BELOW = re.compile(r"\b(?:duoi|thap hon|chua toi|khong toi|chua den|khong den) (\d{2})\b")  # "dưới 94": 93
-_CRY = re.compile(r"\b(?:cuu (?:voi|tui|toi|em|nguoi|con|gium|giup|dum|me|ba|ma)|cap cuu|115 dau)\b")
+_CRY = re.compile(r"\b(?:(?<!tra )(?<!nghien )cuu (?:voi|tui|toi|em|nguoi|con|gium|giup|dum|me|ba|ma)|cap cuu|115 dau)\b")
 _OXYGEN_DANGER_BELOW = 94
 _OXYGEN_PLAUSIBLE_FROM = 40  # "oxy 10 lít", "spo2 3 lần": a quantity, not a reading
+_PRESSURE = re.compile(r"\b(?:ha|huyet ap)\D{0,6}?(\d{2,3}) ?/ ?\d{2,3}")  # systolic under 90
 _PULSE = re.compile(r"\b(?:mach|nhip tim|tim dap)\D{0,15}?(\d{2,3})(?!\d)")
 _UNITS = {"mot": 1, "hai": 2, "ba": 3, "bon": 4, "tu": 4, "nam": 5, "lam": 5, "sau": 6, "bay": 7, "tam": 8, "chin": 9}
 _NUMBER_WORDS = re.compile(r"\b(bay|tam|chin) (?:muoi |chuc )?(mot|hai|ba|bon|tu|nam|lam|sau|bay|tam|chin)\b")
+_ROUGH_READING = re.compile(r"\b([5-8]) may\b")  # "tụt xuống 8 mấy": in the eighties
 
 # "gọi 115 không được", "115 ko nghe máy", "115 bận hoài": the emergency line did not help.
 _LINE_FAILED = re.compile(r"\b115\b.{0,30}(?:khong|hong|chua|ban|ko)\b.{0,15}(?:nghe|bat|duoc|toi|lien lac|ai)"
@@ -135,7 +153,8 @@ def emergency_line_failed(text: str) -> bool:
 
 
 def _danger_in(plain: str) -> bool:
-    for match in _SIGN.finditer(plain):
+    signs = [] if _ONLY_TO_KNOW.search(plain) else _SIGN.finditer(plain)
+    for match in signs:
         before, after = plain[max(0, match.start() - 40):match.start()], plain[match.end():match.end() + 60]
         if _DENIED.search(before[-30:]) or _DENIED_AFTER.search(after) or _ABOUT.search(before[-30:]):
             continue
@@ -149,10 +168,13 @@ def _danger_in(plain: str) -> bool:
     if _CRY.search(plain) and len(plain.split()) <= 6:  # "cứu với", "cấp cứu!!!", "115 đâu, cứu người"
         return True
     words = _NUMBER_WORDS.sub(lambda m: str(_UNITS[m.group(1)] * 10 + _UNITS[m.group(2)]), plain)
+    words = _ROUGH_READING.sub(lambda m: m.group(1) + "9", re.sub(r"\b9o\b", "90", words))
     if any(_low_oxygen(words[m.end():m.end() + 40], words[max(0, m.start() - 30):m.start()])
            and not _told_as_past(words[max(0, m.start() - 40):m.start()]) for m in _OXYGEN.finditer(words)):
         return True
-    return any(int(value) >= 130 or 20 <= int(value) < 45 for value in _PULSE.findall(plain))
+    if any(int(value) >= 130 or 20 <= int(value) < 45 for value in _PULSE.findall(plain)):
+        return True
+    return any(50 <= int(top) < 90 for top in _PRESSURE.findall(plain))
 
 
 def _told_as_past(before: str) -> bool:
@@ -169,8 +191,10 @@ def _low_oxygen(after_keyword: str, before_keyword: str) -> bool:
     readings = [int(v) for v in _READING.findall(after)]
     if not readings:
         readings = [int(v) for v in _READING.findall(before_keyword.split(" mach ")[-1])][-1:]
-    if len(readings) > 1 and re.search(r"\blen\b", after):
+    if len(readings) > 1 and re.search(r"\b(?:len|do lai)\b", after):  # "từ 92 lên 97", "đo lại 98"
         readings = readings[-1:]
+    if re.search(r"\b(?:duoi|thap hon|nho hon) ?\d{2} ?(?:la|thi|phai)\b", after):  # a rule, not a reading
+        return False
     return any(_OXYGEN_PLAUSIBLE_FROM <= value < _OXYGEN_DANGER_BELOW for value in readings)
 
 

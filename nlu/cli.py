@@ -23,7 +23,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Dict, Optional
 
-from nlu.model import CONFIG, MODEL_DIR, REPO_ROOT, TRAINING_DATA, latest_model, model_path
+from nlu.model import CONFIG, MODEL_DIR, REPO_ROOT, TRAINING_FILES, latest_model, model_path
 from nlu.text import normalize
 
 KEEP_MODELS = 3
@@ -82,8 +82,8 @@ def train(args: argparse.Namespace) -> int:
     if target.is_file() and not args.force:
         print(f"NLU model up to date: {_rel(target)}")
         return 0
-    print(f"Training NLU model {_rel(target)} from {_rel(CONFIG)} and {_rel(TRAINING_DATA)} ...",
-          flush=True)
+    print(f"Training NLU model {_rel(target)} from {_rel(CONFIG)} and "
+          f"{', '.join(_rel(f) for f in TRAINING_FILES)} ...", flush=True)
     started = time.monotonic()
     MODEL_DIR.mkdir(parents=True, exist_ok=True)
     train_model(CONFIG, MODEL_DIR, target.name[: -len(".tar.gz")])
@@ -93,7 +93,8 @@ def train(args: argparse.Namespace) -> int:
 
 
 def train_model(config: Path, directory: Path, name: str) -> Path:
-    """Trains directory/name.tar.gz from config and data/nlu.yml; exits with an error on failure."""
+    """Trains directory/name.tar.gz from config and the training files (nlu.model.TRAINING_FILES);
+    exits with an error on failure."""
     _quiet_rasa()
     from rasa.model_training import train_nlu
 
@@ -102,9 +103,14 @@ def train_model(config: Path, directory: Path, name: str) -> Path:
     # Train into a scratch folder and rename at the end: an interrupted run must never leave a
     # half-written file under the name that means "up to date".
     with tempfile.TemporaryDirectory(dir=directory, prefix=".training-") as scratch:
+        # Rasa reads one path: a folder holding links to exactly the training files.
+        data = Path(scratch) / "data"
+        data.mkdir()
+        for source in TRAINING_FILES:
+            (data / source.name).symlink_to(source)
         printed = io.StringIO()
         with contextlib.redirect_stdout(printed):
-            trained = train_nlu(config=str(config), nlu_data=str(TRAINING_DATA), output=scratch,
+            trained = train_nlu(config=str(config), nlu_data=str(data), output=scratch,
                                 fixed_model_name=name)
         # Rasa's own messages, minus the one naming the scratch folder.
         for line in printed.getvalue().splitlines():
@@ -359,7 +365,6 @@ def serve(args: argparse.Namespace) -> int:
 
 # --- evaluate ----------------------------------------------------------------------------------
 
-HELDOUT = REPO_ROOT / "data" / "heldout" / "nlu.yml"
 REPORT_DIR = REPO_ROOT / "var" / "nlu-report"
 
 
@@ -367,9 +372,15 @@ def evaluate(args: argparse.Namespace) -> int:
     from nlu import evaluate as evaluation
 
     _quiet_rasa()
-    data, out = Path(args.data), Path(args.out)
-    if not data.is_file():
-        print(f"No test set at {_rel(data)}", file=sys.stderr)
+    out = Path(args.out)
+    if args.data:
+        test_sets = [evaluation.TestSet(Path(d).stem, Path(d)) for d in args.data]
+    else:
+        test_sets = [s for s in evaluation.TEST_SETS if s.path.is_file()]
+    missing = [s.path for s in test_sets if not s.path.is_file()] or ([] if test_sets else [
+        evaluation.HELDOUT_DIR])
+    if missing:
+        print(f"No test set at {', '.join(_rel(p) for p in missing)}", file=sys.stderr)
         return 1
     with tempfile.TemporaryDirectory(prefix="nlu-trial-") as scratch:
         train_seconds = None
@@ -384,8 +395,9 @@ def evaluate(args: argparse.Namespace) -> int:
         started = time.monotonic()
         parser = Parser(model)
         load_seconds = time.monotonic() - started
-        results = evaluation.run(parser, data, out, model=model, config=args.config or CONFIG,
-                                 load_seconds=load_seconds, train_seconds=train_seconds)
+        results = evaluation.run(parser, test_sets, out, model=model,
+                                 config=Path(args.config or CONFIG), load_seconds=load_seconds,
+                                 train_seconds=train_seconds)
     print(results["summary"])
     return 0
 
@@ -405,7 +417,8 @@ def main(argv: Optional[list] = None) -> int:
     serve_cmd.add_argument("--model", help="model file (default: the current model)")
     serve_cmd.set_defaults(run=serve)
     eval_cmd = commands.add_parser("evaluate", help="held-out evaluation report (nlu/evaluate.py)")
-    eval_cmd.add_argument("--data", default=str(HELDOUT), help="test set (Rasa YAML)")
+    eval_cmd.add_argument("--data", action="append",
+                          help="a test set (Rasa YAML), instead of all of data/heldout/; repeatable")
     eval_cmd.add_argument("--out", default=str(REPORT_DIR), help="where the report goes")
     eval_cmd.add_argument("--model", help="model file (default: the current model)")
     eval_cmd.add_argument("--config", help="train a trial model from this config and evaluate it")

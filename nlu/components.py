@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from typing import Any, Dict, List, Optional
 
 from rasa.engine.graph import ExecutionContext, GraphComponent
@@ -20,6 +21,13 @@ from nlu.model import REPO_ROOT
 from nlu.text import with_plain_copy
 
 log = logging.getLogger(__name__)
+
+# A yes has no negation or hesitation in it: "đúng rồi nhưng khoan gửi" is no affirm, whatever
+# the bag of words says (at the summary a wrong yes files a case the citizen did not want).
+# Matched on the normalizer's words; bare "dung" (đúng, đừng or dừng) is left to the model.
+_NOT_A_YES = re.compile(r"(?<!\w)(khoan|đợi|chờ|từ từ|tu tu|chưa|chua|đừng|không|khong|sai|hủy|huy|"
+                        r"thôi|thoi|dừng lại|ngưng|ngung|stop|wait|nhưng|nhung|để tui|để em|"
+                        r"de tui|de em|doi chut|doi xiu|cho chut|cho xiu)(?!\w)")
 
 
 # Registered as a tokenizer-type step only so that the default recipe runs it, in pipeline order,
@@ -187,6 +195,10 @@ class TfidfIntentClassifier(GraphComponent, IntentClassifier):
             if not self.vectorizers[1].transform([text]).nnz:
                 probabilities = probabilities * 0.0
             ranking = sorted(zip(self.model.classes_, probabilities), key=lambda p: -p[1])
+            if ranking[0][0] == "affirm" and _NOT_A_YES.search(text):
+                rest = ranking[1:]
+                total = sum(p for _, p in rest) or 1.0
+                ranking = [(name, p / total) for name, p in rest] + [("affirm", 0.0)]
             ranking = [{"name": str(name), "confidence": float(p)} for name, p in ranking]
             message.set(INTENT, ranking[0], add_to_output=True)
             message.set(INTENT_RANKING_KEY, ranking[: self.config["ranking_length"]],

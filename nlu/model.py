@@ -11,10 +11,11 @@ MODEL_DIR = REPO_ROOT / "var" / "models"
 
 CONFIG = REPO_ROOT / "config.yml"
 TRAINING_DATA = REPO_ROOT / "data" / "nlu.yml"
+TRAINING_FILES = [TRAINING_DATA]
 PLACES = REPO_ROOT / "data" / "places.yml"
 # Exactly what the trained model depends on: the held-out set (data/heldout/) and other data
 # files must not cause a retraining.
-MODEL_INPUTS = [CONFIG, TRAINING_DATA, PLACES, *(REPO_ROOT / "nlu" / name for name in
+MODEL_INPUTS = [CONFIG, *TRAINING_FILES, PLACES, *(REPO_ROOT / "nlu" / name for name in
                                                  ("components.py", "text.py", "entities.py"))]
 
 

@@ -20,6 +20,7 @@ from bot.routing import ANY_DISTRICT, RoutingTable
 
 SLA_KEYS = ("report", "suggestion", "welfare", "health_advice", "urgent")
 AGENCY_ID = re.compile(r"^[a-z0-9_]{2,40}$")
+PHONE = re.compile(r"^\+?(?:[\d][ .]?){8,15}$")
 MAX_SLA_HOURS = 24 * 60
 ACTIVE, RETIRE, MERGE = "", "retire", "merge:"
 
@@ -37,6 +38,7 @@ class Edit:
     def __init__(self, form, table: RoutingTable):
         self.form, self.table, self.errors = form, table, {}
         self.agencies = self._agencies()
+        self.phones = self._phones()
         self.agency_fates = self._agency_fates()
         self.districts, self.district_fates = self._districts()
         self.new_district = self._new_district()
@@ -64,6 +66,18 @@ class Edit:
             if "new-agency-id" not in self.errors and "new-agency-name" not in self.errors:
                 agencies[new_id] = new_name
         return agencies
+
+    def _phones(self) -> dict[str, str]:
+        """The numbers citizens are given (the district health centre's, with the 115 advice)."""
+        phones = {}
+        for key in self.table.agencies:
+            posted = _text(self.form, f"phone-{key}")
+            phone = self.table.phones.get(key, "") if posted is None else posted
+            if phone and not PHONE.match(phone):
+                self.error(f"phone-{key}", "Số điện thoại 8–15 chữ số (có thể có dấu cách, dấu chấm, dấu +).")
+            elif phone:
+                phones[key] = phone
+        return phones
 
     def _agency_fates(self) -> dict[str, str | None]:
         """Agencies leaving: id -> the agency taking its routes and open cases (None: retired alone)."""
@@ -168,6 +182,7 @@ class Edit:
         aliases.update({old: self.districts[target] for old, target in self.district_fates.items() if target})
         return {"agencies": {k: v for k, v in self.agencies.items() if k not in self.agency_fates},
                 "retired_agencies": retired, "routes": self.routes, "sla_hours": self.sla,
+                "phones": {k: v for k, v in self.phones.items() if k not in self.agency_fates},
                 "district_aliases": aliases,
                 "retired_districts": [*self.table.retired_districts,
                                       *(d for d, target in self.district_fates.items() if target is None)]}

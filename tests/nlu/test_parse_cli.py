@@ -16,7 +16,16 @@ CLEAR_EXAMPLES = {
     "con toi bi sot 39 do va ho, spo2 96 thi co can di vien khong": "health_advice",
     "Xin chào tổng đài": "greet",
     "cho tôi gặp nhân viên tổng đài": "ask_human",
+    # The conversation's intents (CONVERSATION-CONTRACT.md): a missing phone is no call for staff.
+    "tôi không có số điện thoại": "decline_field",
+    "đi ra ruộng có vi phạm không": "rule_question",
+    "rút lại phản ánh TV-8HK3MA": "withdraw",
+    "quên mã rồi": "check_status",
+    "khoan đã": "not_yet",
 }
+# At the summary: none of these is a yes, whatever words of a yes they hold.
+NOT_A_YES = ["khoan", "dừng lại", "đừng gửi", "đúng rồi nhưng khoan gửi", "ok mà đợi chút",
+             "ừ để tui coi lại", "dung", "khoan da", "chưa"]
 BAD_INPUT = ["", "   ", "🙏🙏😷", "a" * 10_000, unicodedata.normalize("NFD", "phản ánh tụ tập đông người"),
              "phản\u200b ánh\u200d vi phạm", "ខ្ញុំចង់រាយការណ៍", "Hello, I want to report a party"]
 # Nothing a Vietnamese hotline could act on: "not understood" in some form.
@@ -30,7 +39,7 @@ MORE = [ENTITIES, STATUS, WELFARE, "/report", "ok", "What is the weather like to
 
 @pytest.fixture(scope="module")
 def parsed():
-    lines = list(CLEAR_EXAMPLES) + BAD_INPUT + MORE
+    lines = list(CLEAR_EXAMPLES) + BAD_INPUT + MORE + NOT_A_YES
     run = subprocess.run([str(NLU_PYTHON), "-m", "nlu", "parse"], cwd=REPO_ROOT, timeout=600,
                          input="\n".join(lines) + "\n", capture_output=True, text=True)
     assert run.returncode == 0, run.stderr[-3000:]
@@ -50,6 +59,12 @@ def test_clear_messages_get_their_intent(parsed):
     _, results = parsed
     got = {r["text"]: r["intent"] for r in results}
     assert {text: got[text] for text in CLEAR_EXAMPLES} == CLEAR_EXAMPLES
+
+
+def test_hesitation_and_refusal_are_never_a_yes(parsed):
+    _, results = parsed
+    got = {r["text"]: r["intent"] for r in results}
+    assert {text: got[text] for text in NOT_A_YES if got[text] == "affirm"} == {}
 
 
 def test_decomposed_text_is_understood_like_composed_text(parsed):
