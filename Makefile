@@ -19,6 +19,15 @@ bench: setup
 nlu-report: setup
 	@.venv-nlu/bin/python -m nlu evaluate
 
+# Knowledge base (issue 13): the search's precision and coverage on data/knowledge_eval.yml, and
+# loading entries from a YAML file as drafts (the same command updates a running system).
+.PHONY: kb-report kb-import
+kb-report: setup
+	@.venv/bin/python -m bot.knowledge_report
+
+kb-import: setup
+	@.venv/bin/python -m bot.knowledge_import $(or $(FILE),data/knowledge_seed.yml)
+
 # Backups (README, "Backups"): a consistent snapshot of the embedded database and var/media/ into
 # var/backups/; restore into the stopped app after checking the archive.
 .PHONY: backup restore

@@ -31,7 +31,8 @@ def running_processes(fake_zalo_url: str, fake_graph_url: str, workers: int = 1,
         env.update(environment_for_tests(None, None, fake_zalo_url, fake_graph_url, var))
         env = {k: v for k, v in env.items() if v is not None}
         env.update(PORT=str(port), NLU_PORT=str(free_port()), EMBEDDED_DB_PORT=str(free_port()),
-                   PYTHONUNBUFFERED="1", WORKERS=str(workers), **(extra_env or {}))
+                   PYTHONUNBUFFERED="1", WORKERS=str(workers))
+        env.update(extra_env or {})  # may name a port too (a bench that reads the database itself)
         settings = Settings.from_env(env)
         env.update(MONGODB_URI=settings.database_uri, NLU_URL=settings.nlu_base_url)
         logs = Path(var) / "logs"

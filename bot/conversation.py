@@ -15,13 +15,14 @@ The rules, in the order they apply:
  6. A photo or a shared location goes with the open form.
  7. An open form: the answer is checked against the detail asked; a decline, a question, a
     change of mind, a cancel, a switch of service are each dealt with.
- 8. Otherwise: withdraw, re-open, look up, ask for a person, a service, a rule question,
-    small talk, off-topic chatter, or not understood (two service-like turns: a person)."""
+ 8. Otherwise: withdraw, re-open, look up, ask for a person, a question the knowledge base
+    answers, a service, a rule question it cannot answer (for staff, in their list), small talk,
+    off-topic chatter, or not understood (two service-like turns: a person)."""
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import date, datetime
 from typing import Protocol
 
 from bot import cues, forms, texts
@@ -74,6 +75,17 @@ class CaseView:
     agency_name: str | None = None
 
 
+@dataclass(frozen=True)
+class Answer:
+    """A published knowledge-base entry that answers the citizen's question (bot/knowledge.py)."""
+    entry_id: str
+    text: str            # the answer
+    source: str          # "Nghị quyết 128/NQ-CP ngày 11/10/2021 (Chính phủ)"
+    url: str
+    updated: str         # dd/mm/yyyy, when staff last changed it
+    confidence: float
+
+
 class Understanding(Protocol):
     form_timeout_minutes: int
     quiet_minutes: int
@@ -83,6 +95,7 @@ class Understanding(Protocol):
     def own_cases(self) -> list[CaseView]: ...             # this account's cases, newest first
     def case(self, code: str) -> CaseView | None: ...      # any case by code
     def health_line(self, district: str | None) -> str | None: ...  # "Trung tâm Y tế ...: 0294..." if staff set it
+    def answer(self, question: str, district: str | None, day: date) -> Answer | None: ...  # above the threshold
 
 
 @dataclass(frozen=True)
@@ -99,6 +112,7 @@ class Conversation:
     urgent_case: str | None = None    # source key of the urgent case while its hand-off lasts
     last_ack_ts: float = 0.0          # the last automatic acknowledgement while waiting for a person
     notices_waiting: bool = False     # status notices wait for the citizen's next message (the pipeline's)
+    last_question: str | None = None  # source key of the last question answered from the knowledge base
 
 
 @dataclass(frozen=True)
@@ -159,7 +173,22 @@ class ReturnToBot:
     pass
 
 
-Effect = FileCase | AppendToCase | Withdraw | Reopen | StartHandoff | ReturnToBot
+@dataclass(frozen=True)
+class RecordQuestion:
+    """A question: answered from `entry_id`, or (None) waiting in staff's list."""
+    text: str
+    district: str | None = None
+    entry_id: str | None = None
+    confidence: float = 0.0
+
+
+@dataclass(frozen=True)
+class AskStaff:
+    """The citizen wants a person's answer to the question the bot answered (`source`)."""
+    source: str
+
+
+Effect = FileCase | AppendToCase | Withdraw | Reopen | StartHandoff | ReturnToBot | RecordQuestion | AskStaff
 
 
 @dataclass(frozen=True)
@@ -270,6 +299,11 @@ def _buttons(c: Conversation, turn: Turn, memo: _Memo) -> Outcome | None:
         return _out(c, Reply(texts.GREETING, texts.SERVICE_CHOICES))
     if payload == ASK_HUMAN:
         return _hand_off(c, turn, "ask_human", memo.understand)
+    if payload == texts.ASK_STAFF and c.last_question:
+        return _out(replace(c, last_question=None), texts.question_noted(turn.in_working_hours, memo.understand.working_hours),
+                    effects=(AskStaff(c.last_question),), question="waiting")
+    if payload == texts.ASK_STAFF:  # nothing to ask about any more: a person, as asked
+        return _hand_off(c, turn, "ask_human", memo.understand)
     if c.form and payload.startswith("FORM_"):
         return _form_button(c, turn, payload)
     return None
@@ -353,8 +387,11 @@ def _in_form(c: Conversation, turn: Turn, memo: _Memo) -> Outcome:
     if parse.intent == "health_advice" and parse.confidence >= SWITCH_CONFIDENCE:
         return _again(c, form, asked, _health_guidance(turn.text), **facts)
     if cues.is_question(turn.text) or parse.intent == "rule_question":
-        about_field = asked.why if _asks_about(turn.text, asked) else texts.QUESTION_LATER
-        return _again(c, form, asked, about_field, **facts)
+        if _asks_about(turn.text, asked):
+            return _again(c, form, asked, asked.why, **facts)
+        found = _look_up(turn, memo)  # answered now if staff have; otherwise on their list, as promised
+        again = _again(c, form, asked, _answer_text(found) if found else texts.QUESTION_LATER, **facts)
+        return replace(again, effects=(_recorded(turn, memo, found),))
     return _again(c, form, asked, texts.NOT_AN_ANSWER, **facts)
 
 
@@ -476,14 +513,22 @@ def _free(c: Conversation, turn: Turn, memo: _Memo) -> Outcome:
     if parse.intent == "ask_human" and parse.confidence >= CONFIDENCE_THRESHOLD:
         return _hand_off(c, turn, "ask_human", memo.understand)
     confident = parse.confidence >= CONFIDENCE_THRESHOLD and parse.intent != "nlu_fallback"
+    found = _look_up(turn, memo) if _asks_for_information(text, parse, confident) else None
+    if found:
+        return _answered(c, turn, memo, found, parse.intent if confident and parse.intent in SERVICES else None,
+                         **facts)
     if confident and parse.intent == "health_advice" or _speaks_of_symptoms(text) and (
             not confident or parse.intent not in SERVICES + ("ask_human", "rule_question", "check_status")):
         return _health(c, turn, memo)
+    if confident and parse.intent == "rule_question" or cues.asks_about_a_rule(text) and not _opener(text) and (
+            not confident or parse.intent in forms.FORMS):  # "… có được hỗ trợ không" asks; "xin hỗ trợ được không" requests
+        return _out(replace(c, last_question=None),
+                    Reply(texts.question_noted(turn.in_working_hours, memo.understand.working_hours),
+                          _service_choice(parse.intent)),
+                    effects=(_recorded(turn, memo, None),), question="waiting", **facts)
     service = parse.intent if confident and parse.intent in forms.FORMS else _opener(text)
     if service:
         return _ask_next(c, forms.start(service, text, parse, turn.now), **facts)
-    if confident and parse.intent == "rule_question" or not confident and cues.asks_about_a_rule(text):
-        return _hand_off(c, turn, "question", memo.understand)
     if confident and parse.intent in ("affirm", "deny", "greet") and cues.is_question(text):
         return _out(c, Reply(texts.GREETING, texts.SERVICE_CHOICES), **facts)  # "có ai không?": someone there?
     if confident and parse.intent in texts.SMALL_TALK:
@@ -499,6 +544,50 @@ def _free(c: Conversation, turn: Turn, memo: _Memo) -> Outcome:
         return _hand_off(c, turn, "not_understood", memo.understand)
     return _out(replace(c, not_understood=streak), Reply(texts.NOT_UNDERSTOOD, texts.SERVICE_CHOICES),
                 not_understood=streak, **facts)
+
+
+def _asks_for_information(text: str, parse: Parse, confident: bool) -> bool:
+    """A question the knowledge base may answer: a rule or information question, a health question
+    about no one's symptoms, or a question the model took for a service ("am I eligible for the
+    support…" is no request for support yet). Someone's own symptoms get guidance and a case."""
+    if confident and parse.intent == "rule_question" or cues.asks_about_a_rule(text):
+        return True
+    if _speaks_of_symptoms(text):
+        return False
+    return confident and parse.intent == "health_advice" or cues.is_question(text) and (
+        not confident or parse.intent in SERVICES + ("out_of_scope",))
+
+
+def _citizen_district(memo: _Memo) -> str | None:
+    """Where the citizen is: the district they name, else the one of their latest case."""
+    return _district(memo.parse) or next((case.district for case in memo.understand.own_cases() if case.district), None)
+
+
+def _look_up(turn: Turn, memo: _Memo) -> Answer | None:
+    return memo.understand.answer(turn.text, _citizen_district(memo), datetime.fromtimestamp(turn.now, VIETNAM).date())
+
+
+def _recorded(turn: Turn, memo: _Memo, found: Answer | None) -> RecordQuestion:
+    return RecordQuestion(turn.text, _citizen_district(memo), found.entry_id if found else None,
+                          found.confidence if found else 0.0)
+
+
+def _answer_text(found: Answer) -> str:
+    return texts.knowledge_answer(found.text, found.source, found.url, found.updated)
+
+
+def _answered(c: Conversation, turn: Turn, memo: _Memo, found: Answer, service: str | None, **facts) -> Outcome:
+    """The entry's answer, its source and date; "Hỏi cán bộ" puts the question on staff's list,
+    and the service the model heard stays one tap away."""
+    return _out(replace(c, last_question=_source(c, turn), not_understood=0),
+                Reply(_answer_text(found), texts.ASK_STAFF_CHOICES + _service_choice(service)),
+                effects=(_recorded(turn, memo, found),), knowledge_entry=found.entry_id,
+                knowledge_confidence=round(found.confidence, 3), **facts)
+
+
+def _service_choice(intent: str | None) -> tuple:
+    """The button of the service the model heard, if it heard one."""
+    return tuple(choice for choice in texts.SERVICE_CHOICES if choice[1] == f"{texts.CATEGORY_PAYLOAD}{intent}")
 
 
 _OPENERS = (("report", re.compile(r"^(?:cho (?:em|tui|toi|minh|con) )?(?:phan anh|to giac|bao cao vi pham)\b")),

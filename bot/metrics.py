@@ -23,6 +23,9 @@ SENDS = Counter("tongdai_sends_total", "Outbound sends by channel and result (se
                 ["channel", "result", "error_code"])
 NLU_SECONDS = Histogram("tongdai_nlu_parse_seconds", "Time the NLU server took to parse one message",
                         buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5))
+KNOWLEDGE_SECONDS = Histogram("tongdai_knowledge_lookup_seconds",
+                              "Time to look a citizen's question up in the published knowledge base",
+                              buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5))
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 
 

@@ -6,12 +6,13 @@ from __future__ import annotations
 import time
 from typing import Mapping
 
-from bot import cases, metrics, texts
+from bot import cases, knowledge_entries, metrics, texts
 from bot.channels import Channel
 from bot.config import Settings
-from bot.conversation import (AppendToCase, CaseView, Conversation, FileCase, Outcome, Reopen, StartHandoff, Turn,
-                              Withdraw, respond)
+from bot.conversation import (Answer, AppendToCase, AskStaff, CaseView, Conversation, FileCase, Outcome,
+                              RecordQuestion, Reopen, StartHandoff, Turn, Withdraw, respond)
 from bot.hours import in_working_hours, parse_working_hours
+from bot.knowledge import KnowledgeBase
 from bot.media import MediaStore
 from bot.messages import FOLLOW, MESSAGE, UNFOLLOW
 from bot.outbox import Outbox, RetryLater
@@ -31,6 +32,7 @@ class Pipeline:
         self.media = media
         self.outbox = Outbox(repository, channels, media)
         self.working_hours = parse_working_hours(settings.working_hours)
+        self.knowledge = KnowledgeBase(repository)
 
     def handle(self, message: dict) -> dict:
         channel, user = message["channel"], message["user_id"]
@@ -82,6 +84,13 @@ class Pipeline:
                 cases.reopen(self.repository, effect.code, key=key)
             elif isinstance(effect, StartHandoff):
                 facts["handoff"] = effect.reason
+            elif isinstance(effect, RecordQuestion):
+                self.repository.record_question(key=key, channel=channel, user_id=user, text=effect.text,
+                                                district=effect.district, entry_id=effect.entry_id,
+                                                status="auto" if effect.entry_id else "waiting",
+                                                confidence=round(effect.confidence, 4))
+            elif isinstance(effect, AskStaff):
+                self.repository.update_question(effect.source, statuses=("auto",), status="waiting", asked_staff="yes")
         if outcome.replies:  # one message: each send costs the platform's 100-500 ms
             text = "\n\n".join(reply.text for reply in outcome.replies).replace("{code}", facts.get("case_code", ""))
             choices = next((reply.choices for reply in reversed(outcome.replies) if reply.choices), ())
@@ -148,3 +157,14 @@ class _Understanding:
 
     def health_line(self, district: str | None) -> str | None:
         return RoutingTable.current(self._pipeline.repository).health_line(district)
+
+    def answer(self, question: str, district: str | None, day) -> Answer | None:
+        if district:  # an old name the citizen still uses: the entries' scope says the current one
+            district = RoutingTable.current(self._pipeline.repository).current_district(district)
+        with metrics.KNOWLEDGE_SECONDS.time():
+            match = self._pipeline.knowledge.best(question, district, day)
+        if match is None:
+            return None
+        entry = match.entry
+        return Answer(entry.id, entry.answer, knowledge_entries.source_line(entry.source_document, entry.source_issuer),
+                      entry.source_url, knowledge_entries.vn_date(entry.updated_ts), match.confidence)

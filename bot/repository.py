@@ -55,13 +55,17 @@ INDEXES = [  # (collection, keys, unique)
     ("alerts", [("username", ASCENDING), ("ts", DESCENDING)], False),
     ("conversations", [("last_in_ts", DESCENDING)], False),
     ("rate_limits", [("key", ASCENDING), ("ts", ASCENDING)], False),
+    ("kb_entries", [("status", ASCENDING), ("updated_ts", DESCENDING)], False),
+    ("kb_questions", [("status", ASCENDING), ("created_ts", ASCENDING)], False),
+    ("kb_questions", [("channel", ASCENDING), ("user_id", ASCENDING)], False),
 ]
 SINGLE_FIELD_INDEXES = [("messages", "state"), ("messages", "user_id"), ("messages", "message_id"),
                         ("messages", "platform_message_id"), ("conversations", "user_id"),
                         ("conversations", "handler"), ("cases", "user_id"), ("cases", "status"),
                         ("cases", "agency"), ("cases", "district"), ("cases", "sent_back"),
                         ("case_events", "code"), ("rate_limits", "key"), ("alerts", "username"),
-                        ("audit", "who"), ("audit", "action"), ("audit", "target")]
+                        ("audit", "who"), ("audit", "action"), ("audit", "target"), ("kb_entries", "status"),
+                        ("kb_questions", "status")]
 
 
 def _yes(flag: bool) -> str:
@@ -72,7 +76,8 @@ def conversation_document(c: Conversation) -> dict:
     return {"handler": c.handler, "handler_since_ts": c.handler_since_ts, "handoff_reason": c.handoff_reason,
             "handoff_priority": "urgent" if c.urgent else "normal",
             "form": c.form.to_document() if c.form else None, "not_understood": c.not_understood,
-            "menu_offered": _yes(c.menu_offered), "urgent_case": c.urgent_case, "last_ack_ts": c.last_ack_ts}
+            "menu_offered": _yes(c.menu_offered), "urgent_case": c.urgent_case, "last_ack_ts": c.last_ack_ts,
+            "last_question": c.last_question}
 
 
 def conversation_from_document(doc: dict) -> Conversation:
@@ -83,7 +88,7 @@ def conversation_from_document(doc: dict) -> Conversation:
         form=Form.from_document(doc["form"]) if doc.get("form") else None,
         not_understood=int(doc.get("not_understood") or 0), menu_offered=doc.get("menu_offered") == "yes",
         urgent_case=doc.get("urgent_case"), last_ack_ts=float(doc.get("last_ack_ts") or 0.0),
-        notices_waiting=doc.get("notices_waiting") == "yes")
+        notices_waiting=doc.get("notices_waiting") == "yes", last_question=doc.get("last_question"))
 
 
 def case_view(case: dict) -> CaseView:
@@ -123,6 +128,8 @@ class Repository:
         self.rate_limits = self.db["rate_limits"]
         self.alerts = self.db["alerts"]
         self.settings = self.db["settings"]
+        self.kb_entries = self.db["kb_entries"]
+        self.kb_questions = self.db["kb_questions"]
 
     def close(self) -> None:
         self.client.close()
@@ -616,6 +623,73 @@ class Repository:
             return True
         except DuplicateKeyError:
             return False
+
+    # ---- the knowledge base: entries staff keep, questions waiting for staff -----------------
+
+    def insert_entry(self, document: dict) -> bool:
+        """A new entry (`_id` is its id); False when the id is taken."""
+        try:
+            self.kb_entries.insert_one({**document, "created_at": utcnow()})
+            return True
+        except DuplicateKeyError:
+            return False
+
+    def find_entry(self, entry_id: str) -> dict | None:
+        return self.kb_entries.find_one({"_id": str(entry_id)})
+
+    def update_entry(self, entry_id: str, *, statuses: tuple[str, ...] | None = None, **fields) -> dict | None:
+        """Change an entry if its status is one of `statuses` (None: any). Atomic: of two people
+        publishing and retiring at once, one acts on what the other left. Returns it as it was."""
+        query: dict = {"_id": str(entry_id)}
+        if statuses is not None:
+            query["status"] = {"$in": list(statuses)}
+        return self.kb_entries.find_one_and_update(query, {"$set": {"updated_ts": time.time(), **fields}})
+
+    def knowledge_entries(self) -> list[dict]:
+        """Every entry, the latest changed first (a province keeps hundreds, not millions)."""
+        return list(self.kb_entries.find().sort("updated_ts", DESCENDING))
+
+    def published_entries(self) -> list[dict]:
+        return list(self.kb_entries.find({"status": "published"}))
+
+    def knowledge_version(self) -> int:
+        """Raised whenever what citizens may be answered changes: the workers rebuild their index."""
+        document = self.settings.find_one({"_id": "knowledge_version"})
+        return int(document["value"]) if document else 0
+
+    def bump_knowledge_version(self) -> None:
+        self.settings.update_one({"_id": "knowledge_version"}, {"$inc": {"value": 1}}, upsert=True)
+
+    def record_question(self, *, key: str, channel: str, user_id: str, text: str, district: str | None,
+                        status: str, entry_id: str | None, confidence: float) -> bool:
+        """A citizen's question: answered by the bot from `entry_id` ("auto") or waiting for staff.
+        `key` is the message's source key: a message processed twice records one question."""
+        try:
+            self.kb_questions.insert_one({"_id": key, "channel": channel, "user_id": user_id, "text": text,
+                                          "district": district, "status": status, "entry_id": entry_id,
+                                          "confidence": confidence, "created_at": utcnow(), "created_ts": time.time()})
+            return True
+        except DuplicateKeyError:
+            return False
+
+    def find_question(self, key: str) -> dict | None:
+        return self.kb_questions.find_one({"_id": str(key)})
+
+    def update_question(self, key: str, *, statuses: tuple[str, ...] | None = None, **fields) -> dict | None:
+        """Like update_entry: only from one of `statuses`; returns the question as it was."""
+        query: dict = {"_id": str(key)}
+        if statuses is not None:
+            query["status"] = {"$in": list(statuses)}
+        return self.kb_questions.find_one_and_update(query, {"$set": {"updated_ts": time.time(), **fields}})
+
+    def find_questions(self, status: str, *, skip: int = 0, limit: int = 50) -> tuple[list[dict], int]:
+        """One page of questions in `status`: the waiting ones oldest first, the others newest first."""
+        order = ASCENDING if status == "waiting" else DESCENDING
+        page = self.kb_questions.find({"status": status}).sort("created_ts", order).skip(max(0, skip)).limit(limit)
+        return list(page), self._count(self.kb_questions, {"status": status})
+
+    def count_questions(self, status: str) -> int:
+        return self._count(self.kb_questions, {"status": status})
 
     # ---- staff accounts and the audit log ---------------------------------------------------
 

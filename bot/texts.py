@@ -56,7 +56,6 @@ HANDOFF_REASONS = {
     "not_understood": ("Tổng đài 1022 chưa hiểu rõ nội dung anh/chị gửi nên đã chuyển cuộc trò chuyện "
                        "đến cán bộ trực tổng đài."),
     "khmer": "Tổng đài 1022 đã chuyển tin nhắn của anh/chị đến cán bộ trực tổng đài.",
-    "question": "Tổng đài 1022 đã chuyển câu hỏi của anh/chị đến cán bộ trực tổng đài.",
 }
 
 
@@ -269,6 +268,31 @@ HEALTH_GUIDANCE = {
                 "li bì hoặc lơ mơ."),
 }
 HEALTH_DISCLAIMER = "Đây là hướng dẫn chung, không thay cho chẩn đoán của nhân viên y tế."
+
+# ---- answers from the knowledge base staff keep (bot/knowledge.py) ------------------------------
+
+ASK_STAFF = "KB_ASK_STAFF"
+ASK_STAFF_CHOICES = (("Hỏi cán bộ", ASK_STAFF),)
+
+
+def knowledge_answer(answer: str, source: str, url: str, updated: str) -> str:
+    """An entry's answer as the citizen reads it: with its source and the date staff last changed it."""
+    text = f"{answer}\n\nTheo {source}, cập nhật {updated}."
+    return f"{text}\nVăn bản: {url}" if url else text
+
+
+def question_noted(working_hours_now: bool, hours: str) -> str:
+    when = ("" if working_hours_now else
+            f" Hiện ngoài giờ trực ({_hours(hours)}), cán bộ sẽ trả lời trong giờ trực tiếp theo.")
+    return ("Tổng đài 1022 ghi nhận câu hỏi của anh/chị, cán bộ sẽ trả lời anh/chị tại đây." + when +
+            " Trong lúc chờ, anh/chị vẫn có thể nhắn các yêu cầu khác.")
+
+
+def staff_answer(question: str, answer: str) -> str:
+    """Staff's answer to a question that waited for them: the question quoted, since hours may have passed."""
+    asked = question if len(question) <= 120 else question[:117].rstrip() + "…"
+    return f"Trả lời câu hỏi của anh/chị «{asked}»:\n{answer}"
+
 
 STAFF_TITLE = "Cán bộ Tổng đài 1022"  # how a person's reply is signed in the web chat
 WEB_CHAT_TOO_MANY_FROM_ADDRESS = ("Có quá nhiều tin nhắn gửi từ cùng một địa chỉ mạng. "

@@ -84,8 +84,9 @@ class Worker:
     @staticmethod
     def _log_processed(message: dict, result: str, outcome: dict, started: float) -> None:
         """One line per message: what was decided and how long it took, never what was written."""
-        fields = {key: outcome[key] for key in ("intent", "confidence", "reply_state", "case_code", "handoff", "form")
-                  if key in outcome}
+        kept = ("intent", "confidence", "reply_state", "case_code", "handoff", "form", "knowledge_entry",
+                "knowledge_confidence", "question")
+        fields = {key: outcome[key] for key in kept if key in outcome}
         if outcome.get("held_by_staff"):
             fields["held_by_staff"] = True
         log.info("message %s: %s", message["channel"], result, extra={

@@ -1,7 +1,8 @@
 """A system with a bit of everything, filled the way it fills in service: citizens' messages
 through the webhooks and the worker (the real NLU server, fake platforms), a report with a photo
 filed as a case, a case moved on by staff with a notice to the citizen, a chat handed to a
-person, staff accounts, an edited routing table, an audit trail.
+person, staff accounts, an edited routing table, an audit trail, knowledge-base entries (drafts
+and a published one) and citizens' questions (one answered from it, one waiting for staff).
 
 Used by the restore drill, and to freeze a copy of the data a version of the code makes (the
 migration tests start from it): `python -m tests.filling DIR` fills an embedded database under
@@ -17,8 +18,10 @@ import shutil
 import sys
 from pathlib import Path
 
+import yaml
 from pymongo import MongoClient
 
+from bot import knowledge_entries
 from bot.app import create_app
 from bot.config import REPO_ROOT, Settings
 from bot.console.access import passwords
@@ -66,6 +69,15 @@ def fill(settings: Settings, fake_zalo: FakeZalo) -> dict:
         assert post_facebook(client, payload).status_code == 200
         worker.drain()
 
+        seed = yaml.safe_load((REPO_ROOT / "data" / "knowledge_seed.yml").read_text(encoding="utf-8"))
+        knowledge_entries.load(repository, seed[:3])
+        repository.update_entry(seed[0]["id"], status="published", needs_review="no", approved_by="quantri")
+        repository.bump_knowledge_version()
+        for n, question in enumerate(("cho hoi dam cuoi 50 nguoi co dc to chuc ko",
+                                      "cho hỏi sân bóng đá mini có được mở lại không")):
+            assert post_zalo(client, zalo(question, f"question-{n}", f"asker-{n}")).status_code == 200
+            worker.drain()
+
         for username, role, agency in (("quantri", "admin", None), ("dtv1", "operator", None),
                                        ("ubnd_tp", "agency", "ubnd_tp_tra_vinh")):
             repository.create_staff(username=username, password_hash=passwords.hash(f"{username}-mật-khẩu-1"),
@@ -82,6 +94,7 @@ def fill(settings: Settings, fake_zalo: FakeZalo) -> dict:
         db = repository.db
         counts = {name: db[name].count_documents({}) for name in db.list_collection_names()}
         assert counts["cases"] == 2 and counts["staff"] == 4, counts  # the first admin too
+        assert counts["kb_entries"] == 3 and counts["kb_questions"] == 2, counts
         return counts
     finally:
         repository.close()

@@ -8,8 +8,8 @@ from dataclasses import dataclass, field, replace
 import pytest
 
 from bot import cues, forms, texts
-from bot.conversation import (AppendToCase, CaseView, Conversation, FileCase, Outcome, StartHandoff, Turn, Withdraw,
-                              respond)
+from bot.conversation import (Answer, AppendToCase, AskStaff, CaseView, Conversation, FileCase, Outcome,
+                              RecordQuestion, StartHandoff, Turn, Withdraw, respond)
 from bot.danger import emergency_line_failed, is_emergency
 from nlu.client import Parse
 
@@ -28,6 +28,8 @@ class Known:
     parses: dict = field(default_factory=dict)
     cases: list = field(default_factory=list)
     lines: dict = field(default_factory=dict)   # agency phones staff entered, by district
+    answers: dict = field(default_factory=dict)  # question -> Answer: what the knowledge base answers
+    looked_up: list = field(default_factory=list)  # (question, district, day) asked of the knowledge base
     form_timeout_minutes: int = 60
     quiet_minutes: int = 240
     working_hours: str = "07:00-21:00"
@@ -46,6 +48,10 @@ class Known:
 
     def health_line(self, district: str | None) -> str | None:
         return self.lines.get(district)
+
+    def answer(self, question: str, district: str | None, day) -> Answer | None:
+        self.looked_up.append((question, district, day))
+        return self.answers.get(question)
 
 
 class Chat:
@@ -491,8 +497,10 @@ def test_someone_there_is_greeted_not_acknowledged():
 @pytest.mark.parametrize("text", ["cho hoi dam cuoi 50 nguoi co dc to chuc ko", "đi ra ruộng có vi phạm không?",
                                   "ko deo khau trang bi phat bao nhieu vay"])
 def test_a_rule_question_goes_to_staff_even_when_the_model_cannot_read_it(text):
+    """With no published answer it waits on staff's list (issue 13); the bot stays at hand meanwhile."""
     outcome = Chat().says(text)
-    assert outcome.state.handler == "waiting" and outcome.state.handoff_reason == "question"
+    assert outcome.effects == (RecordQuestion(text),) and outcome.state.handler == "bot"
+    assert text_of(outcome) == texts.question_noted(True, "07:00-21:00")
 
 
 def test_withdrawing_with_nothing_filed_says_so():
@@ -512,3 +520,88 @@ def test_a_symptom_follow_up_the_model_misreads_still_goes_onto_the_health_case(
     chat.says(first)
     follow = chat.says("gio con dau hong nua")  # "họng" typed "hong" reads like "không"
     assert isinstance(follow.effects[0], AppendToCase)
+
+
+# ---- questions answered from the knowledge base staff keep (issue 13) ------------------------------
+
+WEDDING = "cho hoi dam cuoi 50 nguoi co dc to chuc ko"
+WEDDING_ANSWER = Answer("dam-cuoi", "Số người tụ tập tùy cấp độ dịch của xã.", "Nghị quyết 128/NQ-CP (Chính phủ)",
+                        "https://vanban.chinhphu.vn", "20/11/2026", 0.4)
+
+
+def test_a_question_with_a_published_answer_gets_it_with_source_date_and_a_way_to_a_person():
+    known = Known(answers={WEDDING: WEDDING_ANSWER})
+    outcome = Chat(known).says(WEDDING)
+    assert text_of(outcome) == texts.knowledge_answer(WEDDING_ANSWER.text, WEDDING_ANSWER.source, WEDDING_ANSWER.url,
+                                                      "20/11/2026")
+    assert "Theo Nghị quyết 128/NQ-CP (Chính phủ), cập nhật 20/11/2026" in text_of(outcome)
+    assert choices(outcome) == texts.ASK_STAFF_CHOICES
+    assert outcome.effects == (RecordQuestion(WEDDING, None, "dam-cuoi", 0.4),)
+    assert outcome.state.handler == "bot" and outcome.state.last_question == "zalo:m1"
+
+
+def test_asking_a_person_after_an_answer_puts_that_question_on_staffs_list():
+    chat = Chat(Known(answers={WEDDING: WEDDING_ANSWER}))
+    chat.says(WEDDING)
+    outcome = chat.says("Hỏi cán bộ", payload=texts.ASK_STAFF)
+    assert outcome.effects == (AskStaff("zalo:m1"),) and outcome.state.last_question is None
+    assert text_of(outcome) == texts.question_noted(True, "07:00-21:00") and outcome.state.handler == "bot"
+    assert chat.says("Hỏi cán bộ", payload=texts.ASK_STAFF).state.handler == "waiting"  # nothing left: a person
+
+
+def test_the_question_is_looked_up_for_the_district_named_or_else_the_one_of_the_latest_case():
+    known = Known(parses={"tiem mui 3 o tieu can o dau": P("health_advice", district="Huyện Tiểu Cần")},
+                  cases=[CaseView("TV-AAAAAA", "zalo:x", "welfare", "routed", NOW - 100, district="Huyện Cầu Kè")])
+    chat = Chat(known)
+    chat.says("tiem mui 3 o tieu can o dau")
+    chat.says("chích mũi 3 ở đâu vậy?")
+    assert [(q, d) for q, d, _ in known.looked_up] == [("tiem mui 3 o tieu can o dau", "Huyện Tiểu Cần"),
+                                                       ("chích mũi 3 ở đâu vậy?", "Huyện Cầu Kè")]
+    assert known.looked_up[0][2].isoformat() == "2023-11-15"  # 22:13 UTC: already the 15th in Vietnam
+
+
+def test_a_health_question_about_no_ones_symptoms_is_answered_without_a_case_symptoms_get_guidance_and_one():
+    question, symptoms = "f0 cach ly may ngay", "con tui sot 39 do co can cach ly ko"
+    answer = replace(WEDDING_ANSWER, entry_id="f0-cach-ly")
+    known = Known(parses={question: P("health_advice"), symptoms: P("health_advice")},
+                  answers={question: answer, symptoms: answer})
+    chat = Chat(known)
+    answered = chat.says(question)
+    assert not filed(answered) and answered.effects[0].entry_id == "f0-cach-ly"
+    guided = chat.says(symptoms)
+    assert filed(guided) and "SpO2" in text_of(guided)
+
+
+def test_a_question_the_model_takes_for_a_service_is_answered_with_that_service_one_tap_away():
+    question = "ban ve so co dc ho tro ko"
+    known = Known(parses={question: P("welfare")}, answers={question: replace(WEDDING_ANSWER, entry_id="nq68")})
+    outcome = Chat(known).says(question)
+    assert not outcome.state.form and choices(outcome) == texts.ASK_STAFF_CHOICES + (("Hỗ trợ an sinh", "CATEGORY_welfare"),)
+    unanswered = Chat(Known(parses={question: P("welfare")})).says(question)
+    assert unanswered.effects == (RecordQuestion(question),) and choices(unanswered) == (("Hỗ trợ an sinh", "CATEGORY_welfare"),)
+    request = "nha e kho khan qua, xin ho tro gao dc ko?"  # a request, politely asked: the form
+    assert Chat(Known(parses={request: P("welfare")})).says(request).state.form.category == "welfare"
+
+
+def test_danger_signs_beat_a_published_answer():
+    question = "me tui kho tho qua co duoc di vien ko"
+    outcome = Chat(Known(answers={question: WEDDING_ANSWER})).says(question)
+    assert filed(outcome)[0].urgent and "115" in text_of(outcome)
+
+
+def test_a_question_mid_form_is_answered_or_put_on_staffs_list_and_the_detail_asked_again():
+    chat = at_welfare_phone()
+    chat.known.answers["tien an f0 dc bao nhieu 1 ngay?"] = replace(WEDDING_ANSWER, entry_id="tien-an")
+    answered = chat.says("tien an f0 dc bao nhieu 1 ngay?")
+    assert WEDDING_ANSWER.text in text_of(answered) and texts.ASK_PHONE in text_of(answered).split("\n\n")[-1]
+    assert answered.effects == (RecordQuestion("tien an f0 dc bao nhieu 1 ngay?", None, "tien-an", 0.4),)
+    waiting = chat.says("con vay von ngan hang thi sao?")
+    assert texts.QUESTION_LATER in text_of(waiting) and waiting.effects == (RecordQuestion("con vay von ngan hang thi sao?"),)
+    assert waiting.state.form.asking == "phone"
+
+
+def test_a_rule_question_the_model_takes_for_a_service_goes_to_staff_with_the_service_one_tap_away():
+    question = "cho em hỏi đăng ký kết hôn trong mùa dịch có được không"
+    outcome = Chat(Known(parses={question: P("welfare", 0.69)})).says(question)
+    assert outcome.state.form is None and outcome.effects == (RecordQuestion(question),)
+    assert choices(outcome) == (("Hỗ trợ an sinh", "CATEGORY_welfare"),)

@@ -198,3 +198,60 @@ def test_find_one_and_update_with_alternatives_takes_the_chat_once_and_returns_i
     assert db.conv.find_one({"u": "s"})["staff_owner"] == "quantri"
     assert db.conv.find_one_and_update({"u": "w", "handler": {"$in": ["waiting", "staff"]}},
                                        {"$set": {"handler": "bot"}})["handler"] == "waiting"
+
+
+# ---- the knowledge base (issue 13) ---------------------------------------------------------------
+
+def test_a_string_id_is_unique_and_lists_of_strings_come_back_as_lists(db):
+    db.kb.insert_one({"_id": "tiem-mui-3", "questions": ["Khi nào tiêm mũi 3?", "mui 3"], "scope": [],
+                      "valid_until": None})
+    with pytest.raises(DuplicateKeyError):
+        db.kb.insert_one({"_id": "tiem-mui-3"})
+    found = db.kb.find_one({"_id": "tiem-mui-3"})
+    assert found["questions"] == ["Khi nào tiêm mũi 3?", "mui 3"] and found["scope"] == [] \
+        and found["valid_until"] is None
+
+
+def test_find_one_and_update_only_from_the_statuses_given_returns_the_document_before(db):
+    db.kb.insert_one({"_id": "e1", "status": "draft", "scope": []})
+    before = db.kb.find_one_and_update({"_id": "e1", "status": {"$in": ["draft", "retired"]}},
+                                       {"$set": {"status": "published", "scope": ["Huyện Cầu Kè"], "approved_by": None}})
+    assert before["status"] == "draft"
+    after = db.kb.find_one({"_id": "e1"})
+    assert (after["status"], after["scope"], after["approved_by"]) == ("published", ["Huyện Cầu Kè"], None)
+    assert db.kb.find_one_and_update({"_id": "e1", "status": {"$in": ["draft"]}}, {"$set": {"status": "x"}}) is None
+
+
+def test_inc_with_upsert_creates_the_counter_then_counts(db):
+    for _ in range(3):
+        db.settings.update_one({"_id": "knowledge_version"}, {"$inc": {"value": 1}}, upsert=True)
+    assert db.settings.find_one({"_id": "knowledge_version"})["value"] == 3
+
+
+def test_the_repository_keeps_entries_and_questions(database_uri):
+    repository = Repository(database_uri)
+    try:
+        repository.ensure_indexes()
+        assert repository.knowledge_version() == 0
+        repository.bump_knowledge_version()
+        assert repository.knowledge_version() == 1
+        assert repository.insert_entry({"_id": "a", "status": "draft", "updated_ts": 1.0})
+        assert not repository.insert_entry({"_id": "a", "status": "draft", "updated_ts": 1.0})
+        repository.insert_entry({"_id": "b", "status": "published", "updated_ts": 2.0})
+        assert [e["_id"] for e in repository.knowledge_entries()] == ["b", "a"]
+        assert [e["_id"] for e in repository.published_entries()] == ["b"]
+        assert repository.update_entry("a", statuses=("published",), answer="x") is None
+        assert repository.update_entry("a", statuses=("draft",), status="published")["status"] == "draft"
+        assert {e["_id"] for e in repository.published_entries()} == {"a", "b"}
+        for n, status in enumerate(["waiting", "auto", "waiting"]):
+            assert repository.record_question(key=f"zalo:m{n}", channel="zalo", user_id="u", text=f"hỏi {n}",
+                                              district=None, status=status, entry_id=None, confidence=0.1)
+        assert not repository.record_question(key="zalo:m0", channel="zalo", user_id="u", text="again",
+                                              district=None, status="waiting", entry_id=None, confidence=0.1)
+        waiting, total = repository.find_questions("waiting")
+        assert [q["_id"] for q in waiting] == ["zalo:m0", "zalo:m2"] and total == 2
+        assert repository.update_question("zalo:m1", statuses=("auto",), status="waiting")["status"] == "auto"
+        assert repository.update_question("zalo:m1", statuses=("auto",), status="waiting") is None
+        assert repository.count_questions("waiting") == 3
+    finally:
+        repository.close()

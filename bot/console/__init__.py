@@ -12,7 +12,7 @@ from bot.console.blueprint import console
 from bot.repository import Repository
 
 # Each module adds its pages to the blueprint.
-from bot.console import admin, auth, cases, chats, dashboard, live, replies, routing_admin  # noqa: E402,F401
+from bot.console import admin, auth, cases, chats, dashboard, knowledge, live, replies, routing_admin  # noqa: E402,F401
 
 
 def init_console(app: Flask, settings: Settings, repository: Repository) -> None:

@@ -1,7 +1,7 @@
 """The audit log as people read it: Vietnamese action names, and what changed, field by field."""
 from __future__ import annotations
 
-from bot import texts
+from bot import knowledge_entries, texts
 from bot.console import format as vn
 from bot.console.access import ROLES
 
@@ -15,6 +15,9 @@ ACTIONS = {
     "case.send_back": "Trả hồ sơ về tổng đài", "cases.export": "Tải danh sách hồ sơ (CSV)",
     "routing.update": "Sửa cơ quan, phân công, thời hạn", "replies.update": "Sửa mẫu trả lời",
     "privacy.update": "Sửa quyền xem số điện thoại",
+    "kb.create": "Soạn mục hỏi đáp", "kb.update": "Sửa mục hỏi đáp", "kb.publish": "Duyệt, đưa mục hỏi đáp vào sử dụng",
+    "kb.retire": "Ngừng dùng mục hỏi đáp", "kb.import": "Nhập mục hỏi đáp từ tệp",
+    "question.answer": "Trả lời câu hỏi của người dân", "question.close": "Bỏ qua câu hỏi của người dân",
 }
 FIELDS = {
     "status": "Trạng thái", "agency": "Cơ quan", "role": "Vai trò", "active": "Hoạt động", "name": "Họ tên",
@@ -24,8 +27,12 @@ FIELDS = {
     "sla_hours": "Thời hạn (giờ)", "agencies": "Tên cơ quan", "routes": "Phân công", "sent_back": "Trả về tổng đài",
     "count": "Số mẫu", "retired_agencies": "Cơ quan ngừng hoạt động", "district_aliases": "Tên huyện cũ",
     "retired_districts": "Huyện đã bỏ", "merged_into": "Sáp nhập vào", "urgent": "Hồ sơ khẩn", "ts": "Thời điểm",
+    "questions": "Câu hỏi", "answer": "Trả lời", "source_document": "Văn bản", "source_issuer": "Cơ quan ban hành",
+    "source_url": "Đường dẫn văn bản", "scope": "Phạm vi", "valid_from": "Áp dụng từ", "valid_until": "Đến ngày",
+    "added": "Mục thêm", "updated": "Bản nháp cập nhật", "kept": "Mục giữ nguyên",
 }
 HANDLERS = {"bot": "Trợ lý tự động", "waiting": "Chờ cán bộ", "staff": "Cán bộ"}
+KB_STATUSES = {**knowledge_entries.STATUSES, **knowledge_entries.QUESTION_STATUSES}
 
 
 def action_name(action: str) -> str:
@@ -42,7 +49,7 @@ def _value(field: str, value, agency_name) -> str:
     if isinstance(value, bool) or value in ("yes", "no"):
         return "Có" if value in (True, "yes") else "Không"
     if field == "status":
-        return texts.STATUS_NAMES.get(value, value)
+        return texts.STATUS_NAMES.get(value) or KB_STATUSES.get(value, value)
     if field == "role":
         return ROLES.get(value, value)
     if field in ("agency", "merged_into") or (field == "routes"):
