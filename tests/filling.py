@@ -78,6 +78,9 @@ def fill(settings: Settings, fake_zalo: FakeZalo) -> dict:
         code = repository.cases.find_one({"user_id": "reporter-1"})["code"]
         repository.change_status(code, "in_progress", by="ubnd_tp", note="Đã cử tổ công tác xuống khóm 3.",
                                  public=True)
+        other = repository.cases.find_one({"user_id": "reporter-2"})["code"]  # a closed case too
+        repository.change_status(other, "resolved", by="ubnd_tp", note="Đã nhắc nhở, giải tán nhóm tụ tập.",
+                                 public=True)
         worker.drain()
         db = repository.db
         counts = {name: db[name].count_documents({}) for name in db.list_collection_names()}
