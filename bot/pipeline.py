@@ -6,11 +6,11 @@ from __future__ import annotations
 import time
 from typing import Mapping
 
-from bot import cases, metrics, texts
+from bot import cases, metrics, privacy, texts
 from bot.channels import Channel
 from bot.config import Settings
-from bot.conversation import (AppendToCase, CaseView, Conversation, FileCase, Outcome, Reopen, StartHandoff, Turn,
-                              Withdraw, respond)
+from bot.conversation import (AppendToCase, CaseView, Conversation, FileCase, MyData, Outcome, Rate, RateComment,
+                              Reopen, RequestErasure, ShowMyData, StartHandoff, Turn, Withdraw, respond)
 from bot.hours import in_working_hours, parse_working_hours
 from bot.media import MediaStore
 from bot.messages import FOLLOW, MESSAGE, UNFOLLOW
@@ -82,8 +82,17 @@ class Pipeline:
                 cases.reopen(self.repository, effect.code, key=key)
             elif isinstance(effect, StartHandoff):
                 facts["handoff"] = effect.reason
+            elif isinstance(effect, Rate):
+                cases.rate(self.repository, effect.code, effect.score, key=key)
+            elif isinstance(effect, RateComment):
+                cases.rating_comment(self.repository, effect.code, effect.text, key=key)
+            elif isinstance(effect, ShowMyData):
+                privacy.record_view(self.repository, channel, user, key=key)
+            elif isinstance(effect, RequestErasure):
+                privacy.request_erasure(self.repository, channel, user, key=key)
         if outcome.replies:  # one message: each send costs the platform's 100-500 ms
-            text = "\n\n".join(reply.text for reply in outcome.replies).replace("{code}", facts.get("case_code", ""))
+            text = "\n\n".join(reply.text for reply in outcome.replies).replace("{code}", facts.get("case_code", "")) \
+                .replace(texts.SITE, self.settings.public_url)
             choices = next((reply.choices for reply in reversed(outcome.replies) if reply.choices), ())
             facts["reply_state"] = self.reply(message, text, choices)
         self.repository.save_conversation(before, outcome.state)
@@ -148,3 +157,7 @@ class _Understanding:
 
     def health_line(self, district: str | None) -> str | None:
         return RoutingTable.current(self._pipeline.repository).health_line(district)
+
+    def my_data(self) -> MyData:
+        return privacy.summary(self._pipeline.repository, self._channel, self._user_id,
+                               self._pipeline.settings.retention_months)

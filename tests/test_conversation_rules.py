@@ -8,8 +8,8 @@ from dataclasses import dataclass, field, replace
 import pytest
 
 from bot import cues, forms, texts
-from bot.conversation import (AppendToCase, CaseView, Conversation, FileCase, Outcome, StartHandoff, Turn, Withdraw,
-                              respond)
+from bot.conversation import (AppendToCase, CaseView, Conversation, FileCase, MyData, Outcome, StartHandoff, Turn,
+                              Withdraw, respond)
 from bot.danger import emergency_line_failed, is_emergency
 from nlu.client import Parse
 
@@ -31,6 +31,7 @@ class Known:
     form_timeout_minutes: int = 60
     quiet_minutes: int = 240
     working_hours: str = "07:00-21:00"
+    erasure_pending: bool = False
 
     def parse(self, text: str) -> Parse:
         parse = self.parses.get(text, Parse("nlu_fallback", 0.0, []))
@@ -47,13 +48,18 @@ class Known:
     def health_line(self, district: str | None) -> str | None:
         return self.lines.get(district)
 
+    def my_data(self) -> MyData:
+        return MyData(messages=3 + len(self.cases), first_ts=NOW, last_ts=NOW, cases=tuple(self.own_cases()),
+                      retention_months=12, erasure_pending=self.erasure_pending)
+
 
 class Chat:
     """One citizen's conversation, turn by turn; filed cases become this account's cases."""
 
     def __init__(self, known: Known | None = None, state: Conversation | None = None, in_hours: bool = True):
         self.known = known or Known()
-        self.state = state or Conversation("zalo", "u1")
+        # Someone who has written before: the privacy sentence of a first reply is tested on its own.
+        self.state = state or Conversation("zalo", "u1", privacy_told=True)
         self.now, self.turns, self.in_hours = NOW, 0, in_hours
         self.outcomes: list[Outcome] = []
 
