@@ -73,7 +73,7 @@ def approve(repository: Repository, outbox: Outbox, media: MediaStore, code: str
     erasure.erase_account(repository, media, channel, user_id)
     counts = {k: erased[k] for k in ("cases", "messages", "files")}
     repository.update_data_request(code, state="done", counts=counts, told=told)
-    repository.audit_log("hệ thống", "privacy.erased", code, None, {**counts, "told": told})
+    repository.audit_log("hệ thống", "privacy.erased", code, None, {**counts, "notice": told})
     log.info("personal data erased", extra={"request": code, **counts})
     return {**counts, "told": told}
 

@@ -67,7 +67,7 @@ SINGLE_FIELD_INDEXES = [("messages", "state"), ("messages", "user_id"), ("messag
                         ("cases", "agency"), ("cases", "district"), ("cases", "sent_back"),
                         ("case_events", "code"), ("rate_limits", "key"), ("alerts", "username"),
                         ("audit", "who"), ("audit", "action"), ("audit", "target"), ("cases", "duplicate_review"),
-                        ("cases", "rating_flag"), ("data_requests", "state")]
+                        ("cases", "rating_flag"), ("cases", "rating_ts"), ("data_requests", "state")]
 
 
 def _yes(flag: bool) -> str:
@@ -501,6 +501,17 @@ class Repository:
         """Open reports with possible duplicates staff have not looked at, newest first."""
         return list(self.cases.find({"duplicate_review": "pending", "status": {"$in": list(OPEN_STATUSES)}})
                     .sort("created_ts", DESCENDING).limit(limit))
+
+    def rated_cases(self, since_ts: float, agency: str | None = None) -> list[dict]:
+        """Cases rated since `since_ts`, the fields the dashboard's ratings need."""
+        query = {"rating_ts": {"$gte": since_ts}, **({"agency": agency} if agency else {})}
+        fields = {"rating": 1, "agency_name": 1, "district": 1, "category": 1, "_id": 0}
+        return [c for c in self.cases.find(query, fields) if c.get("rating")]
+
+    def low_rated_cases(self, agency: str | None = None, limit: int = 50) -> list[dict]:
+        """Low ratings the hotline has not looked at again yet, newest first."""
+        query = {"rating_flag": "yes", **({"agency": agency} if agency else {})}
+        return list(self.cases.find(query).sort("rating_ts", DESCENDING).limit(limit))
 
     def public_history(self, code: str) -> list[dict]:
         """The steps of a case the citizen is told of (the public tracking page): no internal notes."""

@@ -15,6 +15,12 @@ ACTIONS = {
     "case.send_back": "Trả hồ sơ về tổng đài", "cases.export": "Tải danh sách hồ sơ (CSV)",
     "routing.update": "Sửa cơ quan, phân công, thời hạn", "replies.update": "Sửa mẫu trả lời",
     "privacy.update": "Sửa quyền xem số điện thoại",
+    # the citizen's side (issue 17)
+    "case.duplicate": "Đánh dấu hồ sơ trùng", "case.not_duplicate": "Ghi nhận không trùng",
+    "case.rating_seen": "Xem lại đánh giá thấp",
+    "privacy.view": "Người dân xem dữ liệu của mình", "privacy.erase_request": "Người dân yêu cầu xóa dữ liệu",
+    "privacy.erase_approve": "Duyệt yêu cầu xóa dữ liệu", "privacy.erase_reject": "Từ chối yêu cầu xóa dữ liệu",
+    "privacy.erased": "Xóa dữ liệu cá nhân", "retention.run": "Tự động xóa dữ liệu hết hạn lưu",
 }
 FIELDS = {
     "status": "Trạng thái", "agency": "Cơ quan", "role": "Vai trò", "active": "Hoạt động", "name": "Họ tên",
@@ -24,6 +30,9 @@ FIELDS = {
     "sla_hours": "Thời hạn (giờ)", "agencies": "Tên cơ quan", "routes": "Phân công", "sent_back": "Trả về tổng đài",
     "count": "Số mẫu", "retired_agencies": "Cơ quan ngừng hoạt động", "district_aliases": "Tên huyện cũ",
     "retired_districts": "Huyện đã bỏ", "merged_into": "Sáp nhập vào", "urgent": "Hồ sơ khẩn", "ts": "Thời điểm",
+    "main": "Hồ sơ chính", "possible_duplicates": "Gợi ý trùng", "rating_flag": "Đánh giá thấp cần xem",
+    "state": "Trạng thái yêu cầu", "cases": "Số hồ sơ", "messages": "Số tin nhắn", "files": "Số tệp",
+    "conversations": "Số cuộc trò chuyện", "notice": "Báo cho người dân", "channel": "Kênh",
 }
 HANDLERS = {"bot": "Trợ lý tự động", "waiting": "Chờ cán bộ", "staff": "Cán bộ"}
 
