@@ -54,6 +54,26 @@ class Citizen:
         said = self.fake.texts_to(self.user_id)[before:]
         return said if self.privacy_note else [without_privacy_note(t) for t in said]
 
+    def presses(self, title: str) -> list[str]:
+        """Tap the button titled `title` under the last message that had buttons: on Messenger a quick
+        reply (its payload), on Zalo the text an oa.query.hide button sends back."""
+        for sent in reversed(self.fake.received):
+            recipient = sent.get("recipient") or {}
+            if self.user_id not in (recipient.get("user_id"), recipient.get("id")):
+                continue
+            message = sent.get("message") or {}
+            if self.platform == "zalo":
+                buttons = ((message.get("attachment") or {}).get("payload") or {}).get("buttons") or []
+                pressed = next((b["payload"] for b in buttons if b["title"] == title), None)
+                if buttons:
+                    assert pressed, f"no button {title!r} in {[b['title'] for b in buttons]}"
+                    return self.says(pressed)
+            elif message.get("quick_replies"):
+                pressed = next((q["payload"] for q in message["quick_replies"] if q["title"] == title), None)
+                assert pressed, f"no button {title!r} in {[q['title'] for q in message['quick_replies']]}"
+                return self.says(title, payload=pressed)
+        raise AssertionError(f"no message with buttons was sent to {self.user_id}")
+
     def is_answered_by_staff(self, text: str) -> None:
         """A person answers from the platform's own inbox (Zalo's OA chat tool, Meta's Page inbox)."""
         if self.platform == "zalo":

@@ -41,7 +41,8 @@ def test_the_code_and_the_last_four_digits_show_the_status_and_public_steps_only
     found = look_up(client, case["code"], "3456")
     assert found.status_code == 200
     shown = page_text(found)
-    for wanted in (case["code"], texts.CATEGORY_NAMES["report"], case["agency_name"], texts.STATUS_NAMES["in_progress"],
+    for wanted in (case["code"], texts.CATEGORY_NAMES["report"].capitalize(), case["agency_name"],
+                   texts.STATUS_NAMES["in_progress"].capitalize(),
                    "Đã cử tổ công tác xuống kiểm tra", "Tiếp nhận qua tổng đài tự động", "Hạn xử lý"):
         assert wanted in shown, wanted
     for private in (PHONE, "3456", "Bảy Lúa", "khóm 3", "tối qua", "Đã gọi anh Tư", "5519034418827731"):
@@ -102,7 +103,7 @@ def test_a_duplicate_shows_that_it_is_handled_with_another_case(client, reposito
     dup = file_report(repository, source="zalo:m-tra-cuu-2", phone="0977000111")
     cases.mark_duplicate(repository, dup["code"], main["code"], by="dtv1")
     shown = page_text(look_up(client, dup["code"], "0111"))
-    assert "được xử lý chung với một hồ sơ khác" in shown and texts.STATUS_NAMES["in_progress"] in shown
+    assert "được xử lý chung với một hồ sơ khác" in shown and texts.STATUS_NAMES["in_progress"] in shown  # the main's
     assert main["code"] not in shown
 
 
