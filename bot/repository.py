@@ -513,6 +513,11 @@ class Repository:
         query = {"rating_flag": "yes", **({"agency": agency} if agency else {})}
         return list(self.cases.find(query).sort("rating_ts", DESCENDING).limit(limit))
 
+    def case_key(self, code: str) -> dict | None:
+        """What tells whether a case may be shown on the tracking page: its phone, whether it was erased."""
+        # Not {"details.phone": 1}: the embedded server returns a dotted projection under a dotted key.
+        return self.cases.find_one({"code": code.upper()}, {"details": 1, "erased_ts": 1, "_id": 0})
+
     def public_history(self, code: str) -> list[dict]:
         """The steps of a case the citizen is told of (the public tracking page): no internal notes."""
         return list(self.case_events.find({"code": code, "public": "yes"}, {"ts": 1, "status": 1, "note": 1, "_id": 0})

@@ -70,9 +70,11 @@ def _phone_matches(phone: str | None, digits: str) -> bool:
 
 def find(repository: Repository, code: str, digits: str) -> dict | None:
     """What the page may show of the case, or None — the same None for a wrong code and a wrong phone."""
-    case = repository.find_case(code)
-    if case is None or case.get("erased_ts") or not _phone_matches((case.get("details") or {}).get("phone"), digits):
+    # A first look that reads as little for a case as for none: a wrong phone takes the time of a wrong code.
+    key = repository.case_key(code)
+    if key is None or key.get("erased_ts") or not _phone_matches((key.get("details") or {}).get("phone"), digits):
         return None
+    case = repository.find_case(code)
     main = repository.find_case(case["duplicate_of"]) if case.get("duplicate_of") else None
     return {"code": case["code"], "category": texts.CATEGORY_NAMES.get(case["category"], ""),
             "status": texts.STATUS_NAMES.get(case["status"], case["status"]),
