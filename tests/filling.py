@@ -19,6 +19,7 @@ from pathlib import Path
 
 from pymongo import MongoClient
 
+from bot import cases, privacy
 from bot.app import create_app
 from bot.config import REPO_ROOT, Settings
 from bot.console.access import passwords
@@ -81,6 +82,10 @@ def fill(settings: Settings, fake_zalo: FakeZalo) -> dict:
         other = repository.cases.find_one({"user_id": "reporter-2"})["code"]  # a closed case too
         repository.change_status(other, "resolved", by="ubnd_tp", note="Đã nhắc nhở, giải tán nhóm tụ tập.",
                                  public=True)
+        # the citizen's side (issue 17): a rating with its comment, an erasure request waiting for an admin
+        cases.rate(repository, other, 2, key="zalo:rate-fill")
+        cases.rating_comment(repository, other, "Mấy ngày sau mới thấy xuống", key="zalo:rate-comment-fill")
+        privacy.request_erasure(repository, "zalo", "citizen-3", key="zalo:erase-fill")
         worker.drain()
         db = repository.db
         counts = {name: db[name].count_documents({}) for name in db.list_collection_names()}
