@@ -19,6 +19,11 @@ bench: setup
 nlu-report: setup
 	@.venv-nlu/bin/python -m nlu evaluate
 
+# The "có thể trùng" suggestion on its labelled reports (data/duplicates/): precision and recall.
+.PHONY: duplicates-report
+duplicates-report:
+	@.venv/bin/python -m bot.duplicates_eval
+
 # Backups (README, "Backups"): a consistent snapshot of the embedded database and var/media/ into
 # var/backups/; restore into the stopped app after checking the archive.
 .PHONY: backup restore
