@@ -28,6 +28,11 @@ kb-report: setup
 kb-import: setup
 	@.venv/bin/python -m bot.knowledge_import $(or $(FILE),data/knowledge_seed.yml)
 
+# The "có thể trùng" suggestion on its labelled reports (data/duplicates/): precision and recall.
+.PHONY: duplicates-report
+duplicates-report: setup
+	@.venv/bin/python -m bot.duplicates_eval
+
 # Backups (README, "Backups"): a consistent snapshot of the embedded database and var/media/ into
 # var/backups/; restore into the stopped app after checking the archive.
 .PHONY: backup restore

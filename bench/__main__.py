@@ -4,7 +4,7 @@ and training the model: several minutes)."""
 import os
 import sys
 
-from bench import backup, console, history, knowledge, load, message_flow, nlu, setup_time, zalo_tokens
+from bench import backup, console, history, knowledge, load, message_flow, nlu, setup_time, tracking, zalo_tokens
 
 BENCHES = {
     "setup": lambda: setup_time.run(cold=os.environ.get("BENCH_COLD") == "1"),
@@ -16,6 +16,7 @@ BENCHES = {
     "console": console.run,
     "backup": backup.run,
     "knowledge": knowledge.run,
+    "tracking": tracking.run,
 }
 
 

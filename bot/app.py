@@ -15,6 +15,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     # Entry points wire the platforms in; the core itself never imports them.
     from webhooks.blueprint import webhooks
     from webhooks.registry import build_channels
+    from webhooks.privacy_page import privacy_page
+    from webhooks.tracking import tracking
     from webhooks.web import web_chat
 
     if settings is None:
@@ -35,6 +37,8 @@ def create_app(settings: Settings | None = None) -> Flask:
                           channels=build_channels(settings, repository))
     app.register_blueprint(webhooks)
     app.register_blueprint(web_chat)
+    app.register_blueprint(tracking)
+    app.register_blueprint(privacy_page)
     init_console(app, settings, repository)
 
     @app.get("/healthz")

@@ -26,14 +26,14 @@ def _proxy_hops(value: str) -> int:
     return max(0, int(value))
 
 
-def _time_of_day(value: str) -> str | None:
-    """BACKUP_AT: "HH:MM" or "HH:MM:SS" (Vietnam time), or "off"."""
+def _time_of_day(value: str, name: str = "BACKUP_AT") -> str | None:
+    """BACKUP_AT, RETENTION_AT: "HH:MM" or "HH:MM:SS" (Vietnam time), or "off"."""
     if value.lower() in ("off", "no", "none", "0"):
         return None
     parts = value.split(":")
     if not 2 <= len(parts) <= 3 or not all(p.isdigit() for p in parts) or int(parts[0]) > 23 \
             or any(int(p) > 59 for p in parts[1:]):
-        raise ValueError(f"BACKUP_AT must be HH:MM (Vietnam time) or off, not {value!r}")
+        raise ValueError(f"{name} must be HH:MM (Vietnam time) or off, not {value!r}")
     return value
 
 
@@ -81,6 +81,10 @@ class Settings:
     smtp_from: str = "tongdai1022@localhost"
     smtp_starttls: bool = True
     overdue_alert_hour: int = 7  # Vietnam time: the daily overdue alert goes at the start of the shift
+    public_url: str = "http://127.0.0.1:5000"  # where citizens reach the app: the links in chat replies
+    tracking_lookups_per_hour: int = 20  # /tra-cuu lookups from one address: 4 digits are 10,000 guesses
+    retention_months: int = 12  # chat text and media of closed cases are erased after this long; 0: kept
+    retention_at: str | None = "03:00"  # when `make run` runs the retention job, Vietnam time; None: never
 
     @classmethod
     def from_env(cls, env: dict | None = None) -> "Settings":
@@ -135,6 +139,10 @@ class Settings:
             smtp_from=get("SMTP_FROM", "tongdai1022@localhost"),
             smtp_starttls=get("SMTP_STARTTLS", "1").lower() in ("1", "true", "yes"),
             overdue_alert_hour=int(get("OVERDUE_ALERT_HOUR", "7")),
+            public_url=get("PUBLIC_URL", f"http://{get('HOST', '127.0.0.1')}:{get('PORT', '5000')}").rstrip("/"),
+            tracking_lookups_per_hour=max(1, int(get("TRACKING_LOOKUPS_PER_HOUR", "20"))),
+            retention_months=max(0, int(get("RETENTION_MONTHS", "12"))),
+            retention_at=_time_of_day(get("RETENTION_AT", "03:00"), "RETENTION_AT"),
         )
 
     @property

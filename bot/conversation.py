@@ -11,13 +11,18 @@ The rules, in the order they apply:
  2. Danger signs beat everything: 115 advice, an urgent case, an urgent hand-off.
  3. Khmer script: a person, with a Khmer sentence.
  4. A form left too long expires.
- 5. Buttons mean what they say.
- 6. A photo or a shared location goes with the open form.
- 7. An open form: the answer is checked against the detail asked; a decline, a question, a
+ 5. "Xem / xóa dữ liệu của tôi" (personal data, Nghị định 13/2023) is answered at any point; an
+    open form is kept.
+ 6. Buttons mean what they say (a rating button rates its resolved case).
+ 7. A photo or a shared location goes with the open form.
+ 8. An open form: the answer is checked against the detail asked; a decline, a question, a
     change of mind, a cancel, a switch of service are each dealt with.
- 8. Otherwise: withdraw, re-open, look up, ask for a person, a question the knowledge base
-    answers, a service, a rule question it cannot answer (for staff, in their list), small talk,
-    off-topic chatter, or not understood (two service-like turns: a person)."""
+ 9. Otherwise: a rating typed after a case was resolved, its optional comment, withdraw, re-open,
+    look up, ask for a person, a question the knowledge base answers, a service, a rule question
+    it cannot answer (for staff, in their list), small talk, off-topic chatter, or not understood
+    (two service-like turns: a person).
+The first reply a new citizen gets (an emergency's excepted: 115 comes alone) ends with one
+sentence on what is kept and why, and the privacy page's address."""
 from __future__ import annotations
 
 import re
@@ -25,7 +30,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Protocol
 
-from bot import cues, forms, texts
+from bot import cues, forms, rights, texts
 from bot.danger import emergency_line_failed, is_emergency
 from bot.forms import Form
 from bot.hours import VIETNAM
@@ -40,6 +45,8 @@ FIELD_RETRIES = 2                # a detail asked again at most twice, then a pe
 URGENT_ACK_SECONDS = 60
 HANDOFF_ACK_SECONDS = 600
 REOPEN_DAYS = 30
+RATING_DAYS = 7                  # a rating typed, not pressed, counts this long after the resolution
+RATING_COMMENT_MINUTES = 30      # after a rating, the next message is its comment for this long
 WITHDRAWABLE = ("new", "routed", "reopened")   # until an agency starts work on it
 SERVICES = ("report", "suggestion", "welfare", "health_advice")
 GET_STARTED, ASK_HUMAN = "GET_STARTED", "ASK_HUMAN"
@@ -73,6 +80,22 @@ class CaseView:
     topic: str | None = None
     phone: str | None = None
     agency_name: str | None = None
+    rating: int | None = None
+
+
+@dataclass(frozen=True)
+class MyData:
+    """What is kept about this account ("xem dữ liệu của tôi")."""
+    messages: int = 0
+    first_ts: float | None = None
+    last_ts: float | None = None
+    media: int = 0
+    cases: tuple[CaseView, ...] = ()
+    names: tuple[str, ...] = ()
+    phones: tuple[str, ...] = ()
+    places: tuple[str, ...] = ()
+    retention_months: int = 0
+    erasure_pending: bool = False
 
 
 @dataclass(frozen=True)
@@ -96,6 +119,7 @@ class Understanding(Protocol):
     def case(self, code: str) -> CaseView | None: ...      # any case by code
     def health_line(self, district: str | None) -> str | None: ...  # "Trung tâm Y tế ...: 0294..." if staff set it
     def answer(self, question: str, district: str | None, day: date) -> Answer | None: ...  # above the threshold
+    def my_data(self) -> MyData: ...                       # what is kept about this account
 
 
 @dataclass(frozen=True)
@@ -113,6 +137,9 @@ class Conversation:
     last_ack_ts: float = 0.0          # the last automatic acknowledgement while waiting for a person
     notices_waiting: bool = False     # status notices wait for the citizen's next message (the pipeline's)
     last_question: str | None = None  # source key of the last question answered from the knowledge base
+    privacy_told: bool = False        # the first reply said what is kept and why
+    rating_comment_for: str | None = None  # the case just rated: the next message may be its comment
+    rating_comment_until: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -188,7 +215,30 @@ class AskStaff:
     source: str
 
 
-Effect = FileCase | AppendToCase | Withdraw | Reopen | StartHandoff | ReturnToBot | RecordQuestion | AskStaff
+@dataclass(frozen=True)
+class Rate:
+    code: str
+    score: int
+
+
+@dataclass(frozen=True)
+class RateComment:
+    code: str
+    text: str
+
+
+@dataclass(frozen=True)
+class ShowMyData:
+    """Recorded (audited): the citizen asked what is kept about them."""
+
+
+@dataclass(frozen=True)
+class RequestErasure:
+    """The citizen asked for their data to be erased: a request for an admin to approve."""
+
+
+Effect = FileCase | AppendToCase | Withdraw | Reopen | StartHandoff | ReturnToBot | RecordQuestion | AskStaff | Rate \
+    | RateComment | ShowMyData | RequestErasure
 
 
 @dataclass(frozen=True)
@@ -232,10 +282,18 @@ def respond(conversation: Conversation, turn: Turn, understand: Understanding) -
     expired_note = None
     if c.form and forms.expired(c.form, turn.now, understand.form_timeout_minutes):
         c, expired_note = replace(c, form=None), texts.FORM_EXPIRED
-    outcome = _buttons(c, turn, memo) or _attachments(c, turn, memo) \
+    outcome = _data_rights(c, turn, memo) or _buttons(c, turn, memo) or _attachments(c, turn, memo) \
         or (_in_form(c, turn, memo) if c.form else _free(c, turn, memo))
     replies = (Reply(expired_note), *outcome.replies) if expired_note else outcome.replies
-    return replace(outcome, replies=replies, effects=effects + outcome.effects)
+    return _told_privacy(replace(outcome, replies=replies, effects=effects + outcome.effects))
+
+
+def _told_privacy(outcome: Outcome) -> Outcome:
+    """A new citizen's first reply says what is kept and why (Nghị định 13/2023)."""
+    if outcome.state.privacy_told or not outcome.replies or outcome.facts.get("handoff") == "urgent_health":
+        return outcome
+    return replace(outcome, replies=(*outcome.replies, Reply(texts.PRIVACY_NOTE)),
+                   state=replace(outcome.state, privacy_told=True))
 
 
 def _with_bot(c: Conversation) -> Conversation:
@@ -304,6 +362,8 @@ def _buttons(c: Conversation, turn: Turn, memo: _Memo) -> Outcome | None:
                     effects=(AskStaff(c.last_question),), question="waiting")
     if payload == texts.ASK_STAFF:  # nothing to ask about any more: a person, as asked
         return _hand_off(c, turn, "ask_human", memo.understand)
+    if payload.startswith(texts.RATE_PAYLOAD):
+        return _rating_button(c, turn, memo, payload)
     if c.form and payload.startswith("FORM_"):
         return _form_button(c, turn, payload)
     return None
@@ -495,6 +555,13 @@ def _free(c: Conversation, turn: Turn, memo: _Memo) -> Outcome:
     text, parse = turn.text, memo.parse
     facts = {"intent": parse.intent, "confidence": round(parse.confidence, 4)}
     code = cues.case_code(text)
+    rating = _typed_rating(c, turn, memo)
+    if rating:
+        return rating
+    if c.rating_comment_for and turn.now <= c.rating_comment_until and not code and _comments(text, parse):
+        return _out(replace(c, rating_comment_for=None, rating_comment_until=0.0),
+                    texts.RATING_COMMENT_KEPT.format(code=c.rating_comment_for),
+                    effects=(RateComment(c.rating_comment_for, text),), **facts)
     if cues.wants_withdraw(text, parse):
         return _withdraw(c, turn, memo)
     if code and re.search(r"\b(?:mo lai|chua (?:duoc )?(?:xu ly|giai quyet|khac phuc)|van (?:con|chua|tiep tuc)|"
@@ -643,6 +710,75 @@ def health_topic(text: str) -> str:
 
 def _health_guidance(text: str) -> str:
     return f"{texts.HEALTH_GUIDANCE[health_topic(text)]} {texts.HEALTH_DISCLAIMER}"
+
+
+# ---- the citizen's side: personal data and the rating of a resolved case -------------------------
+
+def _data_rights(c: Conversation, turn: Turn, memo: _Memo) -> Outcome | None:
+    """"Xem dữ liệu của tôi": what is kept, at once; "xóa dữ liệu của tôi": a request an admin
+    approves in the console. Both recorded; a form being written is kept and asked again."""
+    asked = None if turn.payload else rights.data_request(turn.text)
+    if asked is None:
+        return None
+    data = memo.understand.my_data()
+    if asked == rights.VIEW:
+        reply, effects = texts.my_data(data), (ShowMyData(),)
+    elif data.erasure_pending:
+        reply, effects = texts.ERASURE_PENDING, ()
+    else:
+        reply, effects = texts.ERASURE_REQUESTED, (RequestErasure(),)
+    if c.form:
+        asked_field = c.form.field(c.form.asking)
+        again = Reply(f"{texts.FORM_KEPT}\n{asked_field.question}") if asked_field else \
+            Reply(forms.summary(c.form), forms.CONFIRM_CHOICES)
+        return _out(c, reply, again, effects=effects, data_request=asked)
+    return _out(c, reply, effects=effects, data_request=asked)
+
+
+def _rating_button(c: Conversation, turn: Turn, memo: _Memo, payload: str) -> Outcome | None:
+    if payload == texts.RATE_SKIP:
+        return _out(replace(c, rating_comment_for=None, rating_comment_until=0.0), texts.THANKS)
+    pressed = re.fullmatch(rf"{texts.RATE_PAYLOAD}([A-HJ-NP-Z2-9]{{6}})_([1-5])", payload)
+    return _rate(c, turn, memo, f"TV-{pressed.group(1)}", int(pressed.group(2))) if pressed else None
+
+
+def _typed_rating(c: Conversation, turn: Turn, memo: _Memo) -> Outcome | None:
+    """"5", "4 sao", "rất hài lòng" soon after a case of this account was resolved and not yet rated."""
+    score = rights.typed_score(turn.text)
+    if score is None:
+        return None
+    case = next((k for k in memo.understand.own_cases() if k.status == "resolved" and k.rating is None
+                 and turn.now - (k.resolved_ts or 0) <= RATING_DAYS * 86400), None)
+    return _rate(c, turn, memo, case.code, score) if case else None
+
+
+def _rate(c: Conversation, turn: Turn, memo: _Memo, code: str, score: int) -> Outcome:
+    """A rating of the account's own resolved case (pressed again, it replaces the first). Unless a
+    form is being written, the next message within half an hour may say why."""
+    case = next((k for k in memo.understand.own_cases() if k.code == code), None)
+    if case is None:
+        return _out(c, texts.CASE_NOT_FOUND.format(code=code))
+    if case.status != "resolved":
+        return _out(c, texts.RATING_NOT_YET.format(code=code))
+    state = c if c.form else replace(c, rating_comment_for=code,
+                                     rating_comment_until=turn.now + RATING_COMMENT_MINUTES * 60)
+    return _out(state, Reply(texts.rated(code, score), () if c.form else texts.RATING_SKIP_CHOICES),
+                effects=(Rate(code, score),), rating=score, case_code=code)
+
+
+# After a rating: handling words make a comment; a clear new request or small talk does not.
+_ABOUT_HANDLING = re.compile(r"(?:xu ly|can bo|giai quyet|nhanh|cham|lau|tot|te|kem|thai do|nhiet tinh|hai long|"
+                             r"khong (?:ai|thay)|chua (?:thay|xong|het)|van con|cam on)")
+
+
+def _comments(text: str, parse: Parse) -> bool:
+    plain = plain_text(text)
+    if _ABOUT_HANDLING.search(plain):
+        return True
+    confident = parse.confidence >= SWITCH_CONFIDENCE
+    if confident and parse.intent in ("report", "welfare", "health_advice", "ask_human", "check_status", "withdraw"):
+        return False
+    return not (confident and parse.intent in texts.SMALL_TALK and len(plain.split()) <= 4)
 
 
 def _withdrawable(memo: _Memo) -> bool:

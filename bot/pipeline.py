@@ -6,11 +6,12 @@ from __future__ import annotations
 import time
 from typing import Mapping
 
-from bot import cases, knowledge_entries, metrics, texts
+from bot import cases, knowledge_entries, metrics, privacy, texts
 from bot.channels import Channel
 from bot.config import Settings
-from bot.conversation import (Answer, AppendToCase, AskStaff, CaseView, Conversation, FileCase, Outcome,
-                              RecordQuestion, Reopen, StartHandoff, Turn, Withdraw, respond)
+from bot.conversation import (Answer, AppendToCase, AskStaff, CaseView, Conversation, FileCase, MyData, Outcome, Rate,
+                              RateComment, RecordQuestion, Reopen, RequestErasure, ShowMyData, StartHandoff, Turn,
+                              Withdraw, respond)
 from bot.hours import in_working_hours, parse_working_hours
 from bot.knowledge import KnowledgeBase
 from bot.media import MediaStore
@@ -91,8 +92,17 @@ class Pipeline:
                                                 confidence=round(effect.confidence, 4))
             elif isinstance(effect, AskStaff):
                 self.repository.update_question(effect.source, statuses=("auto",), status="waiting", asked_staff="yes")
+            elif isinstance(effect, Rate):
+                cases.rate(self.repository, effect.code, effect.score, key=key)
+            elif isinstance(effect, RateComment):
+                cases.rating_comment(self.repository, effect.code, effect.text, key=key)
+            elif isinstance(effect, ShowMyData):
+                privacy.record_view(self.repository, channel, user, key=key)
+            elif isinstance(effect, RequestErasure):
+                privacy.request_erasure(self.repository, channel, user, key=key)
         if outcome.replies:  # one message: each send costs the platform's 100-500 ms
-            text = "\n\n".join(reply.text for reply in outcome.replies).replace("{code}", facts.get("case_code", ""))
+            text = "\n\n".join(reply.text for reply in outcome.replies).replace("{code}", facts.get("case_code", "")) \
+                .replace(texts.SITE, self.settings.public_url)
             choices = next((reply.choices for reply in reversed(outcome.replies) if reply.choices), ())
             facts["reply_state"] = self.reply(message, text, choices)
         self.repository.save_conversation(before, outcome.state)
@@ -168,3 +178,7 @@ class _Understanding:
         entry = match.entry
         return Answer(entry.id, entry.answer, knowledge_entries.source_line(entry.source_document, entry.source_issuer),
                       entry.source_url, knowledge_entries.vn_date(entry.updated_ts), match.confidence)
+
+    def my_data(self) -> MyData:
+        return privacy.summary(self._pipeline.repository, self._channel, self._user_id,
+                               self._pipeline.settings.retention_months)

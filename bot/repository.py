@@ -10,6 +10,7 @@ DESIGN.md and asserted by tests/test_repository_conformance.py:
 """
 from __future__ import annotations
 
+import re
 import secrets
 import time
 from datetime import datetime, timezone
@@ -58,6 +59,10 @@ INDEXES = [  # (collection, keys, unique)
     ("kb_entries", [("status", ASCENDING), ("updated_ts", DESCENDING)], False),
     ("kb_questions", [("status", ASCENDING), ("created_ts", ASCENDING)], False),
     ("kb_questions", [("channel", ASCENDING), ("user_id", ASCENDING)], False),
+    ("data_requests", [("code", ASCENDING)], True),
+    ("data_requests", [("source", ASCENDING)], True),
+    ("data_requests", [("channel", ASCENDING), ("user_id", ASCENDING)], False),
+    ("cases", [("closed_ts", ASCENDING)], False),
 ]
 SINGLE_FIELD_INDEXES = [("messages", "state"), ("messages", "user_id"), ("messages", "message_id"),
                         ("messages", "platform_message_id"), ("conversations", "user_id"),
@@ -65,7 +70,8 @@ SINGLE_FIELD_INDEXES = [("messages", "state"), ("messages", "user_id"), ("messag
                         ("cases", "agency"), ("cases", "district"), ("cases", "sent_back"),
                         ("case_events", "code"), ("rate_limits", "key"), ("alerts", "username"),
                         ("audit", "who"), ("audit", "action"), ("audit", "target"), ("kb_entries", "status"),
-                        ("kb_questions", "status")]
+                        ("kb_questions", "status"), ("cases", "duplicate_review"), ("cases", "rating_flag"),
+                        ("cases", "rating_ts"), ("data_requests", "state")]
 
 
 def _yes(flag: bool) -> str:
@@ -77,7 +83,8 @@ def conversation_document(c: Conversation) -> dict:
             "handoff_priority": "urgent" if c.urgent else "normal",
             "form": c.form.to_document() if c.form else None, "not_understood": c.not_understood,
             "menu_offered": _yes(c.menu_offered), "urgent_case": c.urgent_case, "last_ack_ts": c.last_ack_ts,
-            "last_question": c.last_question}
+            "last_question": c.last_question, "privacy_told": _yes(c.privacy_told),
+            "rating_comment_for": c.rating_comment_for, "rating_comment_until": c.rating_comment_until}
 
 
 def conversation_from_document(doc: dict) -> Conversation:
@@ -88,7 +95,9 @@ def conversation_from_document(doc: dict) -> Conversation:
         form=Form.from_document(doc["form"]) if doc.get("form") else None,
         not_understood=int(doc.get("not_understood") or 0), menu_offered=doc.get("menu_offered") == "yes",
         urgent_case=doc.get("urgent_case"), last_ack_ts=float(doc.get("last_ack_ts") or 0.0),
-        notices_waiting=doc.get("notices_waiting") == "yes", last_question=doc.get("last_question"))
+        notices_waiting=doc.get("notices_waiting") == "yes", last_question=doc.get("last_question"),
+        privacy_told=doc.get("privacy_told") == "yes", rating_comment_for=doc.get("rating_comment_for"),
+        rating_comment_until=float(doc.get("rating_comment_until") or 0.0))
 
 
 def case_view(case: dict) -> CaseView:
@@ -96,7 +105,7 @@ def case_view(case: dict) -> CaseView:
     return CaseView(code=case["code"], source=case["source"], category=case["category"], status=case["status"],
                     created_ts=float(case.get("created_ts") or 0.0), channel=case["channel"], user_id=case["user_id"],
                     resolved_ts=case.get("resolved_ts"), district=case.get("district"), topic=details.get("topic"),
-                    phone=details.get("phone"), agency_name=case.get("agency_name"))
+                    phone=details.get("phone"), agency_name=case.get("agency_name"), rating=case.get("rating"))
 
 
 class DatabaseUnavailable(Exception):
@@ -130,6 +139,7 @@ class Repository:
         self.settings = self.db["settings"]
         self.kb_entries = self.db["kb_entries"]
         self.kb_questions = self.db["kb_questions"]
+        self.data_requests = self.db["data_requests"]
 
     def close(self) -> None:
         self.client.close()
@@ -474,6 +484,8 @@ class Repository:
         fields = {"status": status, "updated_ts": time.time()}
         if status == "resolved":
             fields["resolved_ts"] = time.time()
+        # When the case closed: the retention job counts its months from it.
+        fields["closed_ts"] = time.time() if status in CLOSED_STATUSES else None
         self.cases.update_one({"code": code}, {"$set": fields})
         key = key or f"{code}:{time.time_ns()}"
         self.add_case_event(code, status, by=by, note=note, public=public, key=key)
@@ -484,6 +496,38 @@ class Repository:
 
     def case_history(self, code: str) -> list[dict]:
         return list(self.case_events.find({"code": code}).sort("ts", ASCENDING))
+
+    def recent_open_reports(self, since_ts: float, limit: int) -> list[dict]:
+        """Open violation reports filed since `since_ts`, newest first (the duplicate suggestion)."""
+        return list(self.cases.find({"created_ts": {"$gte": since_ts}, "category": "report",
+                                     "status": {"$in": list(OPEN_STATUSES)}})
+                    .sort("created_ts", DESCENDING).limit(limit))
+
+    def suggested_duplicates(self, limit: int = 100) -> list[dict]:
+        """Open reports with possible duplicates staff have not looked at, newest first."""
+        return list(self.cases.find({"duplicate_review": "pending", "status": {"$in": list(OPEN_STATUSES)}})
+                    .sort("created_ts", DESCENDING).limit(limit))
+
+    def rated_cases(self, since_ts: float, agency: str | None = None) -> list[dict]:
+        """Cases rated since `since_ts`, the fields the dashboard's ratings need."""
+        query = {"rating_ts": {"$gte": since_ts}, **({"agency": agency} if agency else {})}
+        fields = {"rating": 1, "agency_name": 1, "district": 1, "category": 1, "_id": 0}
+        return [c for c in self.cases.find(query, fields) if c.get("rating")]
+
+    def low_rated_cases(self, agency: str | None = None, limit: int = 50) -> list[dict]:
+        """Low ratings the hotline has not looked at again yet, newest first."""
+        query = {"rating_flag": "yes", **({"agency": agency} if agency else {})}
+        return list(self.cases.find(query).sort("rating_ts", DESCENDING).limit(limit))
+
+    def case_key(self, code: str) -> dict | None:
+        """What tells whether a case may be shown on the tracking page: its phone, whether it was erased."""
+        # Not {"details.phone": 1}: the embedded server returns a dotted projection under a dotted key.
+        return self.cases.find_one({"code": code.upper()}, {"details": 1, "erased_ts": 1, "_id": 0})
+
+    def public_history(self, code: str) -> list[dict]:
+        """The steps of a case the citizen is told of (the public tracking page): no internal notes."""
+        return list(self.case_events.find({"code": code, "public": "yes"}, {"ts": 1, "status": 1, "note": 1, "_id": 0})
+                    .sort("ts", ASCENDING))
 
     def find_case(self, code: str) -> dict | None:
         return self.cases.find_one({"code": code.upper()})
@@ -539,12 +583,13 @@ class Repository:
         return None
 
     def queue_notice(self, *, channel: str, user_id: str, key: str, text: str,
-                     correlation_id: str | None = None) -> None:
+                     correlation_id: str | None = None, choices: tuple = ()) -> None:
         """A message the bot sends on its own (a case's status changed): the worker sends it, under
-        the correlation id of the request that caused it."""
+        the correlation id of the request that caused it. `choices` go as buttons (e.g. a rating)."""
         try:
             self.messages.insert_one({"channel": channel, "message_id": key, "user_id": user_id, "direction": "out",
-                                      "kind": "notice", "text": text, "choices": [], "in_reply_to": None,
+                                      "kind": "notice", "text": text, "choices": [list(c) for c in choices],
+                                      "in_reply_to": None,
                                       "created_at": utcnow(), "received_ts": time.time(), "state": "queued",
                                       "not_before": 0.0, "attempts": 0, "correlation_id": correlation_id})
         except DuplicateKeyError:
@@ -671,6 +716,18 @@ class Repository:
             return True
         except DuplicateKeyError:
             return False
+
+    def account_questions(self, channel: str, user_id: str) -> list[dict]:
+        return list(self.kb_questions.find({"channel": channel, "user_id": user_id}, {"answer": 1}))
+
+    def questions_before(self, before_ts: float, limit: int) -> list[dict]:
+        """Questions asked before `before_ts` that still hold their text and are no longer waiting."""
+        return list(self.kb_questions.find({"created_ts": {"$lt": before_ts}, "status": {"$in": ["auto", "answered", "closed"]},
+                                            "erased_ts": {"$exists": False}}, {"answer": 1}).limit(limit))
+
+    def anonymise_question(self, key: str, **fields) -> None:
+        """The question's words go; whether it was answered, and from which entry, stays for the figures."""
+        self.kb_questions.update_one({"_id": str(key)}, {"$set": {"text": "", "erased_ts": time.time(), **fields}})
 
     def find_question(self, key: str) -> dict | None:
         return self.kb_questions.find_one({"_id": str(key)})
@@ -945,3 +1002,104 @@ class Repository:
         """A staff reply the platform asked us to retry: the worker sends it (see claim_notice)."""
         self.messages.update_one({"channel": channel, "message_id": message_id, "state": "retry"},
                                  {"$set": {"state": "queued", "not_before": time.time() + delay_seconds}})
+
+    # ---- personal data (Nghị định 13/2023): what is kept, erasure requests, erasure, retention ----
+
+    def account_messages(self, channel: str, user_id: str) -> list[dict]:
+        """Every message of one account, both directions, the fields that may hold personal data."""
+        return list(self.messages.find({"channel": channel, "user_id": user_id},
+                                       {"message_id": 1, "in_reply_to": 1, "attachments": 1, "received_ts": 1,
+                                        "direction": 1}))
+
+    def account_cases(self, channel: str, user_id: str) -> list[dict]:
+        return list(self.cases.find({"channel": channel, "user_id": user_id}).sort("created_ts", DESCENDING))
+
+    def add_data_request(self, document: dict) -> bool:
+        """False when this message already filed it (a retried turn)."""
+        try:
+            self.data_requests.insert_one({**document, "created_at": utcnow(), "created_ts": time.time()})
+            return True
+        except DuplicateKeyError:
+            return False
+
+    def pending_data_request(self, channel: str, user_id: str) -> dict | None:
+        return self.data_requests.find_one({"channel": channel, "user_id": user_id, "state": "pending"})
+
+    def find_data_request(self, code: str) -> dict | None:
+        return self.data_requests.find_one({"code": str(code)})
+
+    def list_data_requests(self, state: str | None = None, limit: int = 100) -> list[dict]:
+        query = {"state": state} if state else {}
+        return list(self.data_requests.find(query).sort("created_ts", DESCENDING).limit(limit))
+
+    def update_data_request(self, code: str, *, expect_state: str | None = None, **fields) -> bool:
+        """Atomic when `expect_state` is given: of two admins deciding at once, one does."""
+        query = {"code": code, **({"state": expect_state} if expect_state else {})}
+        return self.data_requests.update_one(query, {"$set": fields}).modified_count == 1
+
+    def forget_data_requests(self, channel: str, user_id: str, pseudonym: str) -> int:
+        return self.data_requests.update_many({"channel": channel, "user_id": user_id},
+                                              {"$set": {"user_id": pseudonym}}).modified_count
+
+    def anonymise_case(self, code: str, **fields) -> None:
+        """What an erasure leaves of a case: what the dashboard counts (category, place at district
+        level, agency, status, times, rating), nothing that names or reaches the citizen."""
+        self.cases.update_one({"code": code}, {"$set": {"description": "", "erased_ts": time.time(), **fields},
+                                               "$unset": {"rating_comment": ""}})
+
+    def case_events_of(self, codes: list[str]) -> list[dict]:
+        return list(self.case_events.find({"code": {"$in": list(codes)}})) if codes else []
+
+    def rewrite_case_event(self, doc_id, note: str) -> None:
+        self.case_events.update_one({"_id": doc_id}, {"$set": {"note": note}})
+
+    def anonymise_message(self, doc_id, **fields) -> None:
+        self.messages.update_one({"_id": doc_id}, {"$set": {"text": "", "attachments": [], "choices": [], "info": {},
+                                                            "erased": "yes", **fields},
+                                                   "$unset": {"last_error": ""}})
+
+    def delete_conversation(self, channel: str, user_id: str) -> int:
+        return self.conversations.delete_many({"channel": channel, "user_id": user_id}).deleted_count
+
+    def audit_entries_about(self, targets: list[str]) -> list[dict]:
+        return list(self.audit.find({"target": {"$in": list(targets)}})) if targets else []
+
+    def rewrite_audit_entry(self, doc_id, **fields) -> None:
+        self.audit.update_one({"_id": doc_id}, {"$set": fields})
+
+    def alerts_about(self, codes: list[str], user_id: str) -> list[dict]:
+        """Alerts whose link or text names one of these cases or this account (a full scan: rare)."""
+        names = [re.escape(c) for c in codes] + [re.escape(user_id)]
+        return list(self.alerts.find({"$or": [{"url": {"$regex": "|".join(names)}},
+                                              {"text": {"$regex": "|".join(names)}}]}))
+
+    def rewrite_alert(self, doc_id, **fields) -> None:
+        self.alerts.update_one({"_id": doc_id}, {"$set": fields})
+
+    def media_in_use(self, sha256: str) -> bool:
+        return self.messages.find_one({"attachments.stored.sha256": sha256}, {"_id": 1}) is not None
+
+    def open_case_accounts(self) -> set[tuple[str, str]]:
+        """(channel, user id) of every account with an open case: retention keeps their chats."""
+        found = self.cases.find({"status": {"$in": list(OPEN_STATUSES)}}, {"channel": 1, "user_id": 1, "_id": 0})
+        return {(c["channel"], c["user_id"]) for c in found}
+
+    def cases_closed_before(self, cutoff_ts: float, limit: int) -> list[dict]:
+        """Closed cases not yet stripped of personal data, closed before `cutoff_ts`."""
+        return list(self.cases.find({"closed_ts": {"$lt": cutoff_ts}, "erased_ts": {"$exists": False},
+                                     "status": {"$in": list(CLOSED_STATUSES)}}).limit(limit))
+
+    def old_messages(self, after_ts: float, before_ts: float, limit: int) -> list[dict]:
+        """Messages written between the two times that still hold text or media, oldest first."""
+        return list(self.messages.find({"received_ts": {"$gt": after_ts, "$lt": before_ts}, "erased": {"$exists": False}},
+                                       {"channel": 1, "user_id": 1, "attachments": 1, "received_ts": 1})
+                    .sort("received_ts", ASCENDING).limit(limit))
+
+    def idle_conversations(self, before_ts: float) -> list[dict]:
+        """Conversations whose last citizen message is older than `before_ts`."""
+        return list(self.conversations.find({"last_in_ts": {"$lt": before_ts}},
+                                            {"channel": 1, "user_id": 1, "last_in_text": 1, "profile": 1, "form": 1}))
+
+    def forget_conversation_details(self, channel: str, user_id: str) -> None:
+        self.conversations.update_one({"channel": channel, "user_id": user_id},
+                                      {"$set": {"last_in_text": "", "profile": {}, "form": None}})

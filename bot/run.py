@@ -1,6 +1,6 @@
 """`make run`: start the database (embedded, unless MONGODB_URI is set), bring its schema up to
 date, then start the NLU server (unless NLU_URL is set), the web app (waitress, or gunicorn when
-WEB_PROCESSES > 1), WORKERS workers and the nightly backup; restart any of them that dies
+WEB_PROCESSES > 1), WORKERS workers and the daily jobs (the backup, the retention of personal data); restart any of them that dies
 (bot/supervisor.py); Ctrl-C stops them all.
 
 The same commands serve the systemd units of deploy/: `python -m bot.run --prepare` does what
@@ -37,8 +37,8 @@ def services(settings: Settings) -> list[tuple[str, str]]:
     found.append(("web", web_command(settings)))
     for n in range(1, settings.workers + 1):
         found.append((f"worker{n}" if settings.workers > 1 else "worker", f"exec {APP_PYTHON} -m bot.worker"))
-    if settings.backup_at:
-        found.append(("backup", f"exec {APP_PYTHON} -m bot.scheduler"))
+    if settings.backup_at or settings.retention_at and settings.retention_months:
+        found.append(("scheduler", f"exec {APP_PYTHON} -m bot.scheduler"))
     return found
 
 

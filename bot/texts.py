@@ -1,7 +1,13 @@
 """Every sentence the bot sends a citizen. Tổng đài 1022 speaks politely: it calls itself
 "Tổng đài 1022" and addresses the citizen as "anh/chị"."""
-from bot.config import REPO_ROOT
+from datetime import datetime, timedelta, timezone
+
 import yaml
+
+from bot.config import REPO_ROOT
+
+# Stands for PUBLIC_URL in what the bot sends (the pipeline puts the address in, as it does the code).
+SITE = "{site}"
 
 # Reviewed separately by a Khmer speaker (see the file).
 KHMER = yaml.safe_load((REPO_ROOT / "data" / "khmer.yml").read_text(encoding="utf-8"))
@@ -146,7 +152,7 @@ def own_cases(cases: list[tuple[str, str, str]]) -> str:
     lines = [f"- {code}: {CATEGORY_NAMES[category]}, {STATUS_NAMES.get(status, status)}"
              for code, category, status in cases]
     return "Các hồ sơ anh/chị đã gửi từ tài khoản này:\n" + "\n".join(lines) + \
-        "\nAnh/chị nhắn mã hồ sơ để xem chi tiết."
+        f"\nAnh/chị nhắn mã hồ sơ để xem chi tiết, hoặc tra cứu tại: {SITE}/tra-cuu"
 
 
 WITHDRAWN = ("Tổng đài 1022 đã rút hồ sơ {code} theo yêu cầu của anh/chị; cơ quan chức năng sẽ không xử lý "
@@ -166,12 +172,16 @@ CASE_NOT_FOUND = ("Tổng đài 1022 không tìm thấy hồ sơ {code} do anh/c
                   "Anh/chị vui lòng kiểm tra lại mã hồ sơ.")
 
 
+def tracking_link(code: str) -> str:
+    return f"{SITE}/tra-cuu?ma={code}"
+
+
 def case_filed(category: str, code: str = "{code}") -> str:
     text = (f"Tổng đài 1022 đã tiếp nhận {CATEGORY_NAMES[category]} của anh/chị. "
             f"Mã hồ sơ: {code}. Anh/chị giữ mã này để tra cứu tình trạng xử lý.")
     if category == "report":
         text += " Thông tin người phản ánh được giữ bí mật."
-    return text
+    return f"{text}\nTra cứu: {tracking_link(code)}"
 
 
 def status_notice(code: str, category: str, status: str, note: str) -> str:
@@ -181,7 +191,8 @@ def status_notice(code: str, category: str, status: str, note: str) -> str:
 
 def case_status(code: str, category: str, status: str, agency_name: str | None = None) -> str:
     text = f"Hồ sơ {code} ({CATEGORY_NAMES[category]}) hiện {STATUS_NAMES.get(status, status)}"
-    return f"{text}: {agency_name}." if agency_name and status in ("routed", "in_progress") else f"{text}."
+    text = f"{text}: {agency_name}." if agency_name and status in ("routed", "in_progress") else f"{text}."
+    return f"{text}\nQuá trình xử lý: {tracking_link(code)}"
 
 WELCOME = ("Cảm ơn anh/chị đã quan tâm Tổng đài 1022 tỉnh Trà Vinh. " + SERVICES)
 
@@ -318,3 +329,92 @@ CHAT_HANDED_BACK = ("Cán bộ trực Tổng đài 1022 đã hỗ trợ xong. Tr
                     "anh/chị tại đây; cần gặp cán bộ, anh/chị nhắn \"gặp cán bộ\".")
 CHAT_CLOSED = ("Cán bộ trực Tổng đài 1022 đã kết thúc cuộc trò chuyện. Cảm ơn anh/chị đã liên hệ; "
                "cần hỗ trợ thêm, anh/chị cứ nhắn cho tổng đài.")
+
+# ---- the citizen's side: ratings, personal data (Nghị định 13/2023/NĐ-CP) -------------------------
+
+# Added to the first reply a new citizen gets.
+PRIVACY_NOTE = ("Tổng đài 1022 lưu tin nhắn và thông tin anh/chị gửi để xử lý yêu cầu, theo Nghị định "
+                f"13/2023/NĐ-CP; chi tiết và cách xem, xóa dữ liệu: {SITE}/quyen-rieng-tu")
+
+RATE_PAYLOAD = "RATE_"          # RATE_<the code's 6 characters>_<1..5>
+RATE_SKIP = "RATE_SKIP"
+RATING_TITLES = {1: "1 - Rất kém", 2: "2 - Kém", 3: "3 - Bình thường", 4: "4 - Tốt", 5: "5 - Rất tốt"}
+LOW_RATING = 2                  # this or lower flags the case for the hotline
+
+
+def rating_choices(code: str) -> tuple:
+    return tuple((title, f"{RATE_PAYLOAD}{code.removeprefix('TV-')}_{score}") for score, title in RATING_TITLES.items())
+
+
+def rating_request(code: str) -> str:
+    return (f"Anh/chị hài lòng thế nào với việc xử lý hồ sơ {code}? Anh/chị bấm một nút, từ 1 (rất kém) "
+            "đến 5 (rất tốt), hoặc nhắn số điểm.")
+
+
+def rated(code: str, score: int) -> str:
+    text = f"Tổng đài 1022 cảm ơn anh/chị đã đánh giá hồ sơ {code}: {score}/5."
+    if score <= LOW_RATING:
+        text += " Tổng đài sẽ xem lại việc xử lý hồ sơ này."
+    return text + " Anh/chị có thể nhắn thêm góp ý về cách xử lý (không bắt buộc)."
+
+
+RATING_SKIP_CHOICES = (("Bỏ qua", RATE_SKIP),)
+RATING_COMMENT_KEPT = "Tổng đài 1022 đã ghi nhận góp ý của anh/chị về hồ sơ {code}. Cảm ơn anh/chị."
+RATING_NOT_YET = "Hồ sơ {code} chưa xử lý xong nên chưa đánh giá được. Khi xử lý xong, tổng đài sẽ nhắn anh/chị."
+GROUP_NOTICE = ("Tổng đài 1022 thông báo: hồ sơ {code} của anh/chị được xử lý chung với một hồ sơ khác cùng sự "
+                "việc; hồ sơ đó {status}.")
+
+
+def group_notice(code: str, status: str, note: str) -> str:
+    text = GROUP_NOTICE.format(code=code, status=STATUS_NAMES.get(status, status))
+    return f"{text} {note}" if note else text
+
+
+ERASURE_REQUESTED = (
+    "Tổng đài 1022 đã nhận yêu cầu xóa dữ liệu của anh/chị. Cán bộ quản trị sẽ xem xét trong 3 ngày làm việc và "
+    "tổng đài sẽ nhắn anh/chị khi xóa xong. Sau khi xóa, tin nhắn, họ tên, số điện thoại, ảnh và tệp của anh/chị "
+    "không còn được lưu; các hồ sơ chỉ còn số liệu thống kê và cơ quan xử lý không liên hệ lại được với anh/chị.")
+ERASURE_PENDING = "Yêu cầu xóa dữ liệu của anh/chị đã được ghi nhận trước đó và đang chờ cán bộ quản trị duyệt."
+ERASURE_DONE = ("Tổng đài 1022 đã xóa dữ liệu của anh/chị theo yêu cầu: tin nhắn, họ tên, số điện thoại, ảnh và tệp "
+                "không còn được lưu; các hồ sơ chỉ còn số liệu thống kê. Nếu anh/chị nhắn tiếp, tổng đài tiếp nhận như "
+                "một cuộc trò chuyện mới.")
+ERASURE_REJECTED = ("Tổng đài 1022 chưa thể xóa dữ liệu của anh/chị: {reason} Cần trao đổi thêm, anh/chị nhắn "
+                    "\"gặp cán bộ\".")
+NOTHING_KEPT = ("Tổng đài 1022 chưa lưu dữ liệu nào của anh/chị ngoài tin nhắn này. Chi tiết về quyền riêng tư: "
+                f"{SITE}/quyen-rieng-tu")
+FORM_KEPT = "Nội dung anh/chị đang soạn vẫn được giữ:"
+
+
+def _day(ts: float | None) -> str:
+    return datetime.fromtimestamp(ts, timezone(timedelta(hours=7))).strftime("%d/%m/%Y") if ts else ""
+
+
+def _masked(phone: str) -> str:
+    digits = "".join(ch for ch in phone if ch.isdigit())
+    return digits[:4] + "*" * max(0, len(digits) - 7) + digits[-3:] if len(digits) >= 7 else "***"
+
+
+def my_data(data) -> str:
+    """"xem dữ liệu của tôi": what is kept about this account (a MyData of bot/conversation.py).
+    The phone is masked: the chat may be read over the citizen's shoulder."""
+    if not data.messages and not data.cases:
+        return NOTHING_KEPT
+    lines = [f"- Tin nhắn: {data.messages} tin, từ {_day(data.first_ts)} đến {_day(data.last_ts)}"
+             + (f", kèm {data.media} ảnh, tệp." if data.media else ".")]
+    for case in data.cases[:10]:
+        lines.append(f"- Hồ sơ {case.code}: {CATEGORY_NAMES[case.category]}, {STATUS_NAMES.get(case.status, case.status)}, "
+                     f"gửi ngày {_day(case.created_ts)}" + (f", anh/chị đánh giá {case.rating}/5." if case.rating else "."))
+    if len(data.cases) > 10:
+        lines.append(f"- Và {len(data.cases) - 10} hồ sơ khác.")
+    if data.names:
+        lines.append("- Họ tên: " + ", ".join(data.names) + ".")
+    if data.phones:
+        lines.append("- Số điện thoại: " + ", ".join(_masked(p) for p in data.phones) + " (đã che bớt số).")
+    if data.places:
+        lines.append(f"- Địa chỉ, địa điểm anh/chị cho biết: {len(data.places)} nơi.")
+    kept = (f"Tin nhắn, ảnh và tệp của hồ sơ đã đóng được xóa sau {data.retention_months} tháng."
+            if data.retention_months else "Tin nhắn và hồ sơ được lưu cho đến khi anh/chị yêu cầu xóa.")
+    pending = f"\n{ERASURE_PENDING}" if data.erasure_pending else \
+        "\nMuốn xóa, anh/chị nhắn \"xóa dữ liệu của tôi\"."
+    return ("Dữ liệu Tổng đài 1022 đang lưu về tài khoản này:\n" + "\n".join(lines) +
+            f"\nDữ liệu chỉ dùng để xử lý yêu cầu của anh/chị. {kept}{pending}\nChi tiết: {SITE}/quyen-rieng-tu")

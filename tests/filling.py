@@ -22,6 +22,7 @@ import yaml
 from pymongo import MongoClient
 
 from bot import knowledge_entries
+from bot import cases, privacy
 from bot.app import create_app
 from bot.config import REPO_ROOT, Settings
 from bot.console.access import passwords
@@ -90,6 +91,13 @@ def fill(settings: Settings, fake_zalo: FakeZalo) -> dict:
         code = repository.cases.find_one({"user_id": "reporter-1"})["code"]
         repository.change_status(code, "in_progress", by="ubnd_tp", note="Đã cử tổ công tác xuống khóm 3.",
                                  public=True)
+        other = repository.cases.find_one({"user_id": "reporter-2"})["code"]  # a closed case too
+        repository.change_status(other, "resolved", by="ubnd_tp", note="Đã nhắc nhở, giải tán nhóm tụ tập.",
+                                 public=True)
+        # the citizen's side (issue 17): a rating with its comment, an erasure request waiting for an admin
+        cases.rate(repository, other, 2, key="zalo:rate-fill")
+        cases.rating_comment(repository, other, "Mấy ngày sau mới thấy xuống", key="zalo:rate-comment-fill")
+        privacy.request_erasure(repository, "zalo", "citizen-3", key="zalo:erase-fill")
         worker.drain()
         db = repository.db
         counts = {name: db[name].count_documents({}) for name in db.list_collection_names()}

@@ -2,12 +2,20 @@
 from __future__ import annotations
 
 import itertools
+import re
 import time
 from dataclasses import dataclass
 
+from bot import texts
 from tests.conftest import load_fixture, post_facebook, post_zalo
 
 message_numbers = itertools.count(1)
+# The sentence a new citizen's first reply ends with (tests/test_personal_data.py checks it).
+PRIVACY_NOTE = re.compile(r"\n\n" + re.escape(texts.PRIVACY_NOTE).replace(re.escape(texts.SITE), r"\S+") + "$")
+
+
+def without_privacy_note(text: str) -> str:
+    return PRIVACY_NOTE.sub("", text)
 
 
 def database_contents(repository) -> dict[str, int]:
@@ -34,14 +42,37 @@ class Citizen:
     client: object
     worker: object
     fake: object
+    privacy_note: bool = False  # keep the privacy sentence of the first reply in what says() returns
 
     def says(self, text: str, payload: str | None = None) -> list[str]:
         """Send a line through the signed webhook, let the worker handle it, and return what the
-        bot answered this person (nothing, while people hold the chat)."""
+        bot answered this person (nothing, while people hold the chat), the first reply's privacy
+        sentence left out unless asked for."""
         before = len(self.fake.texts_to(self.user_id))
         assert self._post(self._message(text, payload)).status_code == 200
         self.worker.drain()
-        return self.fake.texts_to(self.user_id)[before:]
+        said = self.fake.texts_to(self.user_id)[before:]
+        return said if self.privacy_note else [without_privacy_note(t) for t in said]
+
+    def presses(self, title: str) -> list[str]:
+        """Tap the button titled `title` under the last message that had buttons: on Messenger a quick
+        reply (its payload), on Zalo the text an oa.query.hide button sends back."""
+        for sent in reversed(self.fake.received):
+            recipient = sent.get("recipient") or {}
+            if self.user_id not in (recipient.get("user_id"), recipient.get("id")):
+                continue
+            message = sent.get("message") or {}
+            if self.platform == "zalo":
+                buttons = ((message.get("attachment") or {}).get("payload") or {}).get("buttons") or []
+                pressed = next((b["payload"] for b in buttons if b["title"] == title), None)
+                if buttons:
+                    assert pressed, f"no button {title!r} in {[b['title'] for b in buttons]}"
+                    return self.says(pressed)
+            elif message.get("quick_replies"):
+                pressed = next((q["payload"] for q in message["quick_replies"] if q["title"] == title), None)
+                assert pressed, f"no button {title!r} in {[q['title'] for q in message['quick_replies']]}"
+                return self.says(title, payload=pressed)
+        raise AssertionError(f"no message with buttons was sent to {self.user_id}")
 
     def is_answered_by_staff(self, text: str) -> None:
         """A person answers from the platform's own inbox (Zalo's OA chat tool, Meta's Page inbox)."""

@@ -2,7 +2,7 @@
 reply window; outside it the notice waits for the citizen's next message."""
 import pytest
 
-from bot import cases
+from bot import cases, texts
 from tests.conftest import post_facebook
 from tests.test_end_to_end import facebook_text, report_and_confirm
 
@@ -14,8 +14,9 @@ def test_a_public_status_change_is_told_to_the_citizen(client, repository, worke
     cases.change_status(repository, code, "resolved", by="staff:an", note="ghi chú nội bộ", public=False)
     worker.drain()
     notice = fake_zalo.texts_to("246845883529197922")[-1]
-    assert notice == f"Tổng đài 1022 thông báo: hồ sơ {code} (phản ánh vi phạm phòng, chống dịch) đã xử lý xong. " \
-                     "Công an phường đã xử phạt."
+    assert notice.startswith(f"Tổng đài 1022 thông báo: hồ sơ {code} (phản ánh vi phạm phòng, chống dịch) đã xử lý "
+                             "xong. Công an phường đã xử phạt.\n\n")
+    assert notice.endswith(texts.rating_request(code))  # and the rating question, with its buttons
     assert len(fake_zalo.received) == 3  # summary, filed case, one notice (the internal note is not sent)
     assert [e["public"] for e in repository.case_history(code)][-2:] == ["yes", "no"]
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field, replace
 import pytest
 
 from bot import cues, forms, texts
-from bot.conversation import (Answer, AppendToCase, AskStaff, CaseView, Conversation, FileCase, Outcome,
+from bot.conversation import (Answer, AppendToCase, AskStaff, CaseView, Conversation, FileCase, MyData, Outcome,
                               RecordQuestion, StartHandoff, Turn, Withdraw, respond)
 from bot.danger import emergency_line_failed, is_emergency
 from nlu.client import Parse
@@ -33,6 +33,7 @@ class Known:
     form_timeout_minutes: int = 60
     quiet_minutes: int = 240
     working_hours: str = "07:00-21:00"
+    erasure_pending: bool = False
 
     def parse(self, text: str) -> Parse:
         parse = self.parses.get(text, Parse("nlu_fallback", 0.0, []))
@@ -53,13 +54,18 @@ class Known:
         self.looked_up.append((question, district, day))
         return self.answers.get(question)
 
+    def my_data(self) -> MyData:
+        return MyData(messages=3 + len(self.cases), first_ts=NOW, last_ts=NOW, cases=tuple(self.own_cases()),
+                      retention_months=12, erasure_pending=self.erasure_pending)
+
 
 class Chat:
     """One citizen's conversation, turn by turn; filed cases become this account's cases."""
 
     def __init__(self, known: Known | None = None, state: Conversation | None = None, in_hours: bool = True):
         self.known = known or Known()
-        self.state = state or Conversation("zalo", "u1")
+        # Someone who has written before: the privacy sentence of a first reply is tested on its own.
+        self.state = state or Conversation("zalo", "u1", privacy_told=True)
         self.now, self.turns, self.in_hours = NOW, 0, in_hours
         self.outcomes: list[Outcome] = []
 

@@ -12,10 +12,17 @@ from dataclasses import dataclass
 import pytest
 
 from bot import texts
+from bot.config import Settings
 from bot.routing import RoutingTable
 from tests.helpers import Citizen
 
 CODE = re.compile(r"TV-[A-HJ-NP-Z2-9]{6}")
+SITE = Settings.from_env({}).public_url  # the tests' PUBLIC_URL: the default
+
+
+def sent(text: str) -> str:
+    """A text as the citizen gets it: the site's address in."""
+    return text.replace(texts.SITE, SITE)
 ROUTES = RoutingTable.load()
 
 
@@ -41,7 +48,7 @@ def the_case(repository) -> dict:
 
 
 def assert_filed(reply: list[str], case: dict) -> None:
-    assert reply == [texts.case_filed(case["category"], case["code"])]
+    assert reply == [sent(texts.case_filed(case["category"], case["code"]))]
     assert CODE.fullmatch(case["code"])
 
 
@@ -244,7 +251,7 @@ def test_a_health_question_gets_guidance_and_a_case_without_a_form(citizen, repo
     [reply] = citizen.says(question)
     case = the_case(repository)
     assert reply == f"{texts.HEALTH_GUIDANCE['testing']} {texts.HEALTH_DISCLAIMER}\n\n" + \
-        texts.case_filed("health_advice", case["code"])
+        sent(texts.case_filed("health_advice", case["code"]))
     assert_routed(case, "health_advice", "Huyện Cầu Kè")
     assert (case["description"], case["priority"]) == (question, "normal")
     conversation = repository.conversation(citizen.platform, citizen.user_id)
@@ -292,8 +299,9 @@ def test_the_owner_looks_up_their_case_and_a_stranger_learns_nothing(citizen, pe
     reach_the_summary(citizen, "report")
     citizen.says("đúng")
     case = the_case(repository)
-    status = texts.case_status(case["code"], "report", "routed", case["agency_name"])
-    assert status.endswith(f"đã chuyển cơ quan chức năng: {case['agency_name']}.")
+    status = sent(texts.case_status(case["code"], "report", "routed", case["agency_name"]))
+    assert f"đã chuyển cơ quan chức năng: {case['agency_name']}.\n" in status
+    assert status.endswith(f"{SITE}/tra-cuu?ma={case['code']}")
     assert citizen.says(f"tra cứu {case['code']}") == [status]
     assert citizen.says(case["code"]) == [status]
     assert citizen.says(case["code"].lower().replace("-", " ")) == [status]

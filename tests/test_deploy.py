@@ -74,8 +74,9 @@ def test_the_units_run_the_services_make_run_starts():
     every = {path.name: unit(path) for path in UNITS.iterdir()}
     target = every.pop("tongdai1022.target")
     wanted = {name for line in target["Unit"]["Wants"] for name in line.split()}
-    assert wanted == {name.replace("@.", "@1.") for name in every} - {"tongdai1022-backup.service"}  # its timer
-    names = {re.sub(r"\d+$", "", name) for name, _ in services(Settings.from_env({"BACKUP_AT": "off"}))}
+    assert wanted == {name.replace("@.", "@1.") for name in every} - {"tongdai1022-backup.service",
+                                                                      "tongdai1022-retention.service"}  # their timers
+    names = {re.sub(r"\d+$", "", name) for name, _ in services(Settings.from_env({"BACKUP_AT": "off", "RETENTION_AT": "off"}))}
     run_as = {}
     for name, sections in every.items():
         service = sections.get("Service")
@@ -97,6 +98,9 @@ def test_the_units_run_the_services_make_run_starts():
     assert run_as["tongdai1022-backup.service"] == "bot.backup create"
     timer = every["tongdai1022-backup.timer"]["Timer"]
     assert timer["OnCalendar"] == [f"*-*-* {Settings.from_env({}).backup_at}:00 Asia/Ho_Chi_Minh"]
+    assert run_as["tongdai1022-retention.service"] == "bot.retention"
+    timer = every["tongdai1022-retention.timer"]["Timer"]
+    assert timer["OnCalendar"] == [f"*-*-* {Settings.from_env({}).retention_at}:00 Asia/Ho_Chi_Minh"]
 
 
 def test_a_unit_s_command_becomes_its_service_and_prepare_migrates(tmp_path):

@@ -33,7 +33,22 @@ def baseline_changes_nothing(before: dict, after: dict) -> None:
     assert {name: docs for name, docs in after.items() if name != "schema"} == before
 
 
-CHECKS = {1: baseline_changes_nothing}  # migration number -> check(before, after)
+def closed_cases_know_when_they_closed(before: dict, after: dict) -> None:
+    """Only closed cases changed, only by gaining `closed_ts`: their last step with that status."""
+    assert {name: docs for name, docs in after.items() if name not in ("schema", "cases")} == \
+        {name: docs for name, docs in before.items() if name not in ("schema", "cases")}
+    closed = ("resolved", "not_responsible", "duplicate", "withdrawn")
+    for old, new in zip(before["cases"], after["cases"]):
+        if old["status"] not in closed:
+            assert new == old
+            continue
+        assert {k: v for k, v in new.items() if k != "closed_ts"} == old
+        steps = [e["ts"] for e in before["case_events"] if e["code"] == old["code"] and e["status"] == old["status"]]
+        assert new["closed_ts"] == pytest.approx(max(steps, default=old.get("resolved_ts") or old.get("updated_ts")),
+                                                 abs=0.01)  # the embedded server keeps 5 decimals of a $set float
+
+
+CHECKS = {1: baseline_changes_nothing, 2: closed_cases_know_when_they_closed}  # migration number -> check(before, after)
 
 
 def test_every_migration_says_why_has_a_check_and_a_copy_of_the_data_before_it():

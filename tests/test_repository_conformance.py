@@ -255,3 +255,48 @@ def test_the_repository_keeps_entries_and_questions(database_uri):
         assert repository.count_questions("waiting") == 3
     finally:
         repository.close()
+# ---- the citizen's side (issue 17): erasure, retention, duplicates ------------------------------
+
+def test_a_field_inside_a_list_of_subdocuments_is_matched_by_its_dotted_path(db):
+    db.m.insert_many([{"n": 1, "attachments": [{"type": "image", "stored": {"sha256": "aa"}}]},
+                      {"n": 2, "attachments": [{"type": "sticker"}, {"stored": {"sha256": "bb"}}]},
+                      {"n": 3, "attachments": []}])
+    assert [d["n"] for d in db.m.find({"attachments.stored.sha256": "bb"})] == [2]
+    assert db.m.find_one({"attachments.stored.sha256": "cc"}) is None
+
+
+def test_set_and_unset_in_one_update_and_exists_false_after_it(db):
+    db.c.insert_many([{"code": "A", "description": "x", "rating_comment": "chậm quá", "details": {"phone": "09"}},
+                      {"code": "B", "description": "y"}])
+    db.c.update_one({"code": "A"}, {"$set": {"description": "", "details": {"topic": "vaccine"}, "erased_ts": 1.5},
+                                    "$unset": {"rating_comment": ""}})
+    erased = db.c.find_one({"code": "A"}, {"_id": 0})
+    assert erased == {"code": "A", "description": "", "details": {"topic": "vaccine"}, "erased_ts": 1.5}
+    assert [d["code"] for d in db.c.find({"erased_ts": {"$exists": False}})] == ["B"]
+
+
+def test_a_range_with_exists_false_and_an_in_finds_closed_cases_not_yet_erased(db):
+    db.c.insert_many([{"code": "old", "status": "resolved", "closed_ts": 10.0},
+                      {"code": "erased", "status": "resolved", "closed_ts": 10.0, "erased_ts": 20.0},
+                      {"code": "recent", "status": "resolved", "closed_ts": 99.0},
+                      {"code": "open", "status": "routed", "closed_ts": None}])
+    found = db.c.find({"closed_ts": {"$lt": 50.0}, "erased_ts": {"$exists": False},
+                       "status": {"$in": ["resolved", "withdrawn"]}})
+    assert [d["code"] for d in found] == ["old"]
+
+
+def test_a_regex_alternation_inside_an_or_finds_alerts_about_an_account(db):
+    db.alerts.insert_many([{"n": 1, "url": "/console/chats/zalo/5519", "text": "Tin mới"},
+                           {"n": 2, "url": "/console/cases/TV-ABC234", "text": "Hồ sơ"},
+                           {"n": 3, "url": "/console/alerts", "text": "Hồ sơ TV-XYZ234 quá hạn"},
+                           {"n": 4, "url": "/console/alerts", "text": "khác"}])
+    query = {"$or": [{"url": {"$regex": "TV\\-XYZ234|TV\\-ABC234|5519"}}, {"text": {"$regex": "TV\\-XYZ234|TV\\-ABC234|5519"}}]}
+    assert sorted(d["n"] for d in db.alerts.find(query)) == [1, 2, 3]
+
+
+def test_a_list_of_strings_and_a_null_are_set_and_read_back(db):
+    db.c.insert_one({"code": "A", "duplicates": ["TV-B"], "duplicate_of": "TV-Z"})
+    db.c.update_one({"code": "A"}, {"$set": {"duplicates": ["TV-B", "TV-C"], "duplicate_of": None}})
+    doc = db.c.find_one({"code": "A"})
+    assert doc["duplicates"] == ["TV-B", "TV-C"] and doc["duplicate_of"] is None
+    assert db.c.find_one({"duplicate_of": None})["code"] == "A"

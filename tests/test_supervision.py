@@ -117,14 +117,14 @@ def test_each_service_killed_under_traffic_is_restarted_and_nothing_is_lost(fake
         "nlu": lambda: health().get("nlu") == "ok",
         "web": lambda: health().get("status") == "ok",
         "database": lambda: health().get("database") == "ok",
-        "backup": lambda: True,
+        "scheduler": lambda: True,
     }
     figures = {}
     try:
         wait_until(lambda: health().get("status") == "ok", 300, "/healthz to answer 200", interval=0.5)
         traffic.thread.start()
         wait_until(lambda: len(traffic.accepted) >= 5 and answered(traffic.accepted[4]), 60, "the first replies")
-        for service in ("worker", "nlu", "web", "database", "backup"):
+        for service in ("worker", "nlu", "web", "database", "scheduler"):
             old_pid = started_pid(output, service)
             assert old_pid and alive(old_pid), service
             killed = time.monotonic()

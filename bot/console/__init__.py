@@ -13,6 +13,7 @@ from bot.repository import Repository
 
 # Each module adds its pages to the blueprint.
 from bot.console import admin, auth, cases, chats, dashboard, knowledge, live, replies, routing_admin  # noqa: E402,F401
+from bot.console import data_requests, duplicates, ratings  # noqa: E402,F401  (the citizen's side, issue 17)
 
 
 def init_console(app: Flask, settings: Settings, repository: Repository) -> None:

@@ -18,6 +18,12 @@ ACTIONS = {
     "kb.create": "Soạn mục hỏi đáp", "kb.update": "Sửa mục hỏi đáp", "kb.publish": "Duyệt, đưa mục hỏi đáp vào sử dụng",
     "kb.retire": "Ngừng dùng mục hỏi đáp", "kb.import": "Nhập mục hỏi đáp từ tệp",
     "question.answer": "Trả lời câu hỏi của người dân", "question.close": "Bỏ qua câu hỏi của người dân",
+    # the citizen's side (issue 17)
+    "case.duplicate": "Đánh dấu hồ sơ trùng", "case.not_duplicate": "Ghi nhận không trùng",
+    "case.rating_seen": "Xem lại đánh giá thấp",
+    "privacy.view": "Người dân xem dữ liệu của mình", "privacy.erase_request": "Người dân yêu cầu xóa dữ liệu",
+    "privacy.erase_approve": "Duyệt yêu cầu xóa dữ liệu", "privacy.erase_reject": "Từ chối yêu cầu xóa dữ liệu",
+    "privacy.erased": "Xóa dữ liệu cá nhân", "retention.run": "Tự động xóa dữ liệu hết hạn lưu",
 }
 FIELDS = {
     "status": "Trạng thái", "agency": "Cơ quan", "role": "Vai trò", "active": "Hoạt động", "name": "Họ tên",
@@ -30,6 +36,9 @@ FIELDS = {
     "questions": "Câu hỏi", "answer": "Trả lời", "source_document": "Văn bản", "source_issuer": "Cơ quan ban hành",
     "source_url": "Đường dẫn văn bản", "scope": "Phạm vi", "valid_from": "Áp dụng từ", "valid_until": "Đến ngày",
     "added": "Mục thêm", "updated": "Bản nháp cập nhật", "kept": "Mục giữ nguyên",
+    "main": "Hồ sơ chính", "possible_duplicates": "Gợi ý trùng", "rating_flag": "Đánh giá thấp cần xem",
+    "state": "Trạng thái yêu cầu", "cases": "Số hồ sơ", "messages": "Số tin nhắn", "files": "Số tệp",
+    "conversations": "Số cuộc trò chuyện", "notice": "Báo cho người dân", "channel": "Kênh",
 }
 HANDLERS = {"bot": "Trợ lý tự động", "waiting": "Chờ cán bộ", "staff": "Cán bộ"}
 KB_STATUSES = {**knowledge_entries.STATUSES, **knowledge_entries.QUESTION_STATUSES}

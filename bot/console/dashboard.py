@@ -10,7 +10,7 @@ from flask import render_template, request
 from flask_login import current_user, login_required
 
 from bot import texts
-from bot.console import format as vn
+from bot.console import format as vn, ratings
 from bot.console.blueprint import console
 from bot.console.access import repository
 
@@ -76,5 +76,7 @@ def dashboard():
     period = request.args.get("days", 30, type=int)
     period = period if period in PERIODS else 30
     agency = current_user.agency if current_user.role == "agency" else None
-    return render_template("console/dashboard.html", f=figures(time.time(), period, agency), period=period,
-                           periods=PERIODS, categories=list(texts.CATEGORY_NAMES.items()))
+    now = time.time()
+    return render_template("console/dashboard.html", f=figures(now, period, agency), period=period,
+                           periods=PERIODS, categories=list(texts.CATEGORY_NAMES.items()),
+                           r=ratings.figures(now - period * 86400, agency))

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from bot import cases
 from bot.config import Settings
 from nlu.text import strip_diacritics
 from tests.conftest import environment_for_tests
@@ -44,6 +45,16 @@ MARKERS = {
     "not_understood": r"chưa hiểu|không hiểu",
     "health_guidance": r"SpO2|trạm y tế|nhân viên y tế",
     "phone_number": r"(?<!\d)0\d{9}(?!\d)",                     # an invented number, when none was given
+    # the citizen's side (issue 17)
+    "tracking_link": r"/tra-cuu\?ma=TV-[A-HJ-NP-Z2-9]{6}",       # the public tracking page of the case
+    "privacy_note": r"Nghị định 13/2023/NĐ-CP.*/quyen-rieng-tu",  # what is kept and why, a new citizen's first reply
+    "rating_asked": r"hài lòng thế nào với việc xử lý",
+    "rated": r"đã đánh giá hồ sơ TV-[A-HJ-NP-Z2-9]{6}: [1-5]/5",
+    "looked_again": r"xem lại việc xử lý",                     # a low rating: the hotline looks again
+    "comment_kept": r"đã ghi nhận góp ý",
+    "my_data": r"đang lưu về tài khoản này",
+    "erasure_requested": r"đã nhận yêu cầu xóa dữ liệu",
+    "erasure_pending": r"yêu cầu xóa dữ liệu[^.]*đã được ghi nhận trước đó",
 }
 FOUND = {name: re.compile(regex, re.IGNORECASE) for name, regex in MARKERS.items()}
 
@@ -54,6 +65,8 @@ BEHAVIOURS = {
     4: "answers checked against the field", 5: "switching service mid-form", 6: "withdrawing",
     7: "health follow-ups on the open case", 8: "off-topic and chit-chat", 9: "details kept",
     10: "Khmer", 11: "lookup: quên mã, invalid code",
+    "rating": "issue 17: a resolved case rated, on its buttons or typed, and its comment",
+    "personal_data": "issue 17: the privacy sentence, xem / xóa dữ liệu của tôi",
 }
 WHY = {
     "danger_taken_as_report": "SpO2 in the 80s in chat style filed as a violation; 'lips blue now' stored as its time",
@@ -74,9 +87,10 @@ ACCOUNTS = {"citizen": "5519034418827731", "other": "7730012298456120"}  # "othe
 VIETNAM = timezone(timedelta(hours=7))
 CONVERSATION_KEYS = {"id", "covers", "why", "when", "turns", "cases", "extra_cases", "end"}
 TURN_KEYS = {"say", "who", "expect", "not", "silent", "has", "lacks", "buttons", "cases_so_far",
-             "staff", "agency_starts"}
+             "staff", "agency_starts", "agency_resolves", "press"}
+ACTIONS = {"say", "staff", "agency_starts", "agency_resolves", "press"}  # one of them per turn
 CASE_KEYS = {"category", "status", "priority", "district", "agency", "description", "details", "absent",
-             "details_lack", "citizen_notes"}
+             "details_lack", "citizen_notes", "rating", "rating_comment"}
 
 
 def load_conversations() -> list[dict]:
@@ -129,8 +143,21 @@ def test_conversation(conversation, platform, client, worker, fake_zalo, fake_gr
             repository.change_status(codes(repository, where)[-1], "in_progress", by="ubnd_test",
                                      note="Đã cử cán bộ xác minh", public=True)
         else:
-            who, said, sent_before = turn.get("who", "citizen"), fill(turn["say"], repository, where), len(fake.received)
-            replies = people[who].says(said)
+            who, sent_before = turn.get("who", "citizen"), len(fake.received)
+            texts_before = len(fake.texts_to(ACCOUNTS[who]))
+            people[who].privacy_note = "privacy_note" in turn.get("expect", []) + turn.get("not", [])
+            if turn.get("agency_resolves"):  # resolved in the console: the notice goes out through the worker
+                said = "(the agency resolves the case)"
+                cases.change_status(repository, codes(repository, where)[-1], "resolved", by="ubnd_test",
+                                    note="Đã kiểm tra, nhắc nhở và giải tán", public=True)
+                worker.drain()
+                replies = fake.texts_to(ACCOUNTS[who])[texts_before:]
+            elif "press" in turn:
+                said = f"[{turn['press']}]"
+                replies = people[who].presses(turn["press"])
+            else:
+                said = fill(turn["say"], repository, where)
+                replies = people[who].says(said)
             sent = [p for p in fake.received[sent_before:] if recipient(p) == ACCOUNTS[who]]
             check_turn(turn, said, replies, sent, repository, where)
     check_outcome(conversation, repository, repository.conversation(platform, ACCOUNTS["citizen"]))
@@ -231,6 +258,10 @@ def case_problems(case: dict, want: dict, repository) -> list[str]:
     notes = [e["note"] for e in repository.case_events.find({"code": case["code"], "by": "citizen"})]
     problems += [f"expected a case_events entry by the citizen with «{text}» (citizen entries: {notes})"
                  for text in want.get("citizen_notes", []) if not any(fold(text) in fold(n) for n in notes)]
+    if "rating" in want and case.get("rating") != want["rating"]:
+        problems.append(f"expected rating {want['rating']}, found {case.get('rating')!r}")
+    problems += [f"expected «{text}» in the rating comment, found {case.get('rating_comment')!r}"
+                 for text in want.get("rating_comment", []) if fold(text) not in fold(case.get("rating_comment", ""))]
     return problems
 
 
@@ -247,7 +278,7 @@ def test_the_conversations_are_well_formed_and_cover_the_issue():
         assert set(conversation.get("why", [])) <= set(WHY), where
         assert conversation.get("when", "day") in ("day", "night"), where
         for turn in conversation["turns"]:
-            assert set(turn) <= TURN_KEYS and len({"say", "staff", "agency_starts"} & set(turn)) == 1, (where, turn)
+            assert set(turn) <= TURN_KEYS and len(ACTIONS & set(turn)) == 1, (where, turn)
             assert set(turn.get("expect", [])) | set(turn.get("not", [])) <= set(MARKERS), (where, turn)
             assert turn.get("who", "citizen") in ACCOUNTS, (where, turn)
         for case in conversation["cases"]:

@@ -12,6 +12,21 @@
 
   const newId = () => (crypto.randomUUID ? crypto.randomUUID() : String(Date.now()) + Math.random().toString(16).slice(2));
 
+  // Text as text nodes, never HTML; the addresses in it (the tracking page's) as links.
+  function appendText(parent, text) {
+    let last = 0;
+    for (const match of text.matchAll(/https?:\/\/[^\s<>"]+/g)) {
+      parent.appendChild(document.createTextNode(text.slice(last, match.index)));
+      const link = document.createElement("a");
+      link.href = link.textContent = match[0];
+      link.rel = "noopener noreferrer";
+      link.target = "_blank";
+      parent.appendChild(link);
+      last = match.index + match[0].length;
+    }
+    parent.appendChild(document.createTextNode(text.slice(last)));
+  }
+
   function render(message) {
     if (shown.has(message.id)) return;
     shown.add(message.id);
@@ -24,7 +39,7 @@
       who.textContent = message.from;
       bubble.appendChild(who);
     }
-    if (message.text) bubble.appendChild(document.createTextNode(message.text));  // never HTML
+    if (message.text) appendText(bubble, message.text);
     for (const src of message.photos || []) {
       const img = document.createElement("img");
       img.src = src;
