@@ -4,13 +4,14 @@ and training the model: several minutes)."""
 import os
 import sys
 
-from bench import backup, console, drain, history, load, message_flow, nlu, setup_time, zalo_tokens
+from bench import backup, commands, console, drain, history, load, message_flow, nlu, setup_time, zalo_tokens
 
 BENCHES = {
     "setup": lambda: setup_time.run(cold=os.environ.get("BENCH_COLD") == "1"),
     "nlu": nlu.run,
     "flow": message_flow.run,
     "drain": drain.run,
+    "commands": commands.run,
     "tokens": zalo_tokens.run,
     "load": load.run,
     "history": history.run,

@@ -81,6 +81,7 @@ class Settings:
     smtp_from: str = "tongdai1022@localhost"
     smtp_starttls: bool = True
     overdue_alert_hour: int = 7  # Vietnam time: the daily overdue alert goes at the start of the shift
+    worker_concurrency: int = 32  # citizens one worker handles at once (each citizen's messages stay in order)
 
     @classmethod
     def from_env(cls, env: dict | None = None) -> "Settings":
@@ -135,6 +136,7 @@ class Settings:
             smtp_from=get("SMTP_FROM", "tongdai1022@localhost"),
             smtp_starttls=get("SMTP_STARTTLS", "1").lower() in ("1", "true", "yes"),
             overdue_alert_hour=int(get("OVERDUE_ALERT_HOUR", "7")),
+            worker_concurrency=max(1, int(get("WORKER_CONCURRENCY", "32"))),
         )
 
     @property

@@ -18,10 +18,13 @@ class Parse:
 
 
 class NluClient:
-    def __init__(self, base_url: str, timeout: float = 10.0):
+    def __init__(self, base_url: str, timeout: float = 10.0, connections: int = 64):
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
         self.session = requests.Session()
+        # One kept-alive connection per concurrent caller (a worker's lanes), not 10 reused and the rest dropped.
+        self.session.mount("http://", requests.adapters.HTTPAdapter(pool_maxsize=connections))
+        self.session.mount("https://", requests.adapters.HTTPAdapter(pool_maxsize=connections))
 
     def parse(self, text: str) -> Parse:
         try:

@@ -27,6 +27,10 @@ def parse_multipart(content_type: str, raw: bytes) -> dict:
     return parts
 
 
+class _Server(ThreadingHTTPServer):
+    request_queue_size = 128  # a worker's lanes connect at once, as they would to the real APIs
+
+
 class FakePlatform:
     """Serves `handle(path, query, headers, payload) -> (status, body)` on a free loopback port
     in a thread, and records what it received."""
@@ -86,7 +90,7 @@ class FakePlatform:
             def log_message(self, *args):
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = _Server(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_port}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()

@@ -6,6 +6,7 @@ import pytest
 
 from bot import texts
 from bot.pipeline import RetryLater
+from bot.repository import stored_message
 from bot.routing import RoutingTable
 from nlu.client import NluClient
 from bot.worker import Worker, build_pipeline
@@ -179,7 +180,7 @@ def test_zalo_reply_window_is_seven_days(client, repository, worker, fake_zalo):
 
 def test_long_reply_goes_in_parts_and_a_retry_resends_only_the_failed_part(client, repository, worker, fake_zalo):
     assert post_zalo(client, load_fixture("zalo", "user_send_text")).status_code == 200
-    inbound = repository.messages.find_one({"direction": "in"})
+    inbound = stored_message(repository.messages.find_one({"direction": "in"}))
     long_text = "Anh/chị theo dõi SpO2 mỗi ngày và gọi 115 khi khó thở. " * 80  # about 4,400 characters
     fake_zalo.queued_errors = [None, -32]  # the second part is rate-limited once
     with pytest.raises(RetryLater):
