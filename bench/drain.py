@@ -14,7 +14,7 @@ from pymongo import MongoClient
 
 from bench.load import open_loop, zalo_bodies
 from bench.message_flow import percentile
-from bench.services import running_processes
+from bench.services import cpu_seconds, running_processes
 from tests.conftest import wait_until
 from tests.fakes import FakeGraphAPI, FakeZalo
 
@@ -29,14 +29,19 @@ DEADLINE = float(os.environ.get("BENCH_DRAIN_DEADLINE", "900"))
 def drain(latency: float) -> None:
     zalo, graph = FakeZalo(latency=latency), FakeGraphAPI(latency=latency)
     try:
-        with running_processes(zalo.url, graph.base_url, workers=WORKERS) as (url, _, database_uri):
+        with running_processes(zalo.url, graph.base_url, workers=WORKERS) as (url, pids, database_uri):
             client = MongoClient(database_uri)
             messages = client.get_default_database()["messages"]
+            cpu_before = {name: cpu_seconds(pid) for name, pid in pids.items()}
             answers, statuses = open_loop(url, "/webhooks/zalo", zalo_bodies(MESSAGES, "drain", CITIZENS), RATE)
             # An indexed look-up: a count would make the embedded server aggregate every message.
             wait_until(lambda: messages.find_one({"state": "pending"}, {"_id": 1}) is None, DEADLINE,
                        "every message to be handled", interval=0.5)
+            cpu = {name: cpu_seconds(pid) - cpu_before[name] for name, pid in pids.items()}
             report(latency, messages, answers, statuses, zalo)
+            # Less at the mercy of the other load on the machine than the rates above.
+            print("  CPU time per message: " + ", ".join(f"{name} {seconds / MESSAGES * 1000:.2f} ms"
+                                                        for name, seconds in cpu.items() if name != "backup"))
             client.close()
     finally:
         zalo.close()

@@ -54,6 +54,12 @@ def running_processes(fake_zalo_url: str, fake_graph_url: str, workers: int = 1,
                 process.wait(timeout=30)
 
 
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time the process has used so far (/proc/<pid>/stat)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def resident_memory_mb(pid: int) -> float:
     """VmRSS from /proc/<pid>/status."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():

@@ -126,11 +126,12 @@ def utcnow() -> datetime:
 
 
 class Repository:
-    def __init__(self, uri: str, server_timeout_ms: int = 5000, connect_timeout_ms: int | None = None):
+    def __init__(self, uri: str, server_timeout_ms: int = 5000, connect_timeout_ms: int | None = None,
+                 connections: int = 100):
         # connectTimeoutMS is also the heartbeat's socket timeout: kept longer than a short server
         # selection, so a database busy for a second is not taken for a database that is down.
         self.client = MongoClient(uri, tz_aware=True, serverSelectionTimeoutMS=server_timeout_ms,
-                                  connectTimeoutMS=connect_timeout_ms or server_timeout_ms)
+                                  connectTimeoutMS=connect_timeout_ms or server_timeout_ms, maxPoolSize=connections)
         self.db = self.client.get_default_database()
         self.messages = self.db["messages"]
         self.cases = self.db["cases"]

@@ -30,6 +30,9 @@ log = logging.getLogger("tongdai.worker")
 
 LEASE_SECONDS = 60.0
 CONCURRENCY = 32  # citizens one worker handles at once: 100 messages/s with sends taking 200 ms need 20+
+# The lanes share a few connections: the embedded server runs one command at a time, in the order
+# they come, so 32 lanes' commands queued there would make every webhook's insert wait behind them.
+DATABASE_CONNECTIONS = 4
 MAX_ERRORS = 8
 IDLE_POLL_SECONDS = 0.05  # an indexed query; keeps message -> reply latency low
 DAILY_CHECK_SECONDS = 60.0  # how often a worker asks whether the day's overdue alert is due
@@ -203,7 +206,7 @@ def main() -> None:
     logs.setup("worker")
     settings = Settings.from_env()
     redact.install_for(settings)
-    repository = Repository(settings.database_uri)
+    repository = Repository(settings.database_uri, connections=DATABASE_CONNECTIONS)
     try:
         repository.wait_until_ready(60)
     except SchemaTooNew as exc:
