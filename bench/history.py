@@ -75,7 +75,8 @@ def one_message(repository: Repository, n: int) -> dict[str, float]:
     conversation = conversation_from_document(claims[0].conversation)
     timed("last_inbound_ts", lambda: repository.last_inbound_ts("zalo", CITIZEN))
     timed("history", lambda: repository.history("zalo", CITIZEN))
-    timed("end_turn", lambda: repository.end_turn(claims[0].messages[0], conversation, conversation, "bench"))
+    timed("end_turn", lambda: repository.end_turn(claims[0].messages[0], conversation, conversation, "bench",
+                                                  lock_until=0.0))
     timed("finish_message", lambda: repository.finish_message(claims[0].messages[0], "done", "bench", time.time(),
                                                               outcome={"intent": "greet"}))
     return timings

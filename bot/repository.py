@@ -375,9 +375,12 @@ class Repository:
     def _lock_citizen(self, channel: str, user_id: str, worker_id: str, until: float) -> dict | None:
         """The citizen's conversation, locked for `worker_id`; None when another worker holds it."""
         who = {"channel": channel, "user_id": user_id}
-        free = {"$or": [{"lock_until": {"$lte": time.time()}}, {"lock_until": {"$exists": False}}]}
+        free = {"$or": [{"lock_until": {"$lte": time.time()}}, {"lock_until": {"$exists": False}},
+                        {"lock_owner": worker_id}]}  # its own grace after a turn (end_turn)
         lock = {"lock_owner": worker_id, "lock_until": until}
-        conversation = self.conversations.find_one_and_update({**who, **free}, {"$set": lock},
+        # `$and`: beside an `$or` holding an equality, the embedded server's writes drop the other
+        # conditions (tests/test_repository_conformance.py).
+        conversation = self.conversations.find_one_and_update({"$and": [who, free]}, {"$set": lock},
                                                               return_document=ReturnDocument.AFTER)
         if conversation is not None:
             return conversation
@@ -393,26 +396,24 @@ class Repository:
                                       {"$set": {"lock_owner": None, "lock_until": 0.0}})
 
     def end_turn(self, message: StoredMessage, before: Conversation, after: Conversation, worker_id: str,
-                 renew_until: float | None = None) -> dict | None:
+                 lock_until: float, read: bool = False) -> dict | None:
         """Keep what the turn changed in the conversation, in the same write as the queue's own
         bookkeeping: the message's id as the last one processed (a worker that dies before
         `finish_message` leaves it pending, and the next claim finishes it without processing it
-        again), the citizen's last message for the console, and the lock (renewed for the
-        citizen's next message, returning the conversation as it is now, or released)."""
+        again), the citizen's last message for the console, and the lock, held until `lock_until`:
+        the lease for the citizen's next message, or a short grace in which the message is marked
+        done (released now, another worker could claim the message before it is marked). `read`:
+        returns the conversation as it is now."""
         fields = self._changed(before, after)
-        fields["last_done_id"] = message.message_id
+        fields.update(last_done_id=message.message_id, lock_until=lock_until)
         if message.kind == MESSAGE:
             # The console lists and sorts chats by the citizen's last message: kept here rather
             # than looked up per chat on every page.
             fields.update(last_in_ts=message.received_ts, last_in_text=message.text[:300],
                           last_in_media="yes" if message.attachments else "no")
-        if renew_until is None:
-            fields.update(lock_owner=None, lock_until=0.0)
-        else:
-            fields["lock_until"] = renew_until
         who = {"channel": message.channel, "user_id": message.user_id}
         update = {"$set": {"updated_ts": time.time(), **fields}}
-        if renew_until is not None:
+        if read:
             now = self.conversations.find_one_and_update({**who, "lock_owner": worker_id}, update,
                                                          return_document=ReturnDocument.AFTER)
             if now is not None:
@@ -421,7 +422,6 @@ class Repository:
             return None
         # The lock ran out and another worker holds the citizen now: the turn is kept all the same.
         del update["$set"]["lock_until"]
-        update["$set"].pop("lock_owner", None)
         self.conversations.update_one(who, update)
         return None
 

@@ -33,6 +33,7 @@ CONCURRENCY = 32  # citizens one worker handles at once: 100 messages/s with sen
 # The lanes share a few connections: the embedded server runs one command at a time, in the order
 # they come, so 32 lanes' commands queued there would make every webhook's insert wait behind them.
 DATABASE_CONNECTIONS = 4
+FINISH_GRACE_SECONDS = 5.0  # another worker may take the citizen this long after their last message
 MAX_ERRORS = 8
 IDLE_POLL_SECONDS = 0.05  # an indexed query; keeps message -> reply latency low
 DAILY_CHECK_SECONDS = 60.0  # how often a worker asks whether the day's overdue alert is due
@@ -91,7 +92,6 @@ class Worker:
         """Returns "done", "retry", "failed" or "nlu_unavailable", and when `more`, the conversation
         as it is now, still locked for the citizen's next message."""
         started, started_ts = time.monotonic(), time.time()
-        renew = started_ts + self.lease_seconds if more else None
         if conversation.get("last_done_id") == message.message_id:
             # A worker kept this turn and died before marking the message: it is not done again.
             self.repository.finish_message(message, "done", self.worker_id, started_ts, recovered="yes")
@@ -104,7 +104,9 @@ class Worker:
             before = conversation_from_document(conversation)
             handled = self.pipeline.handle(message, before)
             outcome = handled.facts
-            after = self.repository.end_turn(message, before, handled.state, self.worker_id, renew)
+            # The citizen stays locked for the next message, or a short grace while this one is marked done.
+            lock_until = time.time() + (self.lease_seconds if more else FINISH_GRACE_SECONDS)
+            after = self.repository.end_turn(message, before, handled.state, self.worker_id, lock_until, read=more)
             self.repository.finish_message(message, "done", self.worker_id, started_ts, outcome=outcome)
             result = "done"
         except NluUnavailable:

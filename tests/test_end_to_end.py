@@ -1,6 +1,7 @@
 """A real chat message from the webhook to a filed case and a reply on the fake platform,
 through the real database and the real NLU server with the trained model."""
 import re
+import time
 
 import pytest
 
@@ -218,7 +219,8 @@ def test_worker_killed_after_keeping_the_turn_leaves_the_message_to_be_finished_
     [claim] = repository.claim_citizens("killed-worker", 60, limit=1)
     message, before = claim.messages[0], conversation_from_document(claim.conversation)
     handled = worker.pipeline.handle(message, before)
-    repository.end_turn(message, before, handled.state, "killed-worker")  # ... and the process dies here
+    # ... and the process dies here; its grace on the citizen has run out since.
+    repository.end_turn(message, before, handled.state, "killed-worker", lock_until=time.time())
     kept = repository.conversation("zalo", message.user_id)
     assert repository.find_message("zalo", message.message_id)["state"] == "pending"
     assert worker.run_once() == "processed"
