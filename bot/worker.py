@@ -33,7 +33,8 @@ CONCURRENCY = 32  # citizens one worker handles at once: 100 messages/s with sen
 # The lanes share a few connections: the embedded server runs one command at a time, in the order
 # they come, so 32 lanes' commands queued there would make every webhook's insert wait behind them.
 DATABASE_CONNECTIONS = 4
-FINISH_GRACE_SECONDS = 5.0  # another worker may take the citizen this long after their last message
+NICENESS = 10  # below the web process and the database (see main)
+FINISH_GRACE_SECONDS = 2.0  # another worker may take the citizen this long after their last message
 MAX_ERRORS = 8
 IDLE_POLL_SECONDS = 0.05  # an indexed query; keeps message -> reply latency low
 DAILY_CHECK_SECONDS = 60.0  # how often a worker asks whether the day's overdue alert is due
@@ -105,7 +106,7 @@ class Worker:
             handled = self.pipeline.handle(message, before)
             outcome = handled.facts
             # The citizen stays locked for the next message, or a short grace while this one is marked done.
-            lock_until = time.time() + (self.lease_seconds if more else FINISH_GRACE_SECONDS)
+            lock_until = time.time() + (self.lease_seconds if more else min(FINISH_GRACE_SECONDS, self.lease_seconds))
             after = self.repository.end_turn(message, before, handled.state, self.worker_id, lock_until, read=more)
             self.repository.finish_message(message, "done", self.worker_id, started_ts, outcome=outcome)
             result = "done"
@@ -204,6 +205,9 @@ def main() -> None:
     # The entry point wires the platforms in; the core itself never imports them.
     from webhooks.registry import build_channels
 
+    # Webhook answers first when the machine is busy: a platform waits seconds at most for its 200
+    # and then delivers again, while a backlog only waits a little longer.
+    os.nice(NICENESS)
     load_env_file()
     logs.setup("worker")
     settings = Settings.from_env()
