@@ -69,7 +69,7 @@ def step(name: str, command: dict) -> str:
     if name == "findAndModify" and collection == "conversations" and "lock_owner" in sets:
         return "claim: lock the citizen = read the conversation"
     if collection == "conversations" and "last_done_id" in sets:
-        return "end of turn: the new state, the last message, unlock (one write)"
+        return "end of turn: the new state, the message as the last one done, the lock (one write)"
     if name == "update" and collection == "messages" and "finished_ts" in sets:
         return "the message done"
     if name == "update" and collection == "messages" and "sent_ts" in sets:

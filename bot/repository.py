@@ -334,7 +334,7 @@ class Repository:
             raise DatabaseUnavailable(str(exc)) from exc
 
     def claim_citizens(self, worker_id: str, lease_seconds: float, limit: int,
-                       busy: frozenset = frozenset()) -> list["Claim"]:
+                       busy: frozenset = frozenset()) -> list[Claim]:
         """Take up to `limit` citizens with messages to process now: each citizen's conversation
         locked for this worker (the lock is the lease), with their pending messages, oldest first.
 
@@ -401,8 +401,8 @@ class Repository:
         bookkeeping: the message's id as the last one processed (a worker that dies before
         `finish_message` leaves it pending, and the next claim finishes it without processing it
         again), the citizen's last message for the console, and the lock, held until `lock_until`:
-        the lease for the citizen's next message, or a short grace in which the message is marked
-        done (released now, another worker could claim the message before it is marked). `read`:
+        the lease for the citizen's next message, or a short grace while the message is marked
+        done (released at once, it could be claimed by another worker before that). `read`:
         returns the conversation as it is now."""
         fields = self._changed(before, after)
         fields.update(last_done_id=message.message_id, lock_until=lock_until)

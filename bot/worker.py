@@ -19,8 +19,8 @@ from bot import digest, logs, metrics, redact
 from bot.channels import Channel
 from bot.config import Settings, load_env_file
 from bot.media import MediaStore
-from bot.migrations import SchemaTooNew
 from bot.messages import StoredMessage
+from bot.migrations import SchemaTooNew
 from bot.pipeline import Pipeline, RetryLater
 from bot.repository import Claim, Repository, conversation_from_document
 from bot.supervisor import REFUSED
@@ -106,8 +106,9 @@ class Worker:
             handled = self.pipeline.handle(message, before)
             outcome = handled.facts
             # The citizen stays locked for the next message, or a short grace while this one is marked done.
-            lock_until = time.time() + (self.lease_seconds if more else min(FINISH_GRACE_SECONDS, self.lease_seconds))
-            after = self.repository.end_turn(message, before, handled.state, self.worker_id, lock_until, read=more)
+            hold = self.lease_seconds if more else min(FINISH_GRACE_SECONDS, self.lease_seconds)
+            after = self.repository.end_turn(message, before, handled.state, self.worker_id, time.time() + hold,
+                                             read=more)
             self.repository.finish_message(message, "done", self.worker_id, started_ts, outcome=outcome)
             result = "done"
         except NluUnavailable:
