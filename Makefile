@@ -1,5 +1,5 @@
 # The two commands (see README.md): `make run` and `make test`. `make bench` measures.
-.PHONY: setup run test bench
+.PHONY: setup run test test-fast bench
 
 setup:
 	@bash scripts/setup.sh
@@ -10,6 +10,11 @@ run: setup
 test:
 	@bash scripts/setup.sh --with-browser
 	@.venv/bin/python -m pytest
+
+# The edit loop: the tests that need neither the database nor the NLU server (tests/conftest.py).
+test-fast:
+	@test -x .venv/bin/python || bash scripts/setup.sh
+	@.venv/bin/python -m pytest -m pure -q
 
 bench: setup
 	@.venv/bin/python -m bench

@@ -4,12 +4,15 @@ and training the model: several minutes)."""
 import os
 import sys
 
-from bench import backup, console, history, knowledge, load, message_flow, nlu, setup_time, tracking, zalo_tokens
+from bench import (backup, commands, console, drain, history, knowledge, load, message_flow, nlu, setup_time, tracking,
+                   zalo_tokens)
 
 BENCHES = {
     "setup": lambda: setup_time.run(cold=os.environ.get("BENCH_COLD") == "1"),
     "nlu": nlu.run,
     "flow": message_flow.run,
+    "drain": drain.run,
+    "commands": commands.run,
     "tokens": zalo_tokens.run,
     "load": load.run,
     "history": history.run,

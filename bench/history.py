@@ -1,7 +1,7 @@
 """The time of one message as stored history grows (1k, 10k, 100k, 1M messages): history is
 bulk-inserted in the shape the app stores, then the queries one message makes are timed at each
-size (store, claim, conversation, last inbound time, the citizen's history, finish). They must stay
-flat. Each query's winning plan is printed when the server can explain it."""
+size (store, claim with the conversation, last inbound time, the citizen's history, end of turn,
+finish). They must stay flat. Each query's winning plan is printed when the server can explain it."""
 from __future__ import annotations
 
 import json
@@ -17,7 +17,7 @@ from pathlib import Path
 
 from bot.config import REPO_ROOT
 from bot.messages import InboundMessage
-from bot.repository import Repository
+from bot.repository import Repository, conversation_from_document
 from tests.conftest import free_port, wait_until
 
 SIZES = [int(s) for s in os.environ.get("BENCH_HISTORY_SIZES", "1000,10000,100000,1000000").split(",")]
@@ -70,19 +70,23 @@ def one_message(repository: Repository, n: int) -> dict[str, float]:
     message = InboundMessage(channel="zalo", message_id=f"probe-{n}-{time.time_ns()}", user_id=CITIZEN,
                              text="xin chào", sent_at_ms=0)
     timed("store_inbound", lambda: repository.store_inbound([message]))
-    claimed = timed("claim_inbound", lambda: repository.claim_inbound("bench", 60))
-    assert claimed and claimed["message_id"] == message.message_id, claimed
-    timed("conversation", lambda: repository.conversation("zalo", CITIZEN))
+    claims = timed("claim_citizens", lambda: repository.claim_citizens("bench", 60, limit=1))
+    assert claims and claims[0].messages[0].message_id == message.message_id, claims
+    conversation = conversation_from_document(claims[0].conversation)
     timed("last_inbound_ts", lambda: repository.last_inbound_ts("zalo", CITIZEN))
     timed("history", lambda: repository.history("zalo", CITIZEN))
-    timed("finish_inbound", lambda: repository.finish_inbound(claimed, "done", outcome={"intent": "greet"}))
+    timed("end_turn", lambda: repository.end_turn(claims[0].messages[0], conversation, conversation, "bench",
+                                                  lock_until=0.0))
+    timed("finish_message", lambda: repository.finish_message(claims[0].messages[0], "done", "bench", time.time(),
+                                                              outcome={"intent": "greet"}))
     return timings
 
 
 def explain_plans(repository: Repository) -> None:
     m = repository.messages
     queries = {
-        "claim_inbound": m.find({"state": "pending", "lease_until": {"$lte": time.time()}}).sort("received_ts", 1).limit(50),
+        "claim: the queue's scan": m.find({"state": "pending", "lease_until": {"$lte": time.time()}}).sort("_id", 1).limit(50),
+        "claim: the citizen's messages": m.find({"user_id": CITIZEN, "state": "pending", "channel": "zalo"}),
         "conversation": repository.conversations.find({"channel": "zalo", "user_id": CITIZEN}).limit(1),
         "last_inbound_ts": m.find({"channel": "zalo", "user_id": CITIZEN, "direction": "in"}).sort("received_ts", -1).limit(1),
         "history": m.find({"channel": "zalo", "user_id": CITIZEN, "received_ts": {"$gt": 0.0}}).sort("received_ts", 1).limit(200),

@@ -18,13 +18,13 @@ from tests.conftest import environment_for_tests, free_port, wait_until
 @contextlib.contextmanager
 def running(fake_zalo_url: str, fake_graph_url: str, workers: int = 1):
     """Yields the web app's base URL once /healthz answers 200; stops everything afterwards."""
-    with running_processes(fake_zalo_url, fake_graph_url, workers) as (url, _):
+    with running_processes(fake_zalo_url, fake_graph_url, workers) as (url, _, _):
         yield url
 
 
 @contextlib.contextmanager
 def running_processes(fake_zalo_url: str, fake_graph_url: str, workers: int = 1, extra_env: dict | None = None):
-    """Yields (base URL, {service name: pid}) once /healthz answers 200."""
+    """Yields (base URL, {service name: pid}, database URI) once /healthz answers 200."""
     with tempfile.TemporaryDirectory() as var:
         port = free_port()
         env = {k: v for k, v in os.environ.items() if k not in ("MONGODB_URI", "NLU_URL")}
@@ -47,12 +47,18 @@ def running_processes(fake_zalo_url: str, fake_graph_url: str, workers: int = 1,
             wait_until(lambda: _healthy(url), 300, "the services", interval=0.2)
             print(f"all services healthy {time.monotonic() - started:.1f} s after start")
             # Each service's command starts with `exec`: the pid is the service's own process.
-            yield url, {name: process.pid for name, process in zip(names, processes)}
+            yield url, {name: process.pid for name, process in zip(names, processes)}, settings.database_uri
         finally:
             for process in processes:
                 process.terminate()
             for process in processes:
                 process.wait(timeout=30)
+
+
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time the process has used so far (/proc/<pid>/stat)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def resident_memory_mb(pid: int) -> float:

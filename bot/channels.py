@@ -6,6 +6,8 @@ import pathlib
 from dataclasses import dataclass
 from typing import Mapping, Protocol
 
+import requests
+
 from bot.messages import Event, SendResult
 
 
@@ -15,6 +17,17 @@ class BadPayload(ValueError):
 
 HOUR = 3600.0
 DAY = 24 * HOUR
+CONNECTIONS = 64  # kept-alive connections per platform host: more than a worker's lanes
+
+
+def kept_alive_session() -> requests.Session:
+    """A session every lane of a worker can share without opening a connection per send
+    (requests keeps 10 per host by default and drops the rest after each use)."""
+    session = requests.Session()
+    adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=CONNECTIONS)
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
+    return session
 
 
 @dataclass(frozen=True)

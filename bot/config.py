@@ -85,6 +85,7 @@ class Settings:
     tracking_lookups_per_hour: int = 20  # /tra-cuu lookups from one address: 4 digits are 10,000 guesses
     retention_months: int = 12  # chat text and media of closed cases are erased after this long; 0: kept
     retention_at: str | None = "03:00"  # when `make run` runs the retention job, Vietnam time; None: never
+    worker_concurrency: int = 32  # citizens one worker handles at once (each citizen's messages stay in order)
 
     @classmethod
     def from_env(cls, env: dict | None = None) -> "Settings":
@@ -143,6 +144,7 @@ class Settings:
             tracking_lookups_per_hour=max(1, int(get("TRACKING_LOOKUPS_PER_HOUR", "20"))),
             retention_months=max(0, int(get("RETENTION_MONTHS", "12"))),
             retention_at=_time_of_day(get("RETENTION_AT", "03:00"), "RETENTION_AT"),
+            worker_concurrency=max(1, int(get("WORKER_CONCURRENCY", "32"))),
         )
 
     @property

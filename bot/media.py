@@ -11,6 +11,7 @@ from pathlib import Path
 
 import requests
 
+from bot.messages import StoredMessage
 from bot.repository import Repository
 
 log = logging.getLogger("tongdai.media")
@@ -35,15 +36,15 @@ class MediaStore:
         self.http = http or requests.Session()
         self.max_bytes = max_bytes
 
-    def keep_all(self, message: dict) -> list[dict]:
+    def keep_all(self, message: StoredMessage) -> list[dict]:
         """Fetch every attachment of `message` not yet kept; record the result on the message."""
-        attachments = [dict(a) for a in message.get("attachments") or []]
+        attachments = [dict(a) for a in message.attachments]
         pending = [a for a in attachments if a.get("type") in FETCHED_TYPES and a.get("url")
                    and "stored" not in a and "fetch_error" not in a]
         for attachment in pending:
             attachment.update(self.fetch(attachment["url"]))
         if pending:
-            self.repository.save_attachments(message["_id"], attachments)
+            self.repository.save_attachments(message.id, attachments)
         return attachments
 
     def fetch(self, url: str) -> dict:

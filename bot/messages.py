@@ -84,3 +84,22 @@ class SendResult:
     error: str | None = None     # what went wrong, for staff (Vietnamese where shown to them)
     retryable: bool = False      # a later attempt may succeed (rate limit, temporary failure)
     uncertain: bool = False      # the platform got the request but did not answer: it may have been delivered
+
+
+@dataclass(frozen=True)
+class StoredMessage:
+    """A citizen's inbound event as the worker takes it from the queue (bot/repository.py makes
+    it from the stored document)."""
+    id: object            # the database's _id
+    channel: str
+    message_id: str
+    user_id: str
+    text: str
+    received_ts: float    # when the webhook stored it: the order of a citizen's messages
+    kind: str = MESSAGE
+    attachments: tuple[dict, ...] = ()  # as stored: the platform's URL, and our copy once kept
+    payload: str | None = None
+    info: dict = field(default_factory=dict)
+    correlation_id: str | None = None
+    attempts: int = 0     # attempts that ended before this one (finished, failed or given back)
+    errors: int = 0       # of those, the ones that failed

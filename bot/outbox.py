@@ -24,8 +24,14 @@ class Outbox:
         self.channels = channels
         self.media = media
 
-    def window(self, channel: str, user_id: str, by_staff: bool) -> Window:
-        """May we message this citizen now? The platforms' windows run from their last message."""
+    def window(self, channel: str, user_id: str, by_staff: bool, last_inbound_ts: float | None = None) -> Window:
+        """May we message this citizen now? The platforms' windows run from their last message.
+        `last_inbound_ts`: a message of theirs we know of (the one being answered): when it opens
+        the window, their latest does too, and the database is not asked."""
+        if last_inbound_ts is not None:
+            window = self.channels[channel].reply_window(time.time() - last_inbound_ts, by_staff=by_staff)
+            if window.allowed:
+                return window
         last = self.repository.last_inbound_ts(channel, user_id)
         return self.channels[channel].reply_window(time.time() - (last or 0.0), by_staff=by_staff)
 

@@ -4,6 +4,7 @@ claim was retried) files one case and sends one reply."""
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from typing import Mapping
 
 from bot import cases, knowledge_entries, metrics, privacy, texts
@@ -15,12 +16,18 @@ from bot.conversation import (Answer, AppendToCase, AskStaff, CaseView, Conversa
 from bot.hours import in_working_hours, parse_working_hours
 from bot.knowledge import KnowledgeBase
 from bot.media import MediaStore
-from bot.messages import FOLLOW, MESSAGE, UNFOLLOW
+from bot.messages import FOLLOW, MESSAGE, UNFOLLOW, StoredMessage
 from bot.outbox import Outbox, RetryLater
 from bot.repository import Repository, case_view
 from bot.routing import RoutingTable
 from bot.text_split import split_text
 from nlu.client import NluClient, Parse
+
+
+@dataclass(frozen=True)
+class Handled:
+    facts: dict          # what was decided, for the worker's log line and the message's outcome
+    state: Conversation  # the conversation after the turn
 
 
 class Pipeline:
@@ -35,40 +42,39 @@ class Pipeline:
         self.working_hours = parse_working_hours(settings.working_hours)
         self.knowledge = KnowledgeBase(repository)
 
-    def handle(self, message: dict) -> dict:
-        channel, user = message["channel"], message["user_id"]
-        kind = message.get("kind", MESSAGE)
-        if kind != MESSAGE:
-            return self._account_event(message, kind)
-        attachments = self.media.keep_all(message) if message.get("attachments") else []
-        conversation = self.repository.load_conversation(channel, user)
+    def handle(self, message: StoredMessage, conversation: Conversation) -> Handled:
+        """`conversation` as the worker read it when it took the message; the worker keeps the
+        state returned, in one write with the queue's own bookkeeping (Repository.end_turn)."""
+        if message.kind != MESSAGE:
+            return Handled(self._account_event(message, message.kind), conversation)
+        attachments = self.media.keep_all(message) if message.attachments else []
         if conversation.notices_waiting:  # they wrote: the window is open again
-            self.repository.release_waiting_notices(channel, user)
-        turn = Turn(message_id=message["message_id"], text=message["text"], now=time.time(),
-                    payload=message.get("payload"), attachments=tuple(a["type"] for a in attachments),
+            self.repository.release_waiting_notices(message.channel, message.user_id)
+        turn = Turn(message_id=message.message_id, text=message.text, now=time.time(), payload=message.payload,
+                    attachments=tuple(a["type"] for a in attachments),
                     location=next(((a["latitude"], a["longitude"]) for a in attachments
                                    if a.get("type") == "location" and a.get("latitude") is not None), None),
                     in_working_hours=in_working_hours(self.working_hours))
-        outcome = respond(conversation, turn, _Understanding(self, channel, user))
-        return self.carry_out(message, conversation, outcome)
+        outcome = respond(conversation, turn, _Understanding(self, message.channel, message.user_id))
+        return Handled(self.carry_out(message, outcome), outcome.state)
 
-    def _account_event(self, message: dict, kind: str) -> dict:
+    def _account_event(self, message: StoredMessage, kind: str) -> dict:
         """Zalo's follow, unfollow and shared contact details."""
-        channel, user = message["channel"], message["user_id"]
+        channel, user = message.channel, message.user_id
         if kind == UNFOLLOW:
             self.repository.update_conversation(channel, user, following="no")
             return {"action": "unfollowed"}
         if kind == FOLLOW:
             self.repository.update_conversation(channel, user, following="yes")
             return {"reply_state": self.reply(message, texts.WELCOME, texts.SERVICE_CHOICES)}
-        self.repository.update_conversation(channel, user, profile=message.get("info") or {})  # USER_INFO
+        self.repository.update_conversation(channel, user, profile=message.info)  # USER_INFO
         return {"reply_state": self.reply(message, texts.INFO_RECEIVED)}
 
-    def carry_out(self, message: dict, before: Conversation, outcome: Outcome) -> dict:
-        """Apply the effects, send the replies, then keep the new state: a worker that dies
-        half-way redoes the same turn, and every step is keyed on the message, so nothing is
-        filed or said twice."""
-        channel, user, key = message["channel"], message["user_id"], f"{message['channel']}:{message['message_id']}"
+    def carry_out(self, message: StoredMessage, outcome: Outcome) -> dict:
+        """Apply the effects and send the replies; the caller then keeps the new state. A worker
+        that dies half-way redoes the same turn, and every step is keyed on the message, so
+        nothing is filed or said twice."""
+        channel, user, key = message.channel, message.user_id, f"{message.channel}:{message.message_id}"
         facts = dict(outcome.facts)
         for effect in outcome.effects:
             if isinstance(effect, FileCase):
@@ -105,18 +111,17 @@ class Pipeline:
                 .replace(texts.SITE, self.settings.public_url)
             choices = next((reply.choices for reply in reversed(outcome.replies) if reply.choices), ())
             facts["reply_state"] = self.reply(message, text, choices)
-        self.repository.save_conversation(before, outcome.state)
         return facts
 
-    def reply(self, inbound: dict, text: str, choices: tuple = (), key: str = "reply") -> str:
+    def reply(self, inbound: StoredMessage, text: str, choices: tuple = (), key: str = "reply") -> str:
         """Send `text` (in as many parts as the platform needs) in answer to `inbound`. Each part
         has its own record, keyed on the inbound message: a retry resends only what did not go."""
-        channel, user = inbound["channel"], inbound["user_id"]
-        window = self.outbox.window(channel, user, by_staff=False)
+        channel, user = inbound.channel, inbound.user_id
+        window = self.outbox.window(channel, user, by_staff=False, last_inbound_ts=inbound.received_ts)
         parts = split_text(text)
-        states = [self.outbox.send(channel, user, f"{key}:{inbound['message_id']}:{i}", part, window,
+        states = [self.outbox.send(channel, user, f"{key}:{inbound.message_id}:{i}", part, window,
                                    choices=choices if i == len(parts) - 1 else (),  # buttons go with the last part
-                                   in_reply_to=inbound["message_id"])
+                                   in_reply_to=inbound.message_id)
                   for i, part in enumerate(parts)]
         attempted_now = [state for state in states if state != "already_attempted"]
         if not attempted_now:

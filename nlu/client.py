@@ -18,10 +18,16 @@ class Parse:
 
 
 class NluClient:
-    def __init__(self, base_url: str, timeout: float = 10.0):
+    def __init__(self, base_url: str, timeout: float = 10.0, connections: int = 64):
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
         self.session = requests.Session()
+        # A private service, never behind a proxy: requests would otherwise read the proxy
+        # variables of the environment on every call.
+        self.session.trust_env = False
+        # One kept-alive connection per concurrent caller (a worker's lanes), not 10 reused and the rest dropped.
+        self.session.mount("http://", requests.adapters.HTTPAdapter(pool_maxsize=connections))
+        self.session.mount("https://", requests.adapters.HTTPAdapter(pool_maxsize=connections))
 
     def parse(self, text: str) -> Parse:
         try:

@@ -55,6 +55,17 @@ def wait_until(predicate, timeout: float, what: str, interval: float = 0.1):
     raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
+SERVICES = {"mongo_server", "nlu_url"}
+
+
+def pytest_collection_modifyitems(config, items):
+    """`-m pure` (`make test-fast`, the edit loop): the tests that need neither the database nor
+    the NLU server (found by their fixtures) and are not marked slow."""
+    for item in items:
+        if not SERVICES & set(getattr(item, "fixturenames", ())) and not item.get_closest_marker("slow"):
+            item.add_marker(pytest.mark.pure)
+
+
 def load_fixture(platform: str, name: str) -> dict:
     return json.loads((FIXTURES / platform / f"{name}.json").read_text(encoding="utf-8"))
 

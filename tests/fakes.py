@@ -27,11 +27,16 @@ def parse_multipart(content_type: str, raw: bytes) -> dict:
     return parts
 
 
+class _Server(ThreadingHTTPServer):
+    request_queue_size = 128  # a worker's lanes connect at once, as they would to the real APIs
+
+
 class FakePlatform:
     """Serves `handle(path, query, headers, payload) -> (status, body)` on a free loopback port
     in a thread, and records what it received."""
 
-    def __init__(self):
+    def __init__(self, latency: float = 0.0):
+        self.latency = latency  # seconds before a send is answered: the real APIs take 100-500 ms
         self.received: list[dict] = []
         self.received_at: list[float] = []  # time.monotonic() of each send, for benchmarks
         self.queued_errors: list = []
@@ -42,6 +47,9 @@ class FakePlatform:
         platform = self
 
         class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"  # kept-alive connections, as the real APIs allow
+            wbufsize = -1  # headers and body in one write: no delayed-ACK wait on a kept-alive connection
+
             def do_POST(self):
                 url = urlsplit(self.path)
                 length = int(self.headers.get("Content-Length") or 0)
@@ -57,6 +65,8 @@ class FakePlatform:
                         payload = json.loads(raw or b"null")
                     except ValueError:
                         payload = None
+                if platform.latency:
+                    time.sleep(platform.latency)  # the platform's own response time
                 status, body = platform.handle(url.path, query, self.headers, payload)
                 data = json.dumps(body).encode()
                 self.send_response(status)
@@ -80,7 +90,7 @@ class FakePlatform:
             def log_message(self, *args):
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = _Server(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_port}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
@@ -134,8 +144,8 @@ class FakeZalo(FakePlatform):
     REFRESH_TOKEN = "zalo-refresh-token"
     APP_SECRET = "zalo-app-secret"
 
-    def __init__(self):
-        super().__init__()
+    def __init__(self, latency: float = 0.0):
+        super().__init__(latency)
         self.reset()
 
     def reset(self):
@@ -260,8 +270,8 @@ class FakeGraphAPI(FakePlatform):
 
     PAGE_TOKEN = "fb-page-token"
 
-    def __init__(self):
-        super().__init__()
+    def __init__(self, latency: float = 0.0):
+        super().__init__(latency)
         self.reset()
 
     def reset(self):

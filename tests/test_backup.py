@@ -23,6 +23,8 @@ from bot.scheduler import VIETNAM, next_run
 from tests.conftest import environment_for_tests, free_port, wait_until
 from tests.filling import fill, start_database, stop_database
 
+pytestmark = pytest.mark.slow  # not in `make test-fast`: archives, a database server of its own
+
 OUR_VARIABLES = ("MONGODB_URI", "VAR_DIR", "BACKUP_DIR", "BACKUP_KEEP", "EMBEDDED_DB_PORT")
 
 

@@ -27,6 +27,8 @@ from bot.supervisor import REFUSED
 from tests.conftest import free_port, load_fixture, wait_until, zalo_signature
 from webhooks.blueprint import MAX_EVENT_BYTES
 
+pytestmark = pytest.mark.slow  # not in `make test-fast`: systemd-analyze, nginx, the app behind nginx
+
 DEPLOY = REPO_ROOT / "deploy"
 UNITS = DEPLOY / "systemd"
 SITE = DEPLOY / "nginx" / "tongdai1022.conf"

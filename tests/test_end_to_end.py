@@ -1,11 +1,13 @@
 """A real chat message from the webhook to a filed case and a reply on the fake platform,
 through the real database and the real NLU server with the trained model."""
 import re
+import time
 
 import pytest
 
 from bot import texts
 from bot.pipeline import RetryLater
+from bot.repository import conversation_from_document, stored_message
 from bot.routing import RoutingTable
 from nlu.client import NluClient
 from bot.worker import Worker, build_pipeline
@@ -179,7 +181,7 @@ def test_zalo_reply_window_is_seven_days(client, repository, worker, fake_zalo):
 
 def test_long_reply_goes_in_parts_and_a_retry_resends_only_the_failed_part(client, repository, worker, fake_zalo):
     assert post_zalo(client, load_fixture("zalo", "user_send_text")).status_code == 200
-    inbound = repository.messages.find_one({"direction": "in"})
+    inbound = stored_message(repository.messages.find_one({"direction": "in"}))
     long_text = "Anh/chị theo dõi SpO2 mỗi ngày và gọi 115 khi khó thở. " * 80  # about 4,400 characters
     fake_zalo.queued_errors = [None, -32]  # the second part is rate-limited once
     with pytest.raises(RetryLater):
@@ -206,6 +208,26 @@ def test_worker_killed_between_filing_and_replying_makes_one_case_and_one_reply(
     assert case["code"] == first["code"]
     assert first["code"] in fake_zalo.texts_to(message["user_id"])[-1]
     assert len(fake_zalo.received) == 2
+
+
+def test_worker_killed_after_keeping_the_turn_leaves_the_message_to_be_finished_not_done_again(
+        client, repository, worker, fake_zalo):
+    """The end of a turn writes the conversation's new state (and the message as the last one done)
+    before the message is marked done: a worker killed between the two leaves it pending, and the
+    next claim finishes it without a second reply or a second step of the form."""
+    assert post_zalo(client, load_fixture("zalo", "user_send_text")).status_code == 200
+    [claim] = repository.claim_citizens("killed-worker", 60, limit=1)
+    message, before = claim.messages[0], conversation_from_document(claim.conversation)
+    handled = worker.pipeline.handle(message, before)
+    # ... and the process dies here; its grace on the citizen has run out since.
+    repository.end_turn(message, before, handled.state, "killed-worker", lock_until=time.time())
+    kept = repository.conversation("zalo", message.user_id)
+    assert repository.find_message("zalo", message.message_id)["state"] == "pending"
+    assert worker.run_once() == "processed"
+    done = repository.find_message("zalo", message.message_id)
+    assert (done["state"], done["recovered"]) == ("done", "yes")
+    assert repository.conversation("zalo", message.user_id)["form"] == kept["form"] and kept["form"]
+    assert len(fake_zalo.received) == 1 and worker.run_once() == "idle"
 
 
 def test_a_form_left_too_long_expires_with_a_message_when_the_citizen_returns(client, repository, worker, fake_zalo):

@@ -16,7 +16,7 @@ KILLS = 50
 GREETERS = 300   # one "xin chào" each: answered without a form
 REPORTERS = 100  # a report, then "đúng": a summary, then a filed case
 MESSAGES = GREETERS + 2 * REPORTERS
-LEASE_SECONDS = 3  # one worker at a time here: a dead worker's claim may return to the queue soon
+LEASE_SECONDS = 2  # one worker at a time here: a dead worker's citizens may return to the queue soon
 SEED = 1022
 REPORT = "Tối qua ở khóm 3 phường 7 TP Trà Vinh có nhóm thanh niên tụ tập nhậu đông người"
 

@@ -6,9 +6,12 @@ from __future__ import annotations
 
 import unicodedata
 
+import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from nlu.text import expand_teencode, normalize, strip_diacritics, with_plain_copy, words
+
+pytestmark = pytest.mark.slow  # not in `make test-fast`: thousands of generated texts (about 30 s)
 
 FUZZ = settings(deadline=None, derandomize=True, database=None, max_examples=1100,
                 suppress_health_check=[HealthCheck.too_slow])

@@ -7,10 +7,13 @@ import subprocess
 import threading
 from pathlib import Path
 
+import pytest
 import requests
 
 from bot.config import REPO_ROOT
 from tests.conftest import free_port, load_fixture, wait_until, zalo_environment, zalo_signature
+
+pytestmark = pytest.mark.slow  # not in `make test-fast`: the whole of `make run`
 
 OUR_VARIABLES = ("MONGODB_URI", "NLU_URL", "HOST", "PORT", "SECRET_KEY", "VAR_DIR")
 

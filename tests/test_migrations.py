@@ -24,6 +24,8 @@ from tests.conftest import wait_until
 from tests.filling import start_database, stop_database
 from tests.test_backup import dump, system
 
+pytestmark = pytest.mark.slow  # not in `make test-fast`: restores archived databases into a server of its own
+
 FIXTURES = Path(__file__).parent / "fixtures" / "schema"
 
 

@@ -18,8 +18,9 @@ def test_two_workers_on_interleaved_messages_of_ten_citizens_keep_each_ones_orde
             event["message"].update(msg_id=f"c{u}-m{r}", text=TEXTS[r])
             assert post_zalo(client, event).status_code == 200
     connections = [Repository(settings.database_uri) for _ in range(2)]  # as two processes would
-    workers = [Worker(own, build_pipeline(settings, own, build_channels(settings, own)), worker_id=f"w{i}")
-               for i, own in enumerate(connections)]
+    # Three citizens at a time each, so that one worker cannot take all ten at once.
+    workers = [Worker(own, build_pipeline(settings, own, build_channels(settings, own)), worker_id=f"w{i}",
+                      concurrency=3) for i, own in enumerate(connections)]
     threads = [threading.Thread(target=w.run_forever) for w in workers]
     for t in threads:
         t.start()

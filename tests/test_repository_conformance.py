@@ -43,6 +43,19 @@ def test_find_one_and_update_claims_the_oldest_matching_document_and_returns_it_
     assert db.q.find_one_and_update({"n": 99}, {"$set": {"x": 1}}) is None
 
 
+def test_a_write_whose_filter_has_an_or_touches_only_documents_matching_all_of_it(db):
+    """Given `{"user_id": "z", "$or": [a range, an equality]}`, the embedded server's
+    find_one_and_update and update_one (not find) took a document the `$or` alone matched: the
+    lock meant for one citizen took another's conversation. Wrapped in `$and`, both servers agree."""
+    db.c.insert_many([{"user_id": "x", "lock_owner": "A", "lock_until": 99.0}, {"user_id": "y", "lock_until": 99.0}])
+    either = {"$or": [{"lock_until": {"$lte": 10.0}}, {"lock_owner": "A"}]}
+    assert db.c.find_one_and_update({"$and": [{"user_id": "z"}, either]}, {"$set": {"taken": "yes"}}) is None
+    assert db.c.update_one({"$and": [{"user_id": "z"}, either]}, {"$set": {"taken": "yes"}}).matched_count == 0
+    taken = db.c.find_one_and_update({"$and": [{"user_id": "x"}, either]}, {"$set": {"taken": "yes"}},
+                                     return_document=ReturnDocument.AFTER)
+    assert taken["user_id"] == "x" and db.c.count_documents({"taken": "yes"}) == 1
+
+
 def test_find_one_and_update_is_atomic_under_concurrent_claims(db):
     db.q.insert_many([{"n": n, "lease_until": 0.0} for n in range(40)])
     claims, lock = [], threading.Lock()

@@ -14,12 +14,15 @@ import threading
 import time
 from collections import Counter
 
+import pytest
 import requests
 from pymongo import MongoClient
 
 from bot.config import REPO_ROOT, Settings
 from tests.conftest import _NEVER_SET, environment_for_tests, free_port, load_fixture, wait_until, zalo_signature
 from tests.test_make_run import alive, descendants
+
+pytestmark = pytest.mark.slow  # not in `make test-fast`: every service, killed and restarted
 
 RATE = 3.0  # messages a second, each from its own citizen
 LEASE_SECONDS = 5  # a killed worker's message returns to the queue this soon

@@ -10,7 +10,7 @@ from typing import Mapping
 
 import requests
 
-from bot.channels import DAY, Window
+from bot.channels import DAY, Window, kept_alive_session
 from bot.config import Settings
 from bot.messages import Event, SendResult
 from bot.repository import Repository
@@ -40,7 +40,7 @@ class FacebookChannel:
     def __init__(self, settings: Settings, repository: Repository, http: requests.Session | None = None):
         self.settings = settings
         self.repository = repository
-        self.http = http or requests.Session()
+        self.http = http or kept_alive_session()
 
     def health(self) -> str:
         # A page token dies when a page admin changes their password: staff must replace it.

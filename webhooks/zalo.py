@@ -9,7 +9,7 @@ from typing import Callable, Mapping
 
 import requests
 
-from bot.channels import DAY, Window
+from bot.channels import DAY, Window, kept_alive_session
 from bot.config import Settings
 from bot.messages import Event, SendResult, nfc
 from bot.repository import Repository
@@ -70,7 +70,7 @@ class ZaloChannel:
 
     def __init__(self, settings: Settings, repository: Repository, http: requests.Session | None = None):
         self.settings = settings
-        self.http = http or requests.Session()
+        self.http = http or kept_alive_session()
         self.tokens = ZaloTokens(settings, repository, self.http)
 
     def health(self) -> str:

@@ -16,6 +16,9 @@ log = logging.getLogger("tongdai.zalo")
 REFRESH_MARGIN_SECONDS = 3600      # an access token lives 25 h: renew it an hour early
 TOKEN_LEASE_SECONDS = 30
 TOKEN_WAIT_SECONDS = 15
+# A send reads the pair from here rather than the database each time. A token another process
+# refreshed meanwhile is refused by Zalo (-216) and looked up again at once (`refresh`).
+CACHE_SECONDS = 30
 
 
 class ZaloTokens:
@@ -32,6 +35,7 @@ class ZaloTokens:
         self.repository = repository
         self.http = http
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{id(self)}"
+        self._cached: tuple[dict, float] | None = None  # (the stored pair, until when it is used)
 
     def _stored(self) -> dict:
         stored = self.repository.token(self.NAME)
@@ -42,7 +46,12 @@ class ZaloTokens:
         return stored
 
     def access_token(self) -> str | None:
-        stored = self._stored()
+        cached = self._cached
+        if cached and time.monotonic() < cached[1]:
+            stored = cached[0]
+        else:
+            stored = self._stored()
+            self._cached = (stored, time.monotonic() + CACHE_SECONDS)
         expires = stored.get("expires_ts")
         if expires and expires - time.time() < REFRESH_MARGIN_SECONDS:
             return self.refresh(stored["access_token"]) or stored["access_token"]
@@ -52,6 +61,7 @@ class ZaloTokens:
         """A token newer than `stale`: refreshed here, or by whichever process holds the lease.
         None when refreshing failed."""
         asked = time.time()
+        self._cached = None
         deadline = time.monotonic() + TOKEN_WAIT_SECONDS
         while time.monotonic() < deadline:
             stored = self._stored()

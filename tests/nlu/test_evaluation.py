@@ -8,6 +8,8 @@ import pytest
 
 from bot.config import REPO_ROOT
 
+pytestmark = pytest.mark.slow  # not in `make test-fast`: evaluates the trained model
+
 NLU_PYTHON = REPO_ROOT / ".venv-nlu" / "bin" / "python"
 HELDOUT = REPO_ROOT / "data" / "heldout"
 NEW_INTENTS = ("not_yet", "decline_field", "rule_question", "withdraw", "check_status", "insult")

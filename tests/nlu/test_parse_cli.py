@@ -7,6 +7,8 @@ import pytest
 
 from bot.config import REPO_ROOT
 
+pytestmark = pytest.mark.slow  # not in `make test-fast`: the `nlu parse` command, which loads the model
+
 NLU_PYTHON = REPO_ROOT / ".venv-nlu" / "bin" / "python"
 
 CLEAR_EXAMPLES = {

@@ -65,9 +65,9 @@ def test_two_processes_refreshing_at_once_make_exactly_one_refresh_call(settings
 
 
 def test_token_near_expiry_is_refreshed_before_sending(settings, repository, fake_zalo):
-    channel = ZaloChannel(settings, repository)
-    channel.tokens.access_token()  # seeds the database from the environment
+    ZaloChannel(settings, repository).tokens.access_token()  # seeds the database from the environment
     repository.update_token("zalo", expires_ts=time.time() + 600)
+    channel = ZaloChannel(settings, repository)  # (a process reads the stored pair again every 30 s)
     assert channel.send_text("u1", "Xin chào").ok
     assert fake_zalo.oauth_calls == 1
     assert fake_zalo.received and repository.token("zalo")["access_token"] == fake_zalo.access_token
