@@ -7,7 +7,7 @@ from flask import Flask
 from bot.config import Settings
 from bot.console import format as vn
 from bot.console.access import csrf, ensure_first_admin, login_manager
-from bot.console import errors
+from bot.console import errors, params
 from bot.console.blueprint import console
 from bot.repository import Repository
 
@@ -26,6 +26,7 @@ def init_console(app: Flask, settings: Settings, repository: Repository) -> None
     csrf.init_app(app)
     app.register_blueprint(console)
     vn.register_filters(app)
+    app.jinja_env.globals.update(page_url=params.page_url, query_args=params.query)
     errors.register(app)
     password = ensure_first_admin(repository, settings)
     if password:
@@ -34,17 +35,12 @@ def init_console(app: Flask, settings: Settings, repository: Repository) -> None
 
 
 @console.before_request
+def _query_check():
+    params.check_query()
+
+
+@console.before_request
 def _csrf_check():
     csrf.protect()  # every POST to the console carries the token of the page it came from
 
 
-@console.after_request
-def _security_headers(response):
-    # Everything the console loads comes from the app itself: no CDN, no inline script.
-    response.headers.setdefault("Content-Security-Policy",
-                                "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'self'; "
-                                "form-action 'self'; frame-ancestors 'none'")
-    response.headers.setdefault("X-Content-Type-Options", "nosniff")
-    response.headers.setdefault("Referrer-Policy", "same-origin")
-    response.headers.setdefault("Cache-Control", "no-store")
-    return response

@@ -1,12 +1,11 @@
 """Signing in and out."""
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
 from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 
 from bot.console.access import audit, check_password, passwords, repository
+from bot.console import params
 from bot.console.blueprint import console
 from bot.console.forms import ActionForm, LoginForm, PasswordChangeForm
 
@@ -32,11 +31,8 @@ def login():
         if staff:
             login_user(staff)
             audit("login", staff.username)
-            target = request.args.get("next", "")
-            # Only a path on this site: never an open redirect to somewhere else.
-            if not target.startswith("/console/") or urlsplit(target).netloc:
-                target = _home()
-            return redirect(target)
+            # Only a page of this console: never an open redirect to somewhere else.
+            return redirect(params.safe_next(request.args.get("next")) or _home())
     return render_template("console/login.html", form=form, error=error), 200 if error is None else 401
 
 

@@ -13,7 +13,7 @@ from flask_login import current_user, login_required
 
 from bot import cases as case_actions, texts
 from bot.alerts import alert_agency, alert_hotline
-from bot.console import format as vn
+from bot.console import format as vn, params
 from bot.console.access import audit, repository, roles
 from bot.console.blueprint import console
 from bot.console.chats import send_attachment
@@ -83,7 +83,7 @@ def case_export():
     _, query, errors = _filters(routing())
     if errors:
         flash(" ".join(errors.values()), "error")
-        return redirect(url_for("console.case_list", **request.args))
+        return redirect(url_for("console.case_list", **params.query()))
     found, _ = repository().find_cases(**query, limit=EXPORT_LIMIT)
     out = io.StringIO()
     out.write("\ufeff")  # the BOM: Excel then reads the file as UTF-8, Vietnamese intact
