@@ -628,7 +628,7 @@ class Repository:
         try:
             self.staff.insert_one({"username": username, "password_hash": password_hash, "role": role,
                                    "agency": agency, "name": name or username, "active": "yes", "email": email,
-                                   "failed_logins": 0, "locked_until": 0.0, "created_at": utcnow(),
+                                   "failed_logins": 0, "locked_until": 0.0, "session_epoch": 0, "created_at": utcnow(),
                                    "created_ts": time.time()})
             return True
         except DuplicateKeyError:
@@ -642,6 +642,12 @@ class Repository:
 
     def update_staff(self, username: str, **fields) -> None:
         self.staff.update_one({"username": username}, {"$set": fields})
+
+    def end_sessions(self, username: str) -> int:
+        """Every session of this account ends (bot/console/sessions.py). Returns the new epoch."""
+        account = self.staff.find_one_and_update({"username": str(username)}, {"$inc": {"session_epoch": 1}},
+                                                 return_document=ReturnDocument.AFTER)
+        return int(account["session_epoch"]) if account else 0
 
     def record_login_failure(self, username: str, max_failures: int, lock_seconds: float) -> None:
         """Counted in the database, so every web process sees the same count; the account locks

@@ -17,6 +17,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from bot import texts
 from tests.conftest import facebook_signature, load_fixture
 from tests.helpers import database_contents, inbound
+from webhooks.web import CITIZEN_COOKIE
 
 # Each test takes its fixtures (app, database: made once per test) and runs an inner @given
 # function over them, so every example hits the same app and the same, growing, database, and the
@@ -317,7 +318,7 @@ def test_web_chat_messages_never_fail_and_refusals_leave_no_trace(fuzz_app, repo
     def run(body, content_type, message_id, cookie):
         client = fuzz_app.test_client()  # a new citizen each time: the per-citizen limit has its own test
         if cookie is not None:
-            client.set_cookie("session", cookie)
+            client.set_cookie(CITIZEN_COOKIE, cookie)
         headers = {} if message_id is None else {"X-Message-Id": message_id}
         response = client.post("/chat/messages", data=body, content_type=content_type, headers=headers)
         expect.check(response, {202, 400, 413})

@@ -27,7 +27,9 @@ from tests.conftest import (FB_APP_SECRET, environment_for_tests, facebook_signa
                             post_facebook, post_zalo, wait_until, zalo_signature)
 from tests.helpers import database_contents, inbound, the_inbound
 from webhooks.blueprint import MAX_EVENT_BYTES
-from webhooks.web import MAX_MESSAGE_BYTES, MESSAGES_PER_MINUTE
+from itsdangerous import URLSafeSerializer
+
+from webhooks.web import CITIZEN_COOKIE, MAX_MESSAGE_BYTES, MESSAGES_PER_MINUTE
 
 OPERATORS = [{"$gt": ""}, {"$ne": None}, {"$where": "return true"}, {"$regex": ".*"}]
 
@@ -313,11 +315,11 @@ def test_web_chat_fields_with_an_operator_are_refused_or_read_as_text(app, clien
 def test_a_cookie_naming_an_operator_is_a_new_citizen(app, client, repository, operator):
     client.get("/")
     assert client.post("/chat/messages", json={"text": "Tin của người khác", "id": "someone-else-1"}).status_code == 202
-    serializer = app.session_interface.get_signing_serializer(app)
+    serializer = URLSafeSerializer(app.secret_key, salt="web-chat-citizen")
     intruder = app.test_client()
-    for cookie in (json.dumps({"citizen": operator}),                     # unsigned: ignored
-                   serializer.dumps({"citizen": operator})):             # even signed with our key
-        intruder.set_cookie("session", cookie)
+    for cookie in (json.dumps(operator),                                  # unsigned: ignored
+                   serializer.dumps(operator)):                          # even signed with our key
+        intruder.set_cookie(CITIZEN_COOKIE, cookie)
         assert intruder.get("/chat/messages?after=0").get_json()["messages"] == []
     assert intruder.post("/chat/messages", json={"text": "Xin chào", "id": "intruder-0001"}).status_code == 202
     assert all(isinstance(m["user_id"], str) for m in inbound(repository))

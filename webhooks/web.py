@@ -1,6 +1,9 @@
 """The web chat (`/`): a citizen talks to the bot in a browser, no platform account needed.
 
-Identity is a random id in Flask's signed session cookie (HttpOnly, SameSite=Lax). The browser
+Identity is a random id in a signed cookie of its own (`tongdai_chat`: HttpOnly, SameSite=Lax,
+Secure outside local development), never the console's session cookie: a staff member who also
+chats on the same browser keeps the two apart, and the chat's 30-day cookie never makes a staff
+session last 30 days. The browser
 posts messages as JSON, or photos with a custom header, which a cross-site form cannot do; it
 polls the conversation for the bot's answers. A "send" on this channel only records the reply:
 the page fetches it from the history."""
@@ -14,7 +17,8 @@ import time
 import uuid
 from typing import Mapping
 
-from flask import Blueprint, abort, current_app, render_template, request, send_file, session
+from flask import Blueprint, abort, current_app, g, render_template, request, send_file
+from itsdangerous import BadSignature, URLSafeSerializer
 
 from bot import intake, texts
 from bot.channels import Window
@@ -90,12 +94,33 @@ def too_large(_error):
     return {"error": texts.WEB_CHAT_TOO_LARGE}, 413
 
 
+CITIZEN_COOKIE = "tongdai_chat"
+CITIZEN_COOKIE_DAYS = 30
+
+
+def _signer() -> URLSafeSerializer:
+    return URLSafeSerializer(current_app.secret_key, salt="web-chat-citizen")
+
+
 def _citizen() -> str:
-    # The cookie is signed, so only we write it; a value of another type is still never used.
-    if not isinstance(session.get("citizen"), str):
-        session["citizen"] = secrets.token_urlsafe(16)
-        session.permanent = True
-    return session["citizen"]
+    if "citizen" not in g:
+        try:
+            citizen = _signer().loads(request.cookies.get(CITIZEN_COOKIE, ""))
+        except BadSignature:
+            citizen = None
+        # The cookie is signed, so only we write it; a value of another shape is still never used.
+        if not isinstance(citizen, str) or not 16 <= len(citizen) <= 64:
+            citizen, g.new_citizen = secrets.token_urlsafe(16), True
+        g.citizen = citizen
+    return g.citizen
+
+
+@web_chat.after_request
+def _citizen_cookie(response):
+    if g.get("new_citizen") or (request.endpoint == "web_chat.page" and "citizen" in g):
+        response.set_cookie(CITIZEN_COOKIE, _signer().dumps(g.citizen), max_age=CITIZEN_COOKIE_DAYS * 86400,
+                            httponly=True, samesite="Lax", secure=current_app.extensions["settings"].secure_cookies)
+    return response
 
 
 def _repository() -> Repository:

@@ -2,6 +2,8 @@
 move their cases along, admins manage accounts. Server-rendered pages, Vietnamese throughout."""
 from __future__ import annotations
 
+from datetime import timedelta
+
 from flask import Flask
 
 from bot.config import Settings
@@ -18,6 +20,9 @@ from bot.console import admin, auth, cases, chats, dashboard, live, replies, rou
 def init_console(app: Flask, settings: Settings, repository: Repository) -> None:
     app.config.update(SESSION_COOKIE_SECURE=settings.secure_cookies, REMEMBER_COOKIE_SECURE=settings.secure_cookies,
                       REMEMBER_COOKIE_HTTPONLY=True, REMEMBER_COOKIE_SAMESITE="Lax",
+                      # The console's own cookie, sent to the console only (the web chat has its own).
+                      SESSION_COOKIE_NAME="tongdai_console", SESSION_COOKIE_PATH="/console",
+                      PERMANENT_SESSION_LIFETIME=timedelta(hours=settings.console_session_hours),
                       WTF_CSRF_TIME_LIMIT=12 * 3600,  # a shift: a form left open all day still posts
                       # Platforms sign their posts and the web chat takes only JSON or a custom
                       # header: CSRF tokens are for the console's forms (checked below).

@@ -13,6 +13,7 @@ from flask_wtf.csrf import CSRFProtect
 
 from bot.alerts import HOTLINE_ROLES
 from bot.config import Settings
+from bot.console import sessions
 from bot.repository import Repository
 
 ROLES = {"operator": "Điện thoại viên", "agency": "Cơ quan xử lý", "admin": "Quản trị viên"}
@@ -40,6 +41,7 @@ class Staff(UserMixin):
         self.name = document.get("name") or self.username
         self.role = document["role"]
         self.agency = document.get("agency")
+        self.session_epoch = sessions.epoch_of(document)
 
     def get_id(self) -> str:
         return self.username
@@ -82,7 +84,9 @@ def staff_names() -> dict[str, str]:
 @login_manager.user_loader
 def load_staff(username: str) -> Staff | None:
     document = repository().find_staff(username)
-    return Staff(document) if document and document.get("active") == "yes" else None
+    if not document or document.get("active") != "yes" or not sessions.valid(document):
+        return None
+    return Staff(document)
 
 
 def check_password(username: str, password: str) -> tuple[Staff | None, str | None]:

@@ -87,6 +87,10 @@ def staff_update(username: str):
     if form.password.data:
         changes["password_hash"] = passwords.hash(form.password.data)
     repository().update_staff(username, **changes)
+    # Less or other access, a new password, an unlock after a suspected attack: the account's open
+    # sessions end (bot/console/sessions.py).
+    if form.password.data or form.unlock.data or any(changes[k] != account.get(k) for k in ("role", "agency", "active")):
+        repository().end_sessions(username)
     audit("staff.update", username, before,
           {k: v for k, v in changes.items() if k != "password_hash"} | ({"password": "đã đổi"} if form.password.data else {}))
     flash(f"Đã cập nhật tài khoản {username}.", "info")

@@ -2,10 +2,10 @@
 from __future__ import annotations
 
 from flask import flash, redirect, render_template, request, url_for
-from flask_login import current_user, login_required, login_user, logout_user
+from flask_login import current_user, login_required, logout_user
 
 from bot.console.access import audit, check_password, passwords, repository
-from bot.console import params
+from bot.console import params, sessions
 from bot.console.blueprint import console
 from bot.console.forms import ActionForm, LoginForm, PasswordChangeForm
 
@@ -29,7 +29,7 @@ def login():
     if form.validate_on_submit():
         staff, error = check_password(form.username.data, form.password.data)
         if staff:
-            login_user(staff)
+            sessions.start(staff)
             audit("login", staff.username)
             # Only a page of this console: never an open redirect to somewhere else.
             return redirect(params.safe_next(request.args.get("next")) or _home())
@@ -41,6 +41,7 @@ def login():
 def logout():
     if ActionForm().validate_on_submit():
         audit("logout", current_user.username)
+        repository().end_sessions(current_user.username)  # this cookie, copied or not, is dead
         logout_user()
         flash("Đã đăng xuất.", "info")
     return redirect(url_for("console.login"))
@@ -56,6 +57,7 @@ def account():
             form.current.errors.append(error)
         else:
             repository().update_staff(current_user.username, password_hash=passwords.hash(form.new.data))
+            sessions.keep(repository().end_sessions(current_user.username))  # every other session ends
             audit("account.password", current_user.username, None, {"password": "đã đổi"})
             flash("Đã đổi mật khẩu.", "info")
             return redirect(_home())
