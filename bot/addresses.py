@@ -28,9 +28,10 @@ def network_of(address: str) -> str:
         ip = ipaddress.ip_address(address.split("%")[0])
     except ValueError:
         return address[:100]
-    if ip.version == 6 and ip.ipv4_mapped is None:
+    ip = getattr(ip, "ipv4_mapped", None) or ip
+    if ip.version == 6:
         return str(ipaddress.ip_network(f"{ip}/{IPV6_PREFIX}", strict=False))
-    return str(ip.ipv4_mapped or ip)
+    return str(ip)
 
 
 def limit_key(kind: str, address: str | None = None) -> str:

@@ -61,7 +61,8 @@ SINGLE_FIELD_INDEXES = [("messages", "state"), ("messages", "user_id"), ("messag
                         ("conversations", "handler"), ("cases", "user_id"), ("cases", "status"),
                         ("cases", "agency"), ("cases", "district"), ("cases", "sent_back"),
                         ("case_events", "code"), ("rate_limits", "key"), ("alerts", "username"),
-                        ("audit", "who"), ("audit", "action"), ("audit", "target")]
+                        ("audit", "who"), ("audit", "action"), ("audit", "target"),
+                        ("login_throttle", "account"), ("login_throttle", "until")]
 
 
 def _yes(flag: bool) -> str:
@@ -145,6 +146,8 @@ class Repository:
             self.db[collection].create_index(fields, unique=unique)
         for collection, field in SINGLE_FIELD_INDEXES:
             self.db[collection].create_index(field)
+        # A guesser's counts are forgotten a day after they began (throttle.WINDOW is an hour).
+        self.db["login_throttle"].create_index("created_at", expireAfterSeconds=86400)
 
     def _count(self, collection, query: dict) -> int:
         """count_documents() takes 400 ms over 10k documents on the embedded server, this 1 ms;
@@ -628,7 +631,7 @@ class Repository:
         try:
             self.staff.insert_one({"username": username, "password_hash": password_hash, "role": role,
                                    "agency": agency, "name": name or username, "active": "yes", "email": email,
-                                   "failed_logins": 0, "locked_until": 0.0, "session_epoch": 0, "created_at": utcnow(),
+                                   "session_epoch": 0, "created_at": utcnow(),
                                    "created_ts": time.time()})
             return True
         except DuplicateKeyError:
@@ -649,14 +652,46 @@ class Repository:
                                                  return_document=ReturnDocument.AFTER)
         return int(account["session_epoch"]) if account else 0
 
-    def record_login_failure(self, username: str, max_failures: int, lock_seconds: float) -> None:
-        """Counted in the database, so every web process sees the same count; the account locks
-        at `max_failures` in a row."""
-        account = self.staff.find_one_and_update({"username": str(username)}, {"$inc": {"failed_logins": 1}},
-                                                 return_document=ReturnDocument.AFTER)
-        if account and account["failed_logins"] >= max_failures:
-            self.staff.update_one({"_id": account["_id"]},
-                                  {"$set": {"locked_until": time.time() + lock_seconds, "failed_logins": 0}})
+    # ---- sign-in attempts (bot/console/throttle.py) --------------------------------------------
+
+    def login_throttle(self, key: str) -> dict | None:
+        return self.db["login_throttle"].find_one({"_id": key})
+
+    def start_login_throttle(self, key: str, account: str | None, now: float, until: float) -> bool:
+        """The first attempt under `key`; False when another request made it first."""
+        try:
+            self.db["login_throttle"].insert_one({"_id": key, "account": account, "n": 1, "ts": now, "until": until,
+                                                  "created_at": utcnow()})
+            return True
+        except DuplicateKeyError:
+            return False
+
+    def advance_login_throttle(self, key: str, n: int, ts: float, attempts: int, now: float, until: float) -> bool:
+        """Compare-and-set: count one more attempt only if nobody counted one since we read
+        (`n`, `ts`); False otherwise (read again)."""
+        return self.db["login_throttle"].update_one(
+            {"_id": key, "n": n, "ts": ts}, {"$set": {"n": attempts, "ts": now, "until": until}}).modified_count == 1
+
+    def refund_login_throttle(self, key: str) -> None:
+        self.db["login_throttle"].update_one({"_id": key, "n": {"$gt": 0}}, {"$inc": {"n": -1}})
+
+    def clear_login_throttle(self, key: str) -> None:
+        self.db["login_throttle"].delete_one({"_id": key})
+
+    def clear_account_throttles(self, account: str) -> int:
+        return self.db["login_throttle"].delete_many({"account": account}).deleted_count
+
+    def throttled_accounts(self, now: float) -> set[str]:
+        return {d["account"] for d in self.db["login_throttle"].find({"until": {"$gt": now}}, {"account": 1})
+                if d.get("account")}
+
+    def remember_network(self, username: str, network: str, now: float, keep: int) -> None:
+        """The networks an account last signed in from, `keep` of them (a whole-field write: two
+        sign-ins at once may lose one, which only means one more count next time)."""
+        account = self.staff.find_one({"username": str(username)}, {"known_networks": 1}) or {}
+        known = {**(account.get("known_networks") or {}), network: now}
+        latest = dict(sorted(known.items(), key=lambda item: item[1], reverse=True)[:keep])
+        self.staff.update_one({"username": str(username)}, {"$set": {"known_networks": latest}})
 
     def audit_log(self, who: str, action: str, target: str, before=None, after=None) -> None:
         self.audit.insert_one({"who": who, "action": action, "target": target, "before": before, "after": after,

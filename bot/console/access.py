@@ -17,8 +17,6 @@ from bot.console import sessions
 from bot.repository import Repository
 
 ROLES = {"operator": "Điện thoại viên", "agency": "Cơ quan xử lý", "admin": "Quản trị viên"}
-MAX_FAILURES = 5          # wrong passwords in a row before the account locks
-LOCK_MINUTES = 15
 # Who sees a citizen's full phone number, per category (an admin changes it under "Bảo mật"): the
 # hotline always calls back; an agency only where it must call the citizen itself. A violation's
 # reporter was promised confidentiality, so the district committee does not see it.
@@ -31,8 +29,9 @@ login_manager = LoginManager()
 login_manager.login_view = "console.login"
 login_manager.login_message = "Vui lòng đăng nhập để tiếp tục."
 login_manager.login_message_category = "info"
-# A stolen verifier (e.g. a dummy hash for unknown users) takes as long to check as a real one.
-_DUMMY_HASH = passwords.hash(secrets.token_urlsafe(16))
+# Checked for an unknown or closed account: as long to verify as a real one, so the answer's time
+# does not tell whether an account exists.
+DUMMY_HASH = passwords.hash(secrets.token_urlsafe(16))
 
 
 class Staff(UserMixin):
@@ -89,26 +88,7 @@ def load_staff(username: str) -> Staff | None:
     return Staff(document)
 
 
-def check_password(username: str, password: str) -> tuple[Staff | None, str | None]:
-    """The staff member, or why not (in Vietnamese). Failures are counted per account."""
-    document = repository().find_staff(username)
-    if document is None or document.get("active") != "yes":
-        _verify(_DUMMY_HASH, password)  # same time as a real account: usernames cannot be probed
-        return None, "Tên đăng nhập hoặc mật khẩu không đúng."
-    if document.get("locked_until", 0) > time.time():
-        minutes = int((document["locked_until"] - time.time()) // 60) + 1
-        return None, f"Tài khoản tạm khóa do nhập sai mật khẩu nhiều lần. Vui lòng thử lại sau {minutes} phút."
-    if not _verify(document["password_hash"], password):
-        repository().record_login_failure(username, MAX_FAILURES, LOCK_MINUTES * 60)
-        return None, "Tên đăng nhập hoặc mật khẩu không đúng."
-    fields = {"failed_logins": 0, "last_login_ts": time.time()}
-    if passwords.check_needs_rehash(document["password_hash"]):
-        fields["password_hash"] = passwords.hash(password)
-    repository().update_staff(username, **fields)
-    return Staff(document), None
-
-
-def _verify(hash_: str, password: str) -> bool:
+def verify(hash_: str, password: str) -> bool:
     try:
         return passwords.verify(hash_, password)
     except (VerificationError, InvalidHashError):

@@ -7,6 +7,7 @@ from bot.console.access import ROLES
 
 ACTIONS = {
     "login": "Đăng nhập", "logout": "Đăng xuất", "account.password": "Đổi mật khẩu",
+    "login.failed": "Đăng nhập sai", "login.throttled": "Tạm khóa đăng nhập", "login.unlock": "Mở khóa đăng nhập",
     "staff.create": "Tạo tài khoản", "staff.update": "Sửa tài khoản",
     "chat.claim": "Nhận xử lý cuộc trò chuyện", "chat.takeover": "Tiếp quản cuộc trò chuyện",
     "chat.reply": "Trả lời người dân", "chat.handback": "Giao lại cho trợ lý tự động",
@@ -24,8 +25,11 @@ FIELDS = {
     "sla_hours": "Thời hạn (giờ)", "agencies": "Tên cơ quan", "routes": "Phân công", "sent_back": "Trả về tổng đài",
     "count": "Số mẫu", "retired_agencies": "Cơ quan ngừng hoạt động", "district_aliases": "Tên huyện cũ",
     "retired_districts": "Huyện đã bỏ", "merged_into": "Sáp nhập vào", "urgent": "Hồ sơ khẩn", "ts": "Thời điểm",
+    "address": "Địa chỉ mạng", "kind": "Theo", "seconds": "Chờ (giây)", "counts_cleared": "Số bộ đếm đã xóa",
 }
 HANDLERS = {"bot": "Trợ lý tự động", "waiting": "Chờ cán bộ", "staff": "Cán bộ"}
+THROTTLE_KINDS = {"pair": "tài khoản này từ địa chỉ này", "network": "mọi tài khoản từ địa chỉ này",
+                  "account": "tài khoản này từ địa chỉ lạ"}
 
 
 def action_name(action: str) -> str:
@@ -51,6 +55,8 @@ def _value(field: str, value, agency_name) -> str:
         return HANDLERS.get(value, value)
     if field == "staff_owner":
         return vn.staff_name(value)
+    if field == "kind":
+        return THROTTLE_KINDS.get(value, value)
     if field in ("locked_until", "ts"):
         return vn.vn_datetime(value) if value else "—"
     if isinstance(value, list):
@@ -86,7 +92,8 @@ def target_text(entry: dict) -> str:
     if entry.get("action", "").startswith("chat.") and ":" in target:
         channel, user_id = target.split(":", 1)
         return f"{vn.CHANNEL_NAMES.get(channel, channel)} …{user_id[-4:]}"
-    if entry.get("action") in ("login", "logout", "account.password", "staff.create", "staff.update"):
+    if entry.get("action") in ("login", "logout", "account.password", "staff.create", "staff.update", "login.failed",
+                               "login.throttled", "login.unlock"):
         return vn.staff_name(target)
     if entry.get("action") == "cases.export":
         return "bộ lọc: " + (target or "tất cả")

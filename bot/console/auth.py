@@ -1,10 +1,11 @@
 """Signing in and out."""
 from __future__ import annotations
 
-from flask import flash, redirect, render_template, request, url_for
+from flask import flash, make_response, redirect, render_template, request, url_for
 from flask_login import current_user, login_required, logout_user
 
-from bot.console.access import audit, check_password, passwords, repository
+from bot.console.access import audit, passwords, repository
+from bot.console.signin import check_password
 from bot.console import params, sessions
 from bot.console.blueprint import console
 from bot.console.forms import ActionForm, LoginForm, PasswordChangeForm
@@ -25,15 +26,20 @@ def login():
     if current_user.is_authenticated:
         return redirect(_home())
     form = LoginForm()
-    error = None
+    verdict = None
     if form.validate_on_submit():
-        staff, error = check_password(form.username.data, form.password.data)
-        if staff:
-            sessions.start(staff)
-            audit("login", staff.username)
+        verdict = check_password(form.username.data, form.password.data)
+        if verdict.staff:
+            sessions.start(verdict.staff)
+            audit("login", verdict.staff.username)
             # Only a page of this console: never an open redirect to somewhere else.
             return redirect(params.safe_next(request.args.get("next")) or _home())
-    return render_template("console/login.html", form=form, error=error), 200 if error is None else 401
+    error = verdict.error if verdict else None
+    answer = make_response(render_template("console/login.html", form=form, error=error),
+                           verdict.status if verdict else 200)
+    if verdict and verdict.retry_after:
+        answer.headers["Retry-After"] = str(verdict.retry_after)
+    return answer
 
 
 @console.post("/logout")
@@ -52,9 +58,9 @@ def logout():
 def account():
     form = PasswordChangeForm()
     if form.validate_on_submit():
-        staff, error = check_password(current_user.username, form.current.data)
-        if staff is None:
-            form.current.errors.append(error)
+        verdict = check_password(current_user.username, form.current.data)
+        if verdict.staff is None:
+            form.current.errors.append(verdict.error)
         else:
             repository().update_staff(current_user.username, password_hash=passwords.hash(form.new.data))
             sessions.keep(repository().end_sessions(current_user.username))  # every other session ends

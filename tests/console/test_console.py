@@ -10,7 +10,7 @@ import pytest
 from bot import texts
 from bot.app import create_app
 from bot.config import Settings
-from bot.console.access import MAX_FAILURES
+from bot.console.throttle import PAIR_FREE as MAX_FAILURES
 from bot.routing import RoutingTable
 from tests.conftest import post_zalo
 from tests.console.conftest import PASSWORD, csrf_token, sign_in
@@ -79,7 +79,7 @@ def test_wrong_passwords_lock_the_account_and_unknown_users_read_the_same(app, s
         assert answer.status_code == 401
     assert "Tên đăng nhập hoặc mật khẩu không đúng." in unknown
     locked = sign_in(client, "dtv2")
-    assert locked.status_code == 401 and "tạm khóa" in locked.get_data(as_text=True)
+    assert locked.status_code == 429 and "tạm khóa" in locked.get_data(as_text=True)
     admin = signed_in(app, "quantri")
     post_form(admin, "/console/admin/staff", "/console/admin/staff/dtv2",
               {"dtv2-role": "operator", "dtv2-active": "y", "dtv2-unlock": "y"})
