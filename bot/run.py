@@ -15,6 +15,7 @@ import shutil
 import sys
 
 from bot.config import REPO_ROOT, Settings, load_env_file
+from bot.console.access import WeakAdminPassword, check_admin_password
 from bot.migrations import SchemaTooNew
 from bot.repository import DatabaseUnavailable, Repository
 from bot.supervisor import REFUSED, Supervisor
@@ -69,6 +70,8 @@ def prepare(settings: Settings) -> None:
     repository = Repository(settings.database_uri)
     try:
         repository.wait_until_ready(DATABASE_DEADLINE)
+        if not repository.count_staff():  # said once here, not by a web service restarted in a loop
+            check_admin_password(settings)
     finally:
         repository.close()
     metrics_dir = settings.var_dir / "metrics"
@@ -89,10 +92,10 @@ def supervise(settings: Settings) -> int:
             supervisor.start(name, command)
     try:
         supervisor.run_while(lambda: prepare(settings))
-    except (SchemaTooNew, DatabaseUnavailable) as exc:
+    except (SchemaTooNew, WeakAdminPassword, DatabaseUnavailable) as exc:
         refuse(exc)
         supervisor.stop()
-        return REFUSED if isinstance(exc, SchemaTooNew) else 1
+        return 1 if isinstance(exc, DatabaseUnavailable) else REFUSED
     if supervisor.stopping.is_set():
         supervisor.stop()
         return 0
@@ -127,9 +130,9 @@ def main() -> None:
     if args.prepare:
         try:
             prepare(settings)
-        except (SchemaTooNew, DatabaseUnavailable) as exc:
+        except (SchemaTooNew, WeakAdminPassword, DatabaseUnavailable) as exc:
             refuse(exc)
-            sys.exit(REFUSED if isinstance(exc, SchemaTooNew) else 1)
+            sys.exit(1 if isinstance(exc, DatabaseUnavailable) else REFUSED)
         return
     sys.exit(supervise(settings))
 

@@ -9,6 +9,7 @@ from waitress import serve
 from bot import logs
 from bot.app import MAX_BODY_BYTES, create_app
 from bot.config import Settings, load_env_file
+from bot.console.access import WeakAdminPassword
 from bot.migrations import SchemaTooNew
 from bot.supervisor import REFUSED
 
@@ -23,7 +24,7 @@ def main() -> None:
     settings = Settings.from_env()
     try:
         app = create_app(settings)
-    except SchemaTooNew as exc:
+    except (SchemaTooNew, WeakAdminPassword) as exc:
         logging.getLogger("tongdai.web").error("not starting: %s", exc)
         sys.exit(REFUSED)
     print(f"Tổng đài 1022 is ready: http://{settings.host}:{settings.port}/", flush=True)

@@ -33,10 +33,10 @@ def init_console(app: Flask, settings: Settings, repository: Repository) -> None
     vn.register_filters(app)
     app.jinja_env.globals.update(page_url=params.page_url, query_args=params.query)
     errors.register(app)
-    password = ensure_first_admin(repository, settings)
-    if password:
-        print(f"Tài khoản quản trị đầu tiên: {settings.admin_username} / mật khẩu: {password} "
-              "(chỉ in một lần; đổi mật khẩu sau khi đăng nhập)", flush=True)
+    written = ensure_first_admin(repository, settings)
+    if written:  # the password itself never reaches the output or a log
+        print(f"Tài khoản quản trị đầu tiên: {settings.admin_username}, mật khẩu trong tệp {written} "
+              "(chỉ chủ máy đọc được; phải đổi ở lần đăng nhập đầu, tệp sẽ tự xóa)", flush=True)
 
 
 @console.before_request

@@ -1,9 +1,10 @@
 """Who may do what in the console: staff accounts, passwords, lock-out, roles, the audit log."""
 from __future__ import annotations
 
+import os
 import secrets
-import time
 from functools import wraps
+from pathlib import Path
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -12,8 +13,8 @@ from flask_login import LoginManager, UserMixin, current_user, login_required
 from flask_wtf.csrf import CSRFProtect
 
 from bot.alerts import HOTLINE_ROLES
-from bot.config import Settings
-from bot.console import sessions
+from bot.config import Settings, private_dir
+from bot.console import password_policy, sessions
 from bot.repository import Repository
 
 ROLES = {"operator": "Điện thoại viên", "agency": "Cơ quan xử lý", "admin": "Quản trị viên"}
@@ -41,6 +42,7 @@ class Staff(UserMixin):
         self.role = document["role"]
         self.agency = document.get("agency")
         self.session_epoch = sessions.epoch_of(document)
+        self.must_change_password = document.get("must_change_password") == "yes"
 
     def get_id(self) -> str:
         return self.username
@@ -113,14 +115,46 @@ def audit(action: str, target: str, before=None, after=None) -> None:
     repository().audit_log(current_user.username, action, target, before, after)
 
 
-def ensure_first_admin(repo: Repository, settings: Settings) -> str | None:
-    """Create ADMIN_USERNAME when there is no staff account. Returns the generated password (to be
-    printed once), or None when ADMIN_PASSWORD was given or an account exists."""
+FIRST_ADMIN_FILE = "first-admin-password"
+
+
+class WeakAdminPassword(Exception):
+    """ADMIN_PASSWORD does not pass the password policy: the first admin is not created with it."""
+
+
+def ensure_first_admin(repo: Repository, settings: Settings) -> Path | None:
+    """Create ADMIN_USERNAME when there is no staff account, with ADMIN_PASSWORD or a generated
+    password that must be changed at the first sign-in. The generated one is written to a file
+    only its owner reads (never to the output or a log); returns that file, or None when
+    ADMIN_PASSWORD was given or an account exists. Raises WeakAdminPassword."""
     if repo.count_staff():
         return None
-    password = settings.admin_password or secrets.token_urlsafe(12)
+    check_admin_password(settings)
+    password = settings.admin_password or secrets.token_urlsafe(15)
     created = repo.create_staff(username=settings.admin_username, password_hash=passwords.hash(password),
                                 role="admin", name="Quản trị viên")
-    if created:
-        repo.audit_log("hệ thống", "staff.create", settings.admin_username, None, {"role": "admin"})
-    return password if created and not settings.admin_password else None
+    if not created:
+        return None
+    repo.audit_log("hệ thống", "staff.create", settings.admin_username, None, {"role": "admin"})
+    if settings.admin_password:
+        return None
+    repo.update_staff(settings.admin_username, must_change_password="yes")
+    path = private_dir(settings.var_dir) / FIRST_ADMIN_FILE
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(f"{settings.admin_username}\n{password}\n")
+    return path
+
+
+def check_admin_password(settings: Settings) -> None:
+    """Raises WeakAdminPassword when ADMIN_PASSWORD is given and fails the password policy."""
+    weak = settings.admin_password and password_policy.problem(settings.admin_password, settings.admin_username)
+    if weak:
+        raise WeakAdminPassword(f"ADMIN_PASSWORD: {weak}")
+
+
+def forget_first_admin_password(username: str) -> None:
+    """The generated password has been replaced: its file goes."""
+    settings = current_app.extensions["settings"]
+    if username == settings.admin_username:
+        (settings.var_dir / FIRST_ADMIN_FILE).unlink(missing_ok=True)

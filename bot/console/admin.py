@@ -11,7 +11,8 @@ from flask_login import current_user
 
 from bot import texts
 from bot.console import audit_view, format as vn, throttle
-from bot.console.access import PHONE_VISIBILITY_DEFAULT, ROLES, audit, passwords, phone_visibility, repository, roles
+from bot.console.access import (PHONE_VISIBILITY_DEFAULT, ROLES, audit, passwords, phone_visibility, repository,
+                                roles, verify)
 from bot.console.blueprint import console
 from bot.console.cases import routing
 from bot.console.forms import ActionForm, StaffForm, StaffUpdateForm, errors_of, options
@@ -71,8 +72,12 @@ def staff_update(username: str):
         return redirect(url_for("console.staff_list"))
     form = StaffUpdateForm(prefix=username)
     form.agency.choices = _agency_choices()
+    form.account = username
     if not form.validate_on_submit():
         flash(errors_of(form), "error")
+        return redirect(url_for("console.staff_list"))
+    if form.password.data and verify(account["password_hash"], form.password.data):
+        flash("Mật khẩu mới phải khác mật khẩu hiện tại.", "error")
         return redirect(url_for("console.staff_list"))
     if form.role.data == "agency" and not form.agency.data:
         flash("Tài khoản cơ quan xử lý cần chọn cơ quan.", "error")

@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import flash, make_response, redirect, render_template, request, url_for
 from flask_login import current_user, login_required, logout_user
 
-from bot.console.access import audit, passwords, repository
+from bot.console.access import audit, forget_first_admin_password, passwords, repository
 from bot.console.signin import check_password
 from bot.console import params, sessions
 from bot.console.blueprint import console
@@ -42,6 +42,15 @@ def login():
     return answer
 
 
+@console.before_request
+def _password_to_change():
+    """The first admin's generated password must be replaced before anything else."""
+    if current_user.is_authenticated and current_user.must_change_password and request.endpoint not in ("console.account", "console.logout", "console.static", "console.live"):
+        flash("Vui lòng đổi mật khẩu được tạo tự động trước khi tiếp tục.", "info")
+        return redirect(url_for("console.account"))
+    return None
+
+
 @console.post("/logout")
 @login_required
 def logout():
@@ -57,13 +66,18 @@ def logout():
 @login_required
 def account():
     form = PasswordChangeForm()
+    form.account = current_user.username
     if form.validate_on_submit():
         verdict = check_password(current_user.username, form.current.data)
         if verdict.staff is None:
             form.current.errors.append(verdict.error)
+        elif form.new.data == form.current.data:
+            form.new.errors.append("Mật khẩu mới phải khác mật khẩu hiện tại.")
         else:
-            repository().update_staff(current_user.username, password_hash=passwords.hash(form.new.data))
+            repository().update_staff(current_user.username, password_hash=passwords.hash(form.new.data),
+                                      must_change_password="no")
             sessions.keep(repository().end_sessions(current_user.username))  # every other session ends
+            forget_first_admin_password(current_user.username)
             audit("account.password", current_user.username, None, {"password": "đã đổi"})
             flash("Đã đổi mật khẩu.", "info")
             return redirect(_home())
