@@ -13,7 +13,7 @@ ACTIONS = {
     "chat.reply": "Trả lời người dân", "chat.handback": "Giao lại cho trợ lý tự động",
     "chat.close": "Đóng cuộc trò chuyện",
     "case.status": "Đổi trạng thái hồ sơ", "case.note": "Ghi chú hồ sơ", "case.route": "Chuyển cơ quan xử lý",
-    "case.send_back": "Trả hồ sơ về tổng đài", "cases.export": "Tải danh sách hồ sơ (CSV)",
+    "case.send_back": "Trả hồ sơ về tổng đài", "cases.export": "Tải danh sách hồ sơ",
     "routing.update": "Sửa cơ quan, phân công, thời hạn", "replies.update": "Sửa mẫu trả lời",
     "privacy.update": "Sửa quyền xem số điện thoại",
 }
@@ -25,7 +25,7 @@ FIELDS = {
     "sla_hours": "Thời hạn (giờ)", "agencies": "Tên cơ quan", "routes": "Phân công", "sent_back": "Trả về tổng đài",
     "count": "Số mẫu", "retired_agencies": "Cơ quan ngừng hoạt động", "district_aliases": "Tên huyện cũ",
     "retired_districts": "Huyện đã bỏ", "merged_into": "Sáp nhập vào", "urgent": "Hồ sơ khẩn", "ts": "Thời điểm",
-    "address": "Địa chỉ mạng", "kind": "Theo", "seconds": "Chờ (giây)", "counts_cleared": "Số bộ đếm đã xóa",
+    "address": "Địa chỉ mạng", "kind": "Theo", "format": "Dạng tệp", "seconds": "Chờ (giây)", "counts_cleared": "Số bộ đếm đã xóa",
 }
 HANDLERS = {"bot": "Trợ lý tự động", "waiting": "Chờ cán bộ", "staff": "Cán bộ"}
 THROTTLE_KINDS = {"pair": "tài khoản này từ địa chỉ này", "network": "mọi tài khoản từ địa chỉ này",

@@ -104,7 +104,7 @@ def test_the_pages_links_keep_the_filters_and_nothing_else(app, staff):
         file_report(staff)
     page = signed_in(app).get("/console/cases?category=report&page=1").get_data(as_text=True)
     assert 'href="/console/cases?category=report&amp;page=2"' in page
-    assert 'href="/console/cases/export.csv?category=report&amp;page=1"' in page
+    assert 'href="/console/cases/export.xlsx?category=report&amp;page=1"' in page
 
 
 @pytest.mark.parametrize("target", ["/console/chats%0d%0aSet-Cookie:%20x=1", "//evil.example/console/",
