@@ -1,6 +1,9 @@
 """The web app: webhooks, health and metrics. `create_app()` is the WSGI entry point."""
 from __future__ import annotations
 
+import io
+
+import flask
 from flask import Flask, abort
 from bot import http_security, logs, metrics, redact
 from bot.console import init_console
@@ -9,6 +12,14 @@ from bot.repository import Repository
 from nlu.client import NluClient
 
 MAX_BODY_BYTES = 11 * 1024 * 1024  # platform events are kilobytes; a web-chat photo up to 10 MB
+
+
+class Request(flask.Request):
+    """Uploaded files are parsed into memory, never into a temporary file: every body is bounded
+    (MAX_BODY_BYTES), and a photo is checked before any of it reaches the disk."""
+
+    def _get_file_stream(self, total_content_length, content_type, filename=None, content_length=None):
+        return io.BytesIO()
 
 
 def create_app(settings: Settings | None = None) -> Flask:
@@ -24,6 +35,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     secret_key = settings.secret_key()
     redact.install(secret_key)
     app = Flask(__name__)
+    app.request_class = Request
     app.config.update(SECRET_KEY=secret_key, MAX_CONTENT_LENGTH=MAX_BODY_BYTES,
                       SESSION_COOKIE_SAMESITE="Lax", SESSION_COOKIE_HTTPONLY=True)
     logs.init_app(app)

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import requests
 
+from bot import images
+from bot.config import private_dir
 from bot.repository import Repository
 
 log = logging.getLogger("tongdai.media")
@@ -63,11 +65,35 @@ class MediaStore:
             log.warning("attachment fetch failed: %s", type(exc).__name__)
             return {"fetch_error": f"không tải được tệp ({type(exc).__name__})"}
 
-    def store(self, data: bytes, content_type: str) -> dict:
-        """Keep an upload (the web chat's photos): the same checks as a fetched attachment."""
-        if content_type not in ALLOWED_CONTENT_TYPES:
-            return {"fetch_error": f"loại tệp không được chấp nhận ({content_type or 'không rõ'})"}
-        return self._write([data], content_type)
+    def describe_image(self, data: bytes) -> dict:
+        """An uploaded photo, checked from its bytes (bot/images.py) but not yet written:
+        {"stored": ...} as it will be kept, or {"fetch_error": why}."""
+        if len(data) > self.max_bytes:
+            return self._too_large()
+        content_type = images.identify(data)
+        if content_type is None:
+            return {"fetch_error": "tệp không phải là ảnh JPG, PNG, GIF hoặc WEBP"}
+        sha256 = hashlib.sha256(data).hexdigest()
+        return {"stored": {"sha256": sha256, "content_type": content_type, "bytes": len(data),
+                           "path": f"{sha256[:2]}/{sha256}"}}
+
+    def write(self, data: bytes, stored: dict) -> None:
+        """Put `data` where `stored` says (after whatever refers to it was recorded: a refused or
+        repeated upload leaves no file behind)."""
+        path = self.path_of(stored)
+        if path.exists():
+            return
+        private_dir(path.parent)
+        with tempfile.NamedTemporaryFile(dir=path.parent, delete=False) as tmp:
+            tmp.write(data)
+        os.replace(tmp.name, path)
+
+    def store_image(self, data: bytes) -> dict:
+        """Keep a photo (a staff member's, a reply's): checked from its bytes, then written."""
+        described = self.describe_image(data)
+        if "stored" in described:
+            self.write(data, described["stored"])
+        return described
 
     def path_of(self, stored: dict) -> Path:
         return self.directory / stored["path"]

@@ -54,13 +54,13 @@ INDEXES = [  # (collection, keys, unique)
     ("alerts", [("key", ASCENDING)], True),
     ("alerts", [("username", ASCENDING), ("ts", DESCENDING)], False),
     ("conversations", [("last_in_ts", DESCENDING)], False),
-    ("rate_limits", [("key", ASCENDING), ("ts", ASCENDING)], False),
+    ("rate_buckets", [("key", ASCENDING), ("bucket", ASCENDING)], True),
 ]
 SINGLE_FIELD_INDEXES = [("messages", "state"), ("messages", "user_id"), ("messages", "message_id"),
                         ("messages", "platform_message_id"), ("conversations", "user_id"),
                         ("conversations", "handler"), ("cases", "user_id"), ("cases", "status"),
                         ("cases", "agency"), ("cases", "district"), ("cases", "sent_back"),
-                        ("case_events", "code"), ("rate_limits", "key"), ("alerts", "username"),
+                        ("case_events", "code"), ("rate_buckets", "key"), ("alerts", "username"),
                         ("audit", "who"), ("audit", "action"), ("audit", "target"),
                         ("login_throttle", "account"), ("login_throttle", "until")]
 
@@ -121,7 +121,7 @@ class Repository:
         self.case_events = self.db["case_events"]
         self.staff = self.db["staff"]
         self.audit = self.db["audit"]
-        self.rate_limits = self.db["rate_limits"]
+        self.rate_buckets = self.db["rate_buckets"]
         self.alerts = self.db["alerts"]
         self.settings = self.db["settings"]
 
@@ -146,8 +146,10 @@ class Repository:
             self.db[collection].create_index(fields, unique=unique)
         for collection, field in SINGLE_FIELD_INDEXES:
             self.db[collection].create_index(field)
-        # A guesser's counts are forgotten a day after they began (throttle.WINDOW is an hour).
+        # A guesser's counts are forgotten a day after they began (throttle.WINDOW is an hour); rate
+        # buckets live a day and a bit (the longest is a day's photo quota).
         self.db["login_throttle"].create_index("created_at", expireAfterSeconds=86400)
+        self.rate_buckets.create_index("created_at", expireAfterSeconds=2 * 86400)
 
     def _count(self, collection, query: dict) -> int:
         """count_documents() takes 400 ms over 10k documents on the embedded server, this 1 ms;
@@ -292,24 +294,30 @@ class Repository:
     def find_conversation(self, channel: str, user_id: str) -> dict | None:
         return self.conversations.find_one({"channel": channel, "user_id": user_id}, {"form": 0})
 
-    def count_inbound_since(self, channel: str, user_id: str, since_ts: float) -> int:
-        return self._count(self.messages, {"channel": channel, "user_id": user_id, "direction": "in",
-                                              "received_ts": {"$gt": since_ts}})
-
-    def hits_since(self, key: str, since_ts: float) -> int:
-        """How many hits `key` (e.g. a hashed address) had after `since_ts`: a sliding window."""
+    def add_to_bucket(self, key: str, bucket: int, amount: int = 1) -> int:
+        """Add `amount` to the count of `key` in time bucket `bucket`, atomically (one $inc, every
+        web process and machine agreeing); returns the new count (bot/rate_limit.py)."""
         try:
-            return self._count(self.rate_limits, {"key": key, "ts": {"$gt": since_ts}})
+            for _ in range(3):
+                try:
+                    self.rate_buckets.insert_one({"key": key, "bucket": bucket, "n": amount, "created_at": utcnow()})
+                    return amount
+                except DuplicateKeyError:  # counted before: add to it
+                    pass
+                found = self.rate_buckets.find_one_and_update({"key": key, "bucket": bucket}, {"$inc": {"n": amount}},
+                                                              return_document=ReturnDocument.AFTER)
+                if found is not None:
+                    return int(found["n"])
+            raise DatabaseUnavailable("rate bucket kept vanishing")
         except PyMongoError as exc:
             raise DatabaseUnavailable(str(exc)) from exc
 
-    def add_hit(self, key: str, now: float, keep_seconds: float = 60) -> None:
-        """Counted in the database, so every web process agrees; hits older than the window go."""
+    def bucket_count(self, key: str, bucket: int) -> int:
         try:
-            self.rate_limits.insert_one({"key": key, "ts": now})
-            self.rate_limits.delete_many({"key": key, "ts": {"$lt": now - keep_seconds}})
+            found = self.rate_buckets.find_one({"key": key, "bucket": bucket})
         except PyMongoError as exc:
             raise DatabaseUnavailable(str(exc)) from exc
+        return int(found["n"]) if found else 0
 
     def claim_inbound(self, worker_id: str, lease_seconds: float) -> dict | None:
         """Take the oldest message that may be processed now, with a lease.

@@ -137,7 +137,7 @@ class Expect:
     def __init__(self, repository, every_example: bool = True):
         self.repository = repository
         self.every_example = every_example
-        self.contents = database_contents(repository)
+        self.contents = self._contents()
         self.counts: dict[int, int] = {}
 
     def check(self, response, allowed: set[int]):
@@ -146,7 +146,7 @@ class Expect:
         assert status < 500, f"{status}: {response.get_data(as_text=True)[:300]}"
         assert status in allowed, f"{status}: {response.get_data(as_text=True)[:300]}"
         if self.every_example:
-            after = database_contents(self.repository)
+            after = self._contents()
             if status >= 400:
                 assert after == self.contents, f"a rejected request ({status}) changed the database"
             self.contents = after
@@ -156,7 +156,12 @@ class Expect:
         return sum(self.counts.values())
 
     def nothing_stored(self):
-        assert database_contents(self.repository) == self.contents
+        assert self._contents() == self.contents
+
+    def _contents(self) -> dict:
+        # The web chat's limits count every request before reading it (bot/rate_limit.py): a
+        # counter, not a trace of what was sent.
+        return {name: n for name, n in database_contents(self.repository).items() if name != "rate_buckets"}
 
 
 # ---- unsigned, forged or missing signatures: 403 (or 400 for a body that is no event at all) ----

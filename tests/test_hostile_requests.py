@@ -359,7 +359,7 @@ def test_one_address_changing_cookies_is_limited_per_minute(limited_app, reposit
     assert len(inbound(repository)) == 5
     # Another address is not held up; the counter keeps no address in the clear.
     assert _say(limited_app.test_client(), "tôi khác", "address-other-01", address="198.51.100.4").status_code == 202
-    assert not any("203.0.113.7" in json.dumps(doc, default=str) for doc in repository.db["rate_limits"].find())
+    assert not any("203.0.113.7" in json.dumps(doc, default=str) for doc in repository.db["rate_buckets"].find())
 
 
 def test_the_per_citizen_limit_holds_below_the_address_limit(app, client, repository):

@@ -19,7 +19,7 @@ PNG = png(320, 200, (30, 120, 60))
 @pytest.fixture
 def photo(settings, repository) -> dict:
     """A photo staff attached, kept like every file (bot/media.py)."""
-    return MediaStore(settings.var_dir / "media", repository).store(PNG, "image/png")["stored"]
+    return MediaStore(settings.var_dir / "media", repository).store_image(PNG)["stored"]
 
 
 def file_of(tmp_path, size: int, name: str = "anh.png"):
