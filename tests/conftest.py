@@ -177,6 +177,8 @@ def environment_for_tests(database_uri, nlu_url, zalo_url, graph_url, var_dir) -
         **zalo_environment(zalo_url),
         "FB_APP_SECRET": FB_APP_SECRET, "FB_VERIFY_TOKEN": FB_VERIFY_TOKEN,
         "FB_PAGE_ACCESS_TOKEN": FakeGraphAPI.PAGE_TOKEN, "FB_GRAPH_URL": graph_url,
+        # The fake platforms serve their media from loopback, over plain HTTP: allowed here only.
+        "MEDIA_HOSTS": f"{zalo_url}, {graph_url}", "MEDIA_ALLOW_PRIVATE": "127.0.0.0/8",
         # Staffed around the clock, so what the bot says does not depend on when the suite runs;
         # the night-time texts are tested on their own.
         "WORKING_HOURS": "00:00-00:00",

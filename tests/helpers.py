@@ -1,6 +1,7 @@
 """Small assertions shared by the tests, and the citizen who talks to the bot through the signed webhooks."""
 from __future__ import annotations
 
+import io
 import itertools
 import time
 from dataclasses import dataclass
@@ -8,6 +9,14 @@ from dataclasses import dataclass
 from tests.conftest import load_fixture, post_facebook, post_zalo
 
 message_numbers = itertools.count(1)
+
+
+def jpeg(width: int = 64, height: int = 48, rgb: tuple = (180, 40, 40)) -> bytes:
+    """A real JPEG photo: the media store keeps only what decodes as one."""
+    from PIL import Image
+    out = io.BytesIO()
+    Image.new("RGB", (width, height), rgb).save(out, "JPEG")
+    return out.getvalue()
 
 
 def database_contents(repository) -> dict[str, int]:
