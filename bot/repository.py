@@ -226,21 +226,33 @@ class Repository:
         self.set_handler(message.channel, message.user_id, "staff")
         return True
 
-    def apply_receipt(self, receipt: Receipt) -> int:
-        """Mark our messages delivered or seen. Returns how many were updated."""
-        field = f"{receipt.status}_ts"
-        query = {"channel": receipt.channel, "direction": "out", field: {"$exists": False}}
-        if receipt.message_ids:
-            query["platform_message_id"] = {"$in": list(receipt.message_ids)}
-        elif receipt.watermark_ms:
-            # Messenger: everything we sent this user up to the watermark.
-            query.update(user_id=receipt.user_id, state="sent", sent_ts={"$lte": receipt.watermark_ms / 1000})
-        else:
-            return 0
+    def apply_receipts(self, receipts: list[Receipt]) -> int:
+        """Mark our messages delivered or seen: one update per channel and status for the receipts
+        that name messages, one per user for those with a watermark (Messenger: everything we sent
+        this user up to it). Returns how many were updated."""
+        named: dict[tuple[str, str], set[str]] = {}
+        marks: dict[tuple[str, str, str], int] = {}
+        for receipt in receipts:
+            if receipt.message_ids:
+                named.setdefault((receipt.channel, receipt.status), set()).update(receipt.message_ids)
+            elif receipt.watermark_ms:
+                key = (receipt.channel, receipt.status, receipt.user_id)
+                marks[key] = max(marks.get(key, 0), receipt.watermark_ms)
+        updated, now = 0, time.time()
         try:
-            return self.messages.update_many(query, {"$set": {field: time.time()}}).modified_count
+            for (channel, status), ids in named.items():
+                field = f"{status}_ts"
+                updated += self.messages.update_many(
+                    {"channel": channel, "direction": "out", field: {"$exists": False},
+                     "platform_message_id": {"$in": sorted(ids)}}, {"$set": {field: now}}).modified_count
+            for (channel, status, user_id), watermark_ms in marks.items():
+                field = f"{status}_ts"
+                updated += self.messages.update_many(
+                    {"channel": channel, "direction": "out", field: {"$exists": False}, "user_id": user_id,
+                     "state": "sent", "sent_ts": {"$lte": watermark_ms / 1000}}, {"$set": {field: now}}).modified_count
         except PyMongoError as exc:
             raise DatabaseUnavailable(str(exc)) from exc
+        return updated
 
     # ---- conversations: who holds the chat, what the citizen told us about themselves ------
 

@@ -44,6 +44,7 @@ TOO_MANY_FROM_ADDRESS = {"error": texts.WEB_CHAT_TOO_MANY_FROM_ADDRESS}
 class WebChannel:
     name = "web"
     receives_webhooks = False
+    max_event_age_seconds = 60.0  # stamped by this server as it arrives
 
     def __init__(self, settings: Settings, repository: Repository):
         self.settings = settings
