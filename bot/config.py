@@ -5,11 +5,13 @@ import os
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote
 
 from dotenv import load_dotenv
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DATABASE_NAME = "tongdai1022"
+EMBEDDED_DB_USER = "tongdai"
 
 
 def load_env_file() -> None:
@@ -179,8 +181,18 @@ class Settings:
 
     @property
     def database_uri(self) -> str:
-        """MONGODB_URI, or the embedded server that `make run` starts."""
-        return self.mongodb_uri or f"mongodb://127.0.0.1:{self.embedded_db_port}/{DATABASE_NAME}"
+        """MONGODB_URI, or the embedded server that `make run` starts (bot/embedded_db.py), which
+        takes its user and password from VAR_DIR/db_password."""
+        if self.mongodb_uri:
+            return self.mongodb_uri
+        password = quote(self.embedded_db_password(), safe="")
+        return (f"mongodb://{EMBEDDED_DB_USER}:{password}@127.0.0.1:{self.embedded_db_port}/{DATABASE_NAME}"
+                "?authSource=admin&authMechanism=SCRAM-SHA-256")
+
+    @property
+    def embedded_db_password_file(self) -> Path:
+        self.embedded_db_password()  # made on first use
+        return self.var_dir / "db_password"
 
     @property
     def nlu_base_url(self) -> str:

@@ -610,6 +610,13 @@ class Repository:
         lease now (its refresh token is single-use and the old one is already spent)."""
         self.tokens.update_one({"_id": name}, {"$set": {"updated_ts": time.time(), **fields}})
 
+    def replace_token_pair(self, name: str, access_token: str, sealed_access: str, sealed_refresh: str | None) -> bool:
+        """Store the pair encrypted, only if the access token is still `access_token` (a refresh
+        elsewhere in between wins)."""
+        return self.tokens.update_one({"_id": name, "access_token": access_token},
+                                      {"$set": {"access_token": sealed_access, "refresh_token": sealed_refresh}}
+                                      ).modified_count == 1
+
     def release_token_lease(self, name: str, owner: str) -> None:
         self.tokens.update_one({"_id": name, "lease_owner": owner},
                                {"$set": {"lease_owner": None, "lease_until": 0.0}})

@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import json
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -20,7 +21,7 @@ from pymongo import MongoClient
 from pymongo.uri_parser import parse_uri
 
 from bot.app import create_app
-from bot.config import REPO_ROOT, Settings
+from bot.config import EMBEDDED_DB_USER, REPO_ROOT, Settings
 from bot.worker import Worker, build_pipeline
 from nlu.client import NluClient
 from tests.fakes import FakeGraphAPI, FakeZalo
@@ -88,11 +89,14 @@ def mongo_server(tmp_path_factory):
         return
     data = tmp_path_factory.mktemp("db")
     port = free_port()
+    password = data / "db_password"  # as make run: the server requires SCRAM-SHA-256 (bot/embedded_db.py)
+    password.write_text(secrets.token_urlsafe(24))
+    password.chmod(0o600)
     process = subprocess.Popen(
         [sys.executable, "-m", "bot.embedded_db", "--port", str(port), "--data-dir", str(data / "data"),
-         "--pid-file", str(data / "db.pid"), "--log-file", str(data / "db.log")],
+         "--pid-file", str(data / "db.pid"), "--log-file", str(data / "db.log"), "--password-file", str(password)],
         cwd=REPO_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    uri = f"mongodb://127.0.0.1:{port}"
+    uri = f"mongodb://{EMBEDDED_DB_USER}:{password.read_text()}@127.0.0.1:{port}"
     client = MongoClient(uri, serverSelectionTimeoutMS=500)
 
     def answers():
