@@ -15,7 +15,11 @@ from bot.supervisor import REFUSED
 
 # waitress reads a whole request body before the app sees it: it must refuse an oversized one
 # itself (413 as soon as a Content-Length or a chunked stream passes the limit), not buffer 1 GB.
-SERVER_OPTIONS = {"threads": 8, "ident": "tongdai1022", "max_request_body_size": MAX_BODY_BYTES}
+# waitress also deletes X-Forwarded-For from every request unless told which proxy to trust: the app
+# reads it itself, only with TRUST_PROXY (bot/addresses.py). Without this, behind nginx every
+# citizen and staff member was nginx's 127.0.0.1 to the per-address limits.
+SERVER_OPTIONS = {"threads": 8, "ident": "tongdai1022", "max_request_body_size": MAX_BODY_BYTES,
+                  "clear_untrusted_proxy_headers": False}
 
 
 def main() -> None:

@@ -126,3 +126,44 @@ def test_an_ipv6_client_rotating_addresses_in_its_64_is_one_address(app, setting
     codes = [say(f"2001:db8:7:1::{n:x}", n) for n in range(1, 6)]
     assert codes == [202] * 3 + [429] * 2
     assert say("2001:db8:7:2::1", 99) == 202  # the next /64 is someone else
+
+
+def test_behind_nginx_the_web_process_counts_each_citizens_address(database_uri, nlu_url, fake_zalo, fake_graph,
+                                                                    tmp_path):
+    """Through waitress itself (which drops X-Forwarded-For unless told otherwise): with TRUST_PROXY=1
+    the address nginx saw is counted, not nginx's own 127.0.0.1."""
+    import os
+    import subprocess
+    import sys
+
+    import requests
+
+    from bot.config import REPO_ROOT
+    from tests.conftest import environment_for_tests, free_port, wait_until
+    port = free_port()
+    env = {**os.environ, **environment_for_tests(database_uri, nlu_url, fake_zalo.url, fake_graph.base_url,
+                                                 tmp_path / "var"),
+           "PORT": str(port), "TRUST_PROXY": "1", "WEB_CHAT_IP_PER_MINUTE": "2", "SECURE_COOKIES": "0"}
+    process = subprocess.Popen([sys.executable, "-m", "bot.web"], cwd=REPO_ROOT, env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+
+    def say(address, n):
+        return requests.post(f"{url}/chat/messages", json={"text": "xin chào", "id": f"behind-nginx-{n:04d}"},
+                             headers={"X-Forwarded-For": address}, timeout=10).status_code
+
+    def up():
+        assert process.poll() is None, "the web process exited"
+        try:
+            return requests.get(f"{url}/healthz", timeout=2).status_code in (200, 503)
+        except requests.RequestException:
+            return False
+
+    try:
+        wait_until(up, 60, "the web process")
+        assert [say(f"198.51.100.{n}", n) for n in range(4)] == [202] * 4  # four citizens
+        assert [say("203.0.113.5", 10 + n) for n in range(3)] == [202, 202, 429]  # one citizen, limit 2
+        assert requests.get(f"{url}/metrics", headers={"X-Forwarded-For": "203.0.113.5"}, timeout=10).status_code == 403
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
