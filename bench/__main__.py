@@ -4,7 +4,7 @@ and training the model: several minutes)."""
 import os
 import sys
 
-from bench import backup, console, history, load, message_flow, nlu, setup_time, zalo_tokens
+from bench import backup, console, history, load, login_flood, message_flow, nlu, setup_time, zalo_tokens
 
 BENCHES = {
     "setup": lambda: setup_time.run(cold=os.environ.get("BENCH_COLD") == "1"),
@@ -15,6 +15,7 @@ BENCHES = {
     "history": history.run,
     "console": console.run,
     "backup": backup.run,
+    "login": login_flood.run,
 }
 
 
