@@ -4,8 +4,8 @@ and training the model: several minutes)."""
 import os
 import sys
 
-from bench import (backup, commands, console, drain, history, knowledge, load, message_flow, nlu, setup_time, tracking,
-                   zalo_tokens)
+from bench import (backup, commands, console, drain, history, knowledge, load, login_flood, message_flow, nlu,
+                   setup_time, tracking, zalo_tokens)
 
 BENCHES = {
     "setup": lambda: setup_time.run(cold=os.environ.get("BENCH_COLD") == "1"),
@@ -20,6 +20,7 @@ BENCHES = {
     "backup": backup.run,
     "knowledge": knowledge.run,
     "tracking": tracking.run,
+    "login": login_flood.run,
 }
 
 

@@ -1,14 +1,25 @@
 """The web app: webhooks, health and metrics. `create_app()` is the WSGI entry point."""
 from __future__ import annotations
 
-from flask import Flask
-from bot import logs, metrics, redact
+import io
+
+import flask
+from flask import Flask, abort
+from bot import http_security, logs, metrics, redact
 from bot.console import init_console
 from bot.config import Settings, load_env_file
 from bot.repository import Repository
 from nlu.client import NluClient
 
 MAX_BODY_BYTES = 11 * 1024 * 1024  # platform events are kilobytes; a web-chat photo up to 10 MB
+
+
+class Request(flask.Request):
+    """Uploaded files are parsed into memory, never into a temporary file: every body is bounded
+    (MAX_BODY_BYTES), and a photo is checked before any of it reaches the disk."""
+
+    def _get_file_stream(self, total_content_length, content_type, filename=None, content_length=None):
+        return io.BytesIO()
 
 
 def create_app(settings: Settings | None = None) -> Flask:
@@ -26,9 +37,11 @@ def create_app(settings: Settings | None = None) -> Flask:
     secret_key = settings.secret_key()
     redact.install(secret_key)
     app = Flask(__name__)
+    app.request_class = Request
     app.config.update(SECRET_KEY=secret_key, MAX_CONTENT_LENGTH=MAX_BODY_BYTES,
                       SESSION_COOKIE_SAMESITE="Lax", SESSION_COOKIE_HTTPONLY=True)
     logs.init_app(app)
+    http_security.init_app(app)
     repository = Repository(settings.database_uri, server_timeout_ms=settings.web_database_timeout_ms,
                             connect_timeout_ms=5000)
     repository.wait_until_ready(60)
@@ -46,6 +59,8 @@ def create_app(settings: Settings | None = None) -> Flask:
         checks = {"database": "ok" if repository.ping() else "down",
                   "nlu": "ok" if nlu.is_ready() else "down"}
         healthy = all(v == "ok" for v in checks.values())
+        if not http_security.may_observe():  # the verdict for anyone; what is down, for us
+            return {"status": "ok" if healthy else "unavailable"}, 200 if healthy else 503
         # A channel that cannot send (e.g. its token cannot be refreshed) is reported, not fatal:
         # the other channels and the queue still work.
         channels = {name: channel.health() for name, channel in app.extensions["channels"].items()
@@ -55,6 +70,8 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     @app.get("/metrics")
     def metrics_page():
+        if not http_security.may_observe():
+            abort(403)
         return metrics.exposition(repository, settings.backup_dir), 200, {"Content-Type": metrics.CONTENT_TYPE}
 
     if settings.bench_bare_endpoint:

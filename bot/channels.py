@@ -40,6 +40,8 @@ class Window:
 
 class Channel(Protocol):
     name: str  # the slug used in URLs, the database and tests
+    # An event older than this is no delivery the platform still retries: a replay, refused.
+    max_event_age_seconds: float
 
     def is_configured(self) -> bool: ...
 

@@ -5,11 +5,13 @@ import os
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote
 
 from dotenv import load_dotenv
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DATABASE_NAME = "tongdai1022"
+EMBEDDED_DB_USER = "tongdai"
 
 
 def load_env_file() -> None:
@@ -24,6 +26,26 @@ def _proxy_hops(value: str) -> int:
     if value.lower() in ("no", "false", "off"):
         return 0
     return max(0, int(value))
+
+
+def _flag(value: str | None) -> bool | None:
+    """"1"/"yes"/"true" or "0"/"no"/"false"; None when unset."""
+    if value is None:
+        return None
+    return value.lower() in ("1", "true", "yes", "on")
+
+
+def _items(value: str) -> tuple[str, ...]:
+    """A comma-separated list."""
+    return tuple(item.strip() for item in value.split(",") if item.strip())
+
+
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+# Where a citizen's attachments may be fetched from: each platform's media servers, over HTTPS
+# (seen in Zalo's and Meta's payloads: photo-stal-1.zadn.vn, f1-stal.zdn.vn, scontent.xx.fbcdn.net,
+# cdn.fbsbx.com). Anything else is refused, so a signed event cannot make the worker fetch from
+# inside our network.
+MEDIA_HOSTS_DEFAULT = "https://*.zadn.vn, https://*.zdn.vn, https://*.zalo.me, https://*.fbcdn.net, https://*.fbsbx.com"
 
 
 def _time_of_day(value: str, name: str = "BACKUP_AT") -> str | None:
@@ -86,6 +108,17 @@ class Settings:
     retention_months: int = 12  # chat text and media of closed cases are erased after this long; 0: kept
     retention_at: str | None = "03:00"  # when `make run` runs the retention job, Vietnam time; None: never
     worker_concurrency: int = 32  # citizens one worker handles at once (each citizen's messages stay in order)
+    # Who may read /metrics and /healthz's details: these addresses and networks, or a request with
+    # the token (`Authorization: Bearer …`).
+    metrics_allow: tuple[str, ...] = ("127.0.0.0/8", "::1")
+    metrics_token: str | None = None
+    console_session_hours: float = 12.0  # a staff session ends this long after sign-in (a shift)
+    console_idle_minutes: float = 30.0   # … or after this long without the person doing anything
+    media_hosts: tuple[str, ...] = _items(MEDIA_HOSTS_DEFAULT)
+    # Private networks attachments may still come from (tests and local fakes only): by default a
+    # URL that resolves to a loopback, private, link-local or metadata address is never fetched.
+    media_private_networks: tuple[str, ...] = ()
+    token_key: str | None = None  # encrypts the platforms' tokens in the database; unset: from SECRET_KEY
 
     @classmethod
     def from_env(cls, env: dict | None = None) -> "Settings":
@@ -121,7 +154,9 @@ class Settings:
             workers=max(1, int(get("WORKERS", "1"))),
             admin_username=get("ADMIN_USERNAME", "admin"),
             admin_password=get("ADMIN_PASSWORD"),
-            secure_cookies=get("SECURE_COOKIES", "0").lower() in ("1", "true", "yes"),
+            # Secure by default, except in local development: listening on loopback with no proxy.
+            secure_cookies=_flag(get("SECURE_COOKIES")) if get("SECURE_COOKIES") is not None else not (
+                get("HOST", "127.0.0.1") in LOOPBACK_HOSTS and _proxy_hops(get("TRUST_PROXY", "0")) == 0),
             web_chat_ip_per_minute=max(1, int(get("WEB_CHAT_IP_PER_MINUTE", "60"))),
             trust_proxy=_proxy_hops(get("TRUST_PROXY", "0")),
             worker_lease_seconds=float(get("WORKER_LEASE_SECONDS", "60")),
@@ -145,12 +180,29 @@ class Settings:
             retention_months=max(0, int(get("RETENTION_MONTHS", "12"))),
             retention_at=_time_of_day(get("RETENTION_AT", "03:00"), "RETENTION_AT"),
             worker_concurrency=max(1, int(get("WORKER_CONCURRENCY", "32"))),
+            metrics_allow=_items(get("METRICS_ALLOW", "127.0.0.0/8, ::1")),
+            metrics_token=get("METRICS_TOKEN"),
+            console_session_hours=float(get("CONSOLE_SESSION_HOURS", "12")),
+            console_idle_minutes=float(get("CONSOLE_IDLE_MINUTES", "30")),
+            media_hosts=_items(get("MEDIA_HOSTS", MEDIA_HOSTS_DEFAULT)),
+            media_private_networks=_items(get("MEDIA_ALLOW_PRIVATE", "")),
+            token_key=get("TOKEN_KEY"),
         )
 
     @property
     def database_uri(self) -> str:
-        """MONGODB_URI, or the embedded server that `make run` starts."""
-        return self.mongodb_uri or f"mongodb://127.0.0.1:{self.embedded_db_port}/{DATABASE_NAME}"
+        """MONGODB_URI, or the embedded server that `make run` starts (bot/embedded_db.py), which
+        takes its user and password from VAR_DIR/db_password."""
+        if self.mongodb_uri:
+            return self.mongodb_uri
+        password = quote(self.embedded_db_password(), safe="")
+        return (f"mongodb://{EMBEDDED_DB_USER}:{password}@127.0.0.1:{self.embedded_db_port}/{DATABASE_NAME}"
+                "?authSource=admin&authMechanism=SCRAM-SHA-256")
+
+    @property
+    def embedded_db_password_file(self) -> Path:
+        self.embedded_db_password()  # made on first use
+        return self.var_dir / "db_password"
 
     @property
     def nlu_base_url(self) -> str:
@@ -158,11 +210,19 @@ class Settings:
 
     def secret_key(self) -> str:
         """SECRET_KEY, or one generated on first use and kept under var/."""
-        configured = os.environ.get("SECRET_KEY", "").strip()
+        return self._generated("SECRET_KEY", "secret_key")
+
+    def embedded_db_password(self) -> str:
+        """The embedded database's password: EMBEDDED_DB_PASSWORD, or generated on first use and
+        kept under var/ (readable by the app's user only)."""
+        return self._generated("EMBEDDED_DB_PASSWORD", "db_password")
+
+    def _generated(self, variable: str, filename: str) -> str:
+        configured = os.environ.get(variable, "").strip()
         if configured:
             return configured
-        path = self.var_dir / "secret_key"
-        path.parent.mkdir(parents=True, exist_ok=True)
+        path = self.var_dir / filename
+        private_dir(path.parent)
         try:
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         except FileExistsError:  # another process made it first
@@ -171,3 +231,13 @@ class Settings:
             with os.fdopen(fd, "w") as f:
                 f.write(secrets.token_urlsafe(48))
         return path.read_text().strip()
+
+
+def private_dir(path: Path) -> Path:
+    """A folder only the app's user may enter (citizens' data, hashes and keys live under it);
+    one made earlier with looser rights is tightened."""
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    status = path.stat()
+    if status.st_mode & 0o077 and status.st_uid == os.getuid():
+        path.chmod(0o700)
+    return path

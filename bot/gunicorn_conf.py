@@ -2,7 +2,7 @@
 
 No preload: each process builds its own app after the fork (a MongoClient must not cross a fork),
 so each creates the indexes and tries the first admin; the unique index on staff usernames lets
-only one of them create it and print its password.
+only one of them create it and write its password file.
 
 Request bodies: gunicorn has no body-size limit of its own. The app refuses oversized bodies
 before reading them (Flask's MAX_CONTENT_LENGTH, 11 MB; 1 MB on the webhooks), for a declared

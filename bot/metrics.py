@@ -26,6 +26,11 @@ NLU_SECONDS = Histogram("tongdai_nlu_parse_seconds", "Time the NLU server took t
 KNOWLEDGE_SECONDS = Histogram("tongdai_knowledge_lookup_seconds",
                               "Time to look a citizen's question up in the published knowledge base",
                               buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5))
+# Sign-ins: success, wrong (a wrong password or no such account: one answer), throttled (counted
+# too often, bot/console/throttle.py), busy (no password-check slot free). Password checks are
+# counted apart: the work a flood of sign-ins costs, whatever its answers.
+LOGIN_ATTEMPTS = Counter("tongdai_login_attempts_total", "Console sign-in attempts by outcome", ["outcome"])
+PASSWORD_CHECKS = Counter("tongdai_password_checks_total", "Argon2 password verifications made by sign-ins")
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 
 

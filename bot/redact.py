@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
+from urllib.parse import unquote, urlsplit
 
 MASK = "***"
 # A credential named in a URL, a form, a header dump or a JSON document (quotes escaped or not).
@@ -67,4 +68,12 @@ def install(*secrets: str | None) -> None:
 def install_for(settings) -> None:
     install(settings.fb_app_secret, settings.fb_verify_token, settings.fb_page_access_token,
             settings.zalo_app_secret, settings.zalo_oa_secret_key, settings.zalo_access_token,
-            settings.zalo_refresh_token, settings.admin_password, settings.smtp_password)
+            settings.zalo_refresh_token, settings.admin_password, settings.smtp_password, settings.token_key,
+            _database_password(settings))
+
+
+def _database_password(settings) -> str | None:
+    try:
+        return unquote(urlsplit(settings.database_uri).password or "") or None
+    except ValueError:
+        return None

@@ -58,7 +58,7 @@ INDEXES = [  # (collection, keys, unique)
     ("alerts", [("key", ASCENDING)], True),
     ("alerts", [("username", ASCENDING), ("ts", DESCENDING)], False),
     ("conversations", [("last_in_ts", DESCENDING)], False),
-    ("rate_limits", [("key", ASCENDING), ("ts", ASCENDING)], False),
+    ("rate_buckets", [("key", ASCENDING), ("bucket", ASCENDING)], True),
     ("kb_entries", [("status", ASCENDING), ("updated_ts", DESCENDING)], False),
     ("kb_questions", [("status", ASCENDING), ("created_ts", ASCENDING)], False),
     ("kb_questions", [("channel", ASCENDING), ("user_id", ASCENDING)], False),
@@ -71,10 +71,11 @@ SINGLE_FIELD_INDEXES = [("messages", "state"), ("messages", "user_id"), ("messag
                         ("messages", "platform_message_id"), ("conversations", "user_id"),
                         ("conversations", "handler"), ("cases", "user_id"), ("cases", "status"),
                         ("cases", "agency"), ("cases", "district"), ("cases", "sent_back"),
-                        ("case_events", "code"), ("rate_limits", "key"), ("alerts", "username"),
+                        ("case_events", "code"), ("rate_buckets", "key"), ("alerts", "username"),
                         ("audit", "who"), ("audit", "action"), ("audit", "target"), ("kb_entries", "status"),
                         ("kb_questions", "status"), ("cases", "duplicate_review"), ("cases", "rating_flag"),
-                        ("cases", "rating_ts"), ("data_requests", "state")]
+                        ("cases", "rating_ts"), ("data_requests", "state"), ("login_throttle", "account"),
+                        ("login_throttle", "until")]
 
 
 def _yes(flag: bool) -> str:
@@ -154,7 +155,7 @@ class Repository:
         self.case_events = self.db["case_events"]
         self.staff = self.db["staff"]
         self.audit = self.db["audit"]
-        self.rate_limits = self.db["rate_limits"]
+        self.rate_buckets = self.db["rate_buckets"]
         self.alerts = self.db["alerts"]
         self.settings = self.db["settings"]
         self.kb_entries = self.db["kb_entries"]
@@ -182,6 +183,10 @@ class Repository:
             self.db[collection].create_index(fields, unique=unique)
         for collection, field in SINGLE_FIELD_INDEXES:
             self.db[collection].create_index(field)
+        # A guesser's counts are forgotten a day after they began (throttle.WINDOW is an hour); rate
+        # buckets live a day and a bit (the longest is a day's photo quota).
+        self.db["login_throttle"].create_index("created_at", expireAfterSeconds=86400)
+        self.rate_buckets.create_index("created_at", expireAfterSeconds=2 * 86400)
 
     def _count(self, collection, query: dict) -> int:
         """count_documents() takes 400 ms over 10k documents on the embedded server, this 1 ms;
@@ -258,21 +263,33 @@ class Repository:
         self.set_handler(message.channel, message.user_id, "staff")
         return True
 
-    def apply_receipt(self, receipt: Receipt) -> int:
-        """Mark our messages delivered or seen. Returns how many were updated."""
-        field = f"{receipt.status}_ts"
-        query = {"channel": receipt.channel, "direction": "out", field: {"$exists": False}}
-        if receipt.message_ids:
-            query["platform_message_id"] = {"$in": list(receipt.message_ids)}
-        elif receipt.watermark_ms:
-            # Messenger: everything we sent this user up to the watermark.
-            query.update(user_id=receipt.user_id, state="sent", sent_ts={"$lte": receipt.watermark_ms / 1000})
-        else:
-            return 0
+    def apply_receipts(self, receipts: list[Receipt]) -> int:
+        """Mark our messages delivered or seen: one update per channel and status for the receipts
+        that name messages, one per user for those with a watermark (Messenger: everything we sent
+        this user up to it). Returns how many were updated."""
+        named: dict[tuple[str, str], set[str]] = {}
+        marks: dict[tuple[str, str, str], int] = {}
+        for receipt in receipts:
+            if receipt.message_ids:
+                named.setdefault((receipt.channel, receipt.status), set()).update(receipt.message_ids)
+            elif receipt.watermark_ms:
+                key = (receipt.channel, receipt.status, receipt.user_id)
+                marks[key] = max(marks.get(key, 0), receipt.watermark_ms)
+        updated, now = 0, time.time()
         try:
-            return self.messages.update_many(query, {"$set": {field: time.time()}}).modified_count
+            for (channel, status), ids in named.items():
+                field = f"{status}_ts"
+                updated += self.messages.update_many(
+                    {"channel": channel, "direction": "out", field: {"$exists": False},
+                     "platform_message_id": {"$in": sorted(ids)}}, {"$set": {field: now}}).modified_count
+            for (channel, status, user_id), watermark_ms in marks.items():
+                field = f"{status}_ts"
+                updated += self.messages.update_many(
+                    {"channel": channel, "direction": "out", field: {"$exists": False}, "user_id": user_id,
+                     "state": "sent", "sent_ts": {"$lte": watermark_ms / 1000}}, {"$set": {field: now}}).modified_count
         except PyMongoError as exc:
             raise DatabaseUnavailable(str(exc)) from exc
+        return updated
 
     # ---- conversations: who holds the chat, what the citizen told us about themselves ------
 
@@ -331,24 +348,30 @@ class Repository:
     def find_conversation(self, channel: str, user_id: str) -> dict | None:
         return self.conversations.find_one({"channel": channel, "user_id": user_id}, {"form": 0})
 
-    def count_inbound_since(self, channel: str, user_id: str, since_ts: float) -> int:
-        return self._count(self.messages, {"channel": channel, "user_id": user_id, "direction": "in",
-                                              "received_ts": {"$gt": since_ts}})
-
-    def hits_since(self, key: str, since_ts: float) -> int:
-        """How many hits `key` (e.g. a hashed address) had after `since_ts`: a sliding window."""
+    def add_to_bucket(self, key: str, bucket: int, amount: int = 1) -> int:
+        """Add `amount` to the count of `key` in time bucket `bucket`, atomically (one $inc, every
+        web process and machine agreeing); returns the new count (bot/rate_limit.py)."""
         try:
-            return self._count(self.rate_limits, {"key": key, "ts": {"$gt": since_ts}})
+            for _ in range(3):
+                try:
+                    self.rate_buckets.insert_one({"key": key, "bucket": bucket, "n": amount, "created_at": utcnow()})
+                    return amount
+                except DuplicateKeyError:  # counted before: add to it
+                    pass
+                found = self.rate_buckets.find_one_and_update({"key": key, "bucket": bucket}, {"$inc": {"n": amount}},
+                                                              return_document=ReturnDocument.AFTER)
+                if found is not None:
+                    return int(found["n"])
+            raise DatabaseUnavailable("rate bucket kept vanishing")
         except PyMongoError as exc:
             raise DatabaseUnavailable(str(exc)) from exc
 
-    def add_hit(self, key: str, now: float, keep_seconds: float = 60) -> None:
-        """Counted in the database, so every web process agrees; hits older than the window go."""
+    def bucket_count(self, key: str, bucket: int) -> int:
         try:
-            self.rate_limits.insert_one({"key": key, "ts": now})
-            self.rate_limits.delete_many({"key": key, "ts": {"$lt": now - keep_seconds}})
+            found = self.rate_buckets.find_one({"key": key, "bucket": bucket})
         except PyMongoError as exc:
             raise DatabaseUnavailable(str(exc)) from exc
+        return int(found["n"]) if found else 0
 
     def claim_citizens(self, worker_id: str, lease_seconds: float, limit: int,
                        busy: frozenset = frozenset()) -> list[Claim]:
@@ -702,6 +725,13 @@ class Repository:
         lease now (its refresh token is single-use and the old one is already spent)."""
         self.tokens.update_one({"_id": name}, {"$set": {"updated_ts": time.time(), **fields}})
 
+    def replace_token_pair(self, name: str, access_token: str, sealed_access: str, sealed_refresh: str | None) -> bool:
+        """Store the pair encrypted, only if the access token is still `access_token` (a refresh
+        elsewhere in between wins)."""
+        return self.tokens.update_one({"_id": name, "access_token": access_token},
+                                      {"$set": {"access_token": sealed_access, "refresh_token": sealed_refresh}}
+                                      ).modified_count == 1
+
     def release_token_lease(self, name: str, owner: str) -> None:
         self.tokens.update_one({"_id": name, "lease_owner": owner},
                                {"$set": {"lease_owner": None, "lease_until": 0.0}})
@@ -822,7 +852,7 @@ class Repository:
         try:
             self.staff.insert_one({"username": username, "password_hash": password_hash, "role": role,
                                    "agency": agency, "name": name or username, "active": "yes", "email": email,
-                                   "failed_logins": 0, "locked_until": 0.0, "created_at": utcnow(),
+                                   "session_epoch": 0, "created_at": utcnow(),
                                    "created_ts": time.time()})
             return True
         except DuplicateKeyError:
@@ -837,14 +867,52 @@ class Repository:
     def update_staff(self, username: str, **fields) -> None:
         self.staff.update_one({"username": username}, {"$set": fields})
 
-    def record_login_failure(self, username: str, max_failures: int, lock_seconds: float) -> None:
-        """Counted in the database, so every web process sees the same count; the account locks
-        at `max_failures` in a row."""
-        account = self.staff.find_one_and_update({"username": str(username)}, {"$inc": {"failed_logins": 1}},
+    def end_sessions(self, username: str) -> int:
+        """Every session of this account ends (bot/console/sessions.py). Returns the new epoch."""
+        account = self.staff.find_one_and_update({"username": str(username)}, {"$inc": {"session_epoch": 1}},
                                                  return_document=ReturnDocument.AFTER)
-        if account and account["failed_logins"] >= max_failures:
-            self.staff.update_one({"_id": account["_id"]},
-                                  {"$set": {"locked_until": time.time() + lock_seconds, "failed_logins": 0}})
+        return int(account["session_epoch"]) if account else 0
+
+    # ---- sign-in attempts (bot/console/throttle.py) --------------------------------------------
+
+    def login_throttle(self, key: str) -> dict | None:
+        return self.db["login_throttle"].find_one({"_id": key})
+
+    def start_login_throttle(self, key: str, account: str | None, now: float, until: float) -> bool:
+        """The first attempt under `key`; False when another request made it first."""
+        try:
+            self.db["login_throttle"].insert_one({"_id": key, "account": account, "n": 1, "ts": now, "until": until,
+                                                  "created_at": utcnow()})
+            return True
+        except DuplicateKeyError:
+            return False
+
+    def advance_login_throttle(self, key: str, n: int, ts: float, attempts: int, now: float, until: float) -> bool:
+        """Compare-and-set: count one more attempt only if nobody counted one since we read
+        (`n`, `ts`); False otherwise (read again)."""
+        return self.db["login_throttle"].update_one(
+            {"_id": key, "n": n, "ts": ts}, {"$set": {"n": attempts, "ts": now, "until": until}}).modified_count == 1
+
+    def refund_login_throttle(self, key: str) -> None:
+        self.db["login_throttle"].update_one({"_id": key, "n": {"$gt": 0}}, {"$inc": {"n": -1}})
+
+    def clear_login_throttle(self, key: str) -> None:
+        self.db["login_throttle"].delete_one({"_id": key})
+
+    def clear_account_throttles(self, account: str) -> int:
+        return self.db["login_throttle"].delete_many({"account": account}).deleted_count
+
+    def throttled_accounts(self, now: float) -> set[str]:
+        return {d["account"] for d in self.db["login_throttle"].find({"until": {"$gt": now}}, {"account": 1})
+                if d.get("account")}
+
+    def remember_network(self, username: str, network: str, now: float, keep: int) -> None:
+        """The networks an account last signed in from, `keep` of them (a whole-field write: two
+        sign-ins at once may lose one, which only means one more count next time)."""
+        account = self.staff.find_one({"username": str(username)}, {"known_networks": 1}) or {}
+        known = {**(account.get("known_networks") or {}), network: now}
+        latest = dict(sorted(known.items(), key=lambda item: item[1], reverse=True)[:keep])
+        self.staff.update_one({"username": str(username)}, {"$set": {"known_networks": latest}})
 
     def audit_log(self, who: str, action: str, target: str, before=None, after=None) -> None:
         self.audit.insert_one({"who": who, "action": action, "target": target, "before": before, "after": after,

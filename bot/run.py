@@ -13,8 +13,10 @@ import os
 import shlex
 import shutil
 import sys
+from pathlib import Path
 
-from bot.config import REPO_ROOT, Settings, load_env_file
+from bot.config import REPO_ROOT, Settings, load_env_file, private_dir
+from bot.console.access import WeakAdminPassword, check_admin_password
 from bot.migrations import SchemaTooNew
 from bot.repository import DatabaseUnavailable, Repository
 from bot.supervisor import REFUSED, Supervisor
@@ -31,7 +33,7 @@ def services(settings: Settings) -> list[tuple[str, str]]:
         var = settings.var_dir
         found.append(("database", f"exec {APP_PYTHON} -m bot.embedded_db --port {settings.embedded_db_port}"
                                   f" --data-dir {var / 'db'} --pid-file {var / 'db.pid'}"
-                                  f" --log-file {var / 'db.log'}"))
+                                  f" --log-file {var / 'db.log'} --password-file {settings.embedded_db_password_file}"))
     if not settings.nlu_url:
         found.append(("nlu", f"exec {NLU_PYTHON} -m nlu serve --host 127.0.0.1 --port {settings.nlu_port}"))
     found.append(("web", web_command(settings)))
@@ -56,8 +58,11 @@ def _bind_address(settings: Settings) -> str:
 
 def environment(settings: Settings) -> dict:
     """What every service is started with."""
-    return dict(os.environ, MONGODB_URI=settings.database_uri, NLU_URL=settings.nlu_base_url,
-                PYTHONUNBUFFERED="1", PROMETHEUS_MULTIPROC_DIR=str(settings.var_dir / "metrics"))
+    # The embedded database's URI is not passed on: it carries the password, and each service makes
+    # the same one from VAR_DIR and EMBEDDED_DB_PORT.
+    return dict(os.environ, NLU_URL=settings.nlu_base_url, PYTHONUNBUFFERED="1",
+                PROMETHEUS_MULTIPROC_DIR=str(settings.var_dir / "metrics"),
+                **({"MONGODB_URI": settings.mongodb_uri} if settings.mongodb_uri else {}))
 
 
 def prepare(settings: Settings) -> None:
@@ -65,15 +70,32 @@ def prepare(settings: Settings) -> None:
     services at the same time), wait for the database and migrate it (raises SchemaTooNew),
     empty the metrics folder (prometheus-client's multiprocess mode requires it at each start:
     the web process reports the workers' counters too)."""
+    tighten(settings.var_dir)
     settings.secret_key()
     repository = Repository(settings.database_uri)
     try:
         repository.wait_until_ready(DATABASE_DEADLINE)
+        if not repository.count_staff():  # said once here, not by a web service restarted in a loop
+            check_admin_password(settings)
     finally:
         repository.close()
     metrics_dir = settings.var_dir / "metrics"
     shutil.rmtree(metrics_dir, ignore_errors=True)
     metrics_dir.mkdir(parents=True)
+
+
+def tighten(var_dir: Path) -> None:
+    """VAR_DIR holds citizens' data, password hashes, keys and tokens: the app's user only (0700
+    folders, 0600 files), also for what an earlier version made with looser rights."""
+    private_dir(var_dir)
+    for path in var_dir.rglob("*"):
+        try:
+            status = path.lstat()
+            if path.is_symlink() or status.st_uid != os.getuid() or not status.st_mode & 0o077:
+                continue
+            path.chmod(0o700 if path.is_dir() else 0o600)
+        except OSError:
+            continue
 
 
 def refuse(reason: Exception) -> None:
@@ -89,10 +111,10 @@ def supervise(settings: Settings) -> int:
             supervisor.start(name, command)
     try:
         supervisor.run_while(lambda: prepare(settings))
-    except (SchemaTooNew, DatabaseUnavailable) as exc:
+    except (SchemaTooNew, WeakAdminPassword, DatabaseUnavailable) as exc:
         refuse(exc)
         supervisor.stop()
-        return REFUSED if isinstance(exc, SchemaTooNew) else 1
+        return 1 if isinstance(exc, DatabaseUnavailable) else REFUSED
     if supervisor.stopping.is_set():
         supervisor.stop()
         return 0
@@ -120,6 +142,7 @@ def main() -> None:
     one.add_argument("--prepare", action="store_true", help="migrate the database and exit")
     one.add_argument("--service", metavar="NAME", help="run one service in this process")
     args = parser.parse_args()
+    os.umask(0o077)  # every service's files (database, media, keys, backups): the app's user only
     load_env_file()
     settings = Settings.from_env()
     if args.service:
@@ -127,9 +150,9 @@ def main() -> None:
     if args.prepare:
         try:
             prepare(settings)
-        except (SchemaTooNew, DatabaseUnavailable) as exc:
+        except (SchemaTooNew, WeakAdminPassword, DatabaseUnavailable) as exc:
             refuse(exc)
-            sys.exit(REFUSED if isinstance(exc, SchemaTooNew) else 1)
+            sys.exit(1 if isinstance(exc, DatabaseUnavailable) else REFUSED)
         return
     sys.exit(supervise(settings))
 

@@ -200,7 +200,7 @@ class Worker:
 def build_pipeline(settings: Settings, repository: Repository, channels: Mapping[str, Channel],
                    nlu: NluClient | None = None) -> Pipeline:
     return Pipeline(repository, nlu or NluClient(settings.nlu_base_url), channels,
-                    MediaStore(settings.var_dir / "media", repository), settings)
+                    MediaStore.for_settings(settings, repository), settings)
 
 
 def main() -> None:

@@ -32,9 +32,10 @@ from nlu.client import NluClient
 from tests.conftest import (NLU_PYTHON, environment_for_tests, free_port, load_fixture, post_facebook, post_zalo,
                             wait_until)
 from tests.fakes import FakeGraphAPI, FakeZalo
+from tests.helpers import jpeg
 from webhooks.registry import build_channels
 
-PHOTO = b"\xff\xd8\xff\xe0" + "Ảnh nhóm người tụ tập ở khóm 3".encode() * 200
+PHOTO = jpeg(320, 240, (90, 140, 60))
 REPORT = "Cho em phản ánh ở khóm 3 phường 7 TP Trà Vinh tối qua có nhóm thanh niên tụ tập nhậu đông người"
 
 

@@ -1,6 +1,7 @@
 """Small assertions shared by the tests, and the citizen who talks to the bot through the signed webhooks."""
 from __future__ import annotations
 
+import io
 import itertools
 import re
 import time
@@ -16,6 +17,14 @@ PRIVACY_NOTE = re.compile(r"\n\n" + re.escape(texts.PRIVACY_NOTE).replace(re.esc
 
 def without_privacy_note(text: str) -> str:
     return PRIVACY_NOTE.sub("", text)
+
+
+def jpeg(width: int = 64, height: int = 48, rgb: tuple = (180, 40, 40)) -> bytes:
+    """A real JPEG photo: the media store keeps only what decodes as one."""
+    from PIL import Image
+    out = io.BytesIO()
+    Image.new("RGB", (width, height), rgb).save(out, "JPEG")
+    return out.getvalue()
 
 
 def database_contents(repository) -> dict[str, int]:

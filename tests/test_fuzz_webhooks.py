@@ -9,6 +9,7 @@ import dataclasses
 import hashlib
 import io
 import json
+import time
 import unicodedata
 
 import pytest
@@ -17,6 +18,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from bot import texts
 from tests.conftest import facebook_signature, load_fixture
 from tests.helpers import database_contents, inbound
+from webhooks.web import CITIZEN_COOKIE
 
 # Each test takes its fixtures (app, database: made once per test) and runs an inner @given
 # function over them, so every example hits the same app and the same, growing, database, and the
@@ -114,6 +116,7 @@ def zalo_mac(body: bytes, app_id: str, key: str) -> str:
     return "mac=" + hashlib.sha256(app_id.encode() + body + timestamp.encode() + key.encode()).hexdigest()
 
 
+NOW_MS = int(time.time() * 1000)
 header_text = st.text(st.characters(min_codepoint=32, max_codepoint=255, exclude_characters="\x7f"), max_size=80)
 content_types = st.sampled_from(["application/json", "text/plain", "application/x-www-form-urlencoded",
                                  "multipart/form-data; boundary=x", "application/json; charset=latin-1", ""])
@@ -136,7 +139,7 @@ class Expect:
     def __init__(self, repository, every_example: bool = True):
         self.repository = repository
         self.every_example = every_example
-        self.contents = database_contents(repository)
+        self.contents = self._contents()
         self.counts: dict[int, int] = {}
 
     def check(self, response, allowed: set[int]):
@@ -145,7 +148,7 @@ class Expect:
         assert status < 500, f"{status}: {response.get_data(as_text=True)[:300]}"
         assert status in allowed, f"{status}: {response.get_data(as_text=True)[:300]}"
         if self.every_example:
-            after = database_contents(self.repository)
+            after = self._contents()
             if status >= 400:
                 assert after == self.contents, f"a rejected request ({status}) changed the database"
             self.contents = after
@@ -155,7 +158,12 @@ class Expect:
         return sum(self.counts.values())
 
     def nothing_stored(self):
-        assert database_contents(self.repository) == self.contents
+        assert self._contents() == self.contents
+
+    def _contents(self) -> dict:
+        # The web chat's limits count every request before reading it (bot/rate_limit.py): a
+        # counter, not a trace of what was sent.
+        return {name: n for name, n in database_contents(self.repository).items() if name != "rate_buckets"}
 
 
 # ---- unsigned, forged or missing signatures: 403 (or 400 for a body that is no event at all) ----
@@ -253,7 +261,8 @@ def test_zalo_signed_well_formed_text_is_stored_once_as_nfc(fuzz_app, repository
 
     @fuzz(SIGNED_WELL_FORMED)
     @given(text=vietnamese, form=st.sampled_from(["NFC", "NFD"]), sender=ids, msg_id=ids,
-           timestamp=st.integers(0, 2 ** 53).map(str))
+           # within Zalo's retry window (older events are refused: tests/security/test_webhooks.py)
+           timestamp=st.integers(NOW_MS - 23 * 3600_000, NOW_MS + 3600_000).map(str))
     def run(text, form, sender, msg_id, timestamp):
         event = load_fixture("zalo", "user_send_text")
         event.update(timestamp=timestamp, sender={"id": sender})
@@ -282,7 +291,7 @@ def test_facebook_signed_well_formed_batches_store_every_message_once(fuzz_app, 
                              min_size=1, max_size=5))
     def run(messages):
         payload = {"object": "page", "entry": [{"id": "104892745590123", "time": 1, "messaging": [
-            {"sender": {"id": sender}, "recipient": {"id": "104892745590123"}, "timestamp": 1636616404921,
+            {"sender": {"id": sender}, "recipient": {"id": "104892745590123"}, "timestamp": NOW_MS,
              "message": {"mid": f"m_{mid}", "text": unicodedata.normalize("NFD", text)}}
             for sender, mid, text in messages]}]}
         body = _body(payload)
@@ -317,7 +326,7 @@ def test_web_chat_messages_never_fail_and_refusals_leave_no_trace(fuzz_app, repo
     def run(body, content_type, message_id, cookie):
         client = fuzz_app.test_client()  # a new citizen each time: the per-citizen limit has its own test
         if cookie is not None:
-            client.set_cookie("session", cookie)
+            client.set_cookie(CITIZEN_COOKIE, cookie)
         headers = {} if message_id is None else {"X-Message-Id": message_id}
         response = client.post("/chat/messages", data=body, content_type=content_type, headers=headers)
         expect.check(response, {202, 400, 413})

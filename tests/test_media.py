@@ -3,8 +3,9 @@ import hashlib
 
 from bot.media import MediaStore
 from tests.conftest import load_fixture, post_zalo
+from tests.helpers import jpeg
 
-PHOTO = b"\xff\xd8\xff\xe0" + b"JPEG of a crowded party" * 100
+PHOTO = jpeg()
 
 
 def image_event(url: str) -> dict:
@@ -42,6 +43,6 @@ def test_an_expired_url_is_recorded_and_the_message_still_answered(client, repos
 
 def test_a_file_over_the_size_limit_is_not_kept(repository, settings, fake_zalo):
     fake_zalo.files["/big.pdf"] = ("application/pdf", b"%PDF" + b"x" * 5000)
-    store = MediaStore(settings.var_dir / "media", repository, max_bytes=4096)
+    store = MediaStore.for_settings(settings, repository, max_bytes=4096)
     assert "quá lớn" in store.fetch(f"{fake_zalo.url}/big.pdf")["fetch_error"]
     assert list((settings.var_dir / "media").rglob("*")) == []  # nothing left behind

@@ -313,3 +313,33 @@ def test_a_list_of_strings_and_a_null_are_set_and_read_back(db):
     doc = db.c.find_one({"code": "A"})
     assert doc["duplicates"] == ["TV-B", "TV-C"] and doc["duplicate_of"] is None
     assert db.c.find_one({"duplicate_of": None})["code"] == "A"
+
+
+def test_a_compare_and_set_on_a_count_and_a_float_time_lets_exactly_one_writer_through(db):
+    """Sign-in counts (bot/console/throttle.py): read, then update only if unchanged."""
+    db.login_throttle.insert_one({"_id": "k", "account": "a", "n": 1, "ts": 1764000000.123456, "until": 0.0})
+    wins, lock = [], threading.Lock()
+
+    def count_one():
+        for _ in range(20):
+            current = db.login_throttle.find_one({"_id": "k"})
+            done = db.login_throttle.update_one({"_id": "k", "n": current["n"], "ts": current["ts"]},
+                                                {"$set": {"n": current["n"] + 1, "ts": current["ts"] + 0.001}})
+            if done.modified_count:
+                with lock:
+                    wins.append(current["n"] + 1)
+                return
+
+    threads = [threading.Thread(target=count_one) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(wins) == list(range(2, 2 + len(wins))) and db.login_throttle.find_one()["n"] == 1 + len(wins)
+    db.login_throttle.update_one({"_id": "k", "n": {"$gt": 0}}, {"$inc": {"n": -1}})
+    assert db.login_throttle.find_one()["n"] == len(wins)
+    db.login_throttle.insert_one({"_id": "p", "account": "a", "n": 1, "ts": 1.0, "until": 5.0})
+    assert {d["account"] for d in db.login_throttle.find({"until": {"$gt": 4.5}}, {"account": 1})} == {"a"}
+    assert db.login_throttle.delete_many({"account": "a"}).deleted_count == 2
+    db.login_throttle.create_index("created_at", expireAfterSeconds=86400)  # the index exists, twice is a no-op
+    db.login_throttle.create_index("created_at", expireAfterSeconds=86400)

@@ -2,6 +2,8 @@
 the worker does the slow part, so platforms get their answer within their deadline."""
 from __future__ import annotations
 
+import time
+
 from flask import Blueprint, Response, abort, current_app, request
 
 from bot.channels import BadPayload
@@ -9,6 +11,9 @@ from bot.repository import DatabaseUnavailable
 from bot import intake, metrics
 
 MAX_EVENT_BYTES = 1024 * 1024  # platform events are a few kilobytes; a 50-event batch well under this
+# Meta batches "up to 1000 updates" in a request; Zalo sends one event. Anything bigger is no
+# platform's (one signed batch of 9,500 receipts once held a web thread for 12 s).
+MAX_EVENTS = 1000
 
 webhooks = Blueprint("webhooks", __name__, url_prefix="/webhooks")
 
@@ -44,12 +49,18 @@ def receive(slug: str):
     except BadPayload as exc:
         metrics.WEBHOOK_EVENTS.labels(slug, "bad_payload").inc()
         return {"error": f"malformed event: {exc}"}, 400
+    if sum(max(1, len(getattr(event, "message_ids", ()))) for event in events) > MAX_EVENTS:  # a receipt's ids count
+        metrics.WEBHOOK_EVENTS.labels(slug, "too_many_events").inc()
+        return {"error": f"more than {MAX_EVENTS} events in one request"}, 413
+    events, stale = intake.fresh(events, channel.max_event_age_seconds, time.time())
     try:
         outcomes = intake.accept(current_app.extensions["repository"], events, channel=slug)
     except DatabaseUnavailable:
         # 503 makes the platform deliver again later instead of us losing the message.
         metrics.WEBHOOK_EVENTS.labels(slug, "database_unavailable").inc()
         return {"error": "temporarily unavailable"}, 503
+    if stale:  # a replay, or a clock far off: answered 200 so that it is not delivered again, kept nowhere
+        outcomes["stale"] = stale
     for outcome, count in outcomes.items():
         metrics.WEBHOOK_EVENTS.labels(slug, outcome).inc(count)
     return {"status": "ok", **outcomes}, 200

@@ -36,6 +36,9 @@ def addressing(user_id: str, tag: str | None) -> dict:
 
 class FacebookChannel:
     name = "facebook"
+    # Meta retries "with decreasing frequency over the next 36 hours" and drops what is still
+    # unacknowledged after 36 hours (Graph API Webhooks): anything older than two days is refused.
+    max_event_age_seconds = 48 * 3600
 
     def __init__(self, settings: Settings, repository: Repository, http: requests.Session | None = None):
         self.settings = settings

@@ -9,18 +9,15 @@ the chat (`?ma=TV-…`) only fills the form in. The form carries no CSRF token o
 post can only make someone's browser look a case up, and the page it gets back stays with them."""
 from __future__ import annotations
 
-import hashlib
 import hmac
 import re
-import time
 
 from flask import Blueprint, current_app, render_template, request
-
-from bot import texts
 from pymongo.errors import PyMongoError
 
+from bot import rate_limit, texts
+from bot.addresses import limit_key
 from bot.repository import CLOSED_STATUSES, DatabaseUnavailable, Repository
-from webhooks.web import client_address
 
 CODE = re.compile(r"^TV-?([A-HJ-NP-Z2-9]{6})$")
 DIGITS = re.compile(r"^\d{4}$")
@@ -85,10 +82,6 @@ def find(repository: Repository, code: str, digits: str) -> dict | None:
                           "note": e.get("note") or ""} for e in repository.public_history(case["code"])]}
 
 
-def _address_key() -> str:
-    return "tra-cuu:" + hashlib.sha256(client_address().encode()).hexdigest()[:32]
-
-
 @tracking.get("/tra-cuu")
 def form():
     return render_template("tracking.html", code=(normalize_code(request.args.get("ma", "")) or ""), digits="",
@@ -106,12 +99,11 @@ def lookup():
     page = {"code": code or typed_code, "digits": digits, "errors": errors, "result": None, "not_found": None}
     if errors:
         return render_template("tracking.html", **page), 400
-    repository, key, now = _repository(), _address_key(), time.time()
+    repository = _repository()
     limit = current_app.extensions["settings"].tracking_lookups_per_hour
     try:
-        if repository.hits_since(key, now - WINDOW_SECONDS) >= limit:
+        if not rate_limit.within(repository, limit_key("tra-cuu"), limit, WINDOW_SECONDS):
             return render_template("tracking.html", **page, refused=TOO_MANY), 429
-        repository.add_hit(key, now, keep_seconds=WINDOW_SECONDS)
         page["result"] = find(repository, code, digits)
     except (DatabaseUnavailable, PyMongoError):
         return render_template("tracking.html", **page, refused=BUSY), 503

@@ -1,12 +1,14 @@
 """The web chat (`/`): a citizen talks to the bot in a browser, no platform account needed.
 
-Identity is a random id in Flask's signed session cookie (HttpOnly, SameSite=Lax). The browser
+Identity is a random id in a signed cookie of its own (`tongdai_chat`: HttpOnly, SameSite=Lax,
+Secure outside local development), never the console's session cookie: a staff member who also
+chats on the same browser keeps the two apart, and the chat's 30-day cookie never makes a staff
+session last 30 days. The browser
 posts messages as JSON, or photos with a custom header, which a cross-site form cannot do; it
 polls the conversation for the bot's answers. A "send" on this channel only records the reply:
 the page fetches it from the history."""
 from __future__ import annotations
 
-import hashlib
 import json
 import pathlib
 import secrets
@@ -14,9 +16,11 @@ import time
 import uuid
 from typing import Mapping
 
-from flask import Blueprint, abort, current_app, render_template, request, send_file, session
+from flask import Blueprint, abort, current_app, g, render_template, request, send_file
+from itsdangerous import BadSignature, URLSafeSerializer
 
-from bot import intake, texts
+from bot import intake, rate_limit, texts
+from bot.addresses import limit_key
 from bot.channels import Window
 from bot.config import Settings
 from bot.media import MediaStore
@@ -25,6 +29,7 @@ from bot.repository import DatabaseUnavailable, Repository
 from bot.text_split import PLATFORM_TEXT_LIMIT
 
 MAX_PHOTO_BYTES = 10 * 1024 * 1024
+MAX_PHOTO_BODY_BYTES = MAX_PHOTO_BYTES + 64 * 1024  # the photo, its caption and the form's own lines
 MAX_MESSAGE_BYTES = 64 * 1024  # 2,000 characters, each \uXXXX-escaped, and the id: well under this
 UPLOAD_HEADER = ("X-Requested-With", "tongdai1022")
 # A person types a few messages a minute; a script types hundreds. Counted in the database, so
@@ -39,6 +44,7 @@ TOO_MANY_FROM_ADDRESS = {"error": texts.WEB_CHAT_TOO_MANY_FROM_ADDRESS}
 class WebChannel:
     name = "web"
     receives_webhooks = False
+    max_event_age_seconds = 60.0  # stamped by this server as it arrives
 
     def __init__(self, settings: Settings, repository: Repository):
         self.settings = settings
@@ -75,7 +81,7 @@ class WebChannel:
         if len(data) > MAX_PHOTO_BYTES:
             return SendResult(ok=False, error_code="image_too_large",
                               error="Ảnh lớn hơn 10 MB: vui lòng chọn ảnh nhỏ hơn.")
-        kept = self.media.store(data, mime)
+        kept = self.media.store_image(data)
         if "stored" not in kept:
             return SendResult(ok=False, error_code="image_type", error=f"Không gửi được ảnh: {kept['fetch_error']}.")
         return SendResult(ok=True, platform_message_id=f"web-{kept['stored']['sha256'][:16]}-{uuid.uuid4().hex[:8]}")
@@ -90,12 +96,33 @@ def too_large(_error):
     return {"error": texts.WEB_CHAT_TOO_LARGE}, 413
 
 
+CITIZEN_COOKIE = "tongdai_chat"
+CITIZEN_COOKIE_DAYS = 30
+
+
+def _signer() -> URLSafeSerializer:
+    return URLSafeSerializer(current_app.secret_key, salt="web-chat-citizen")
+
+
 def _citizen() -> str:
-    # The cookie is signed, so only we write it; a value of another type is still never used.
-    if not isinstance(session.get("citizen"), str):
-        session["citizen"] = secrets.token_urlsafe(16)
-        session.permanent = True
-    return session["citizen"]
+    if "citizen" not in g:
+        try:
+            citizen = _signer().loads(request.cookies.get(CITIZEN_COOKIE, ""))
+        except BadSignature:
+            citizen = None
+        # The cookie is signed, so only we write it; a value of another shape is still never used.
+        if not isinstance(citizen, str) or not 16 <= len(citizen) <= 64:
+            citizen, g.new_citizen = secrets.token_urlsafe(16), True
+        g.citizen = citizen
+    return g.citizen
+
+
+@web_chat.after_request
+def _citizen_cookie(response):
+    if g.get("new_citizen") or (request.endpoint == "web_chat.page" and "citizen" in g):
+        response.set_cookie(CITIZEN_COOKIE, _signer().dumps(g.citizen), max_age=CITIZEN_COOKIE_DAYS * 86400,
+                            httponly=True, samesite="Lax", secure=current_app.extensions["settings"].secure_cookies)
+    return response
 
 
 def _repository() -> Repository:
@@ -106,37 +133,37 @@ def _media() -> MediaStore:
     return MediaStore(current_app.extensions["settings"].var_dir / "media", _repository())
 
 
-def _too_fast(citizen: str) -> bool:
-    return _repository().count_inbound_since("web", citizen, time.time() - 60) >= MESSAGES_PER_MINUTE
+BUSY = {"error": "Hệ thống đang bận, anh/chị vui lòng gửi lại sau ít phút."}
+# Photos a day: a citizen documenting a violation sends a few; a family or an office shares an address.
+PHOTO_BYTES_PER_CITIZEN_DAY = 50 * 1024 * 1024
+PHOTO_BYTES_PER_ADDRESS_DAY = 200 * 1024 * 1024
+TOO_MANY_PHOTOS = {"error": "Anh/chị đã gửi nhiều ảnh trong hôm nay. Vui lòng gửi tiếp vào ngày mai, hoặc gọi 1022."}
 
 
-def client_address() -> str:
-    """The citizen's address: the socket's peer, or, behind TRUST_PROXY proxies, the entry the
-    nearest trusted proxy wrote into X-Forwarded-For (entries further left are the client's word)."""
-    hops = current_app.extensions["settings"].trust_proxy
-    forwarded = [a.strip() for a in request.headers.get("X-Forwarded-For", "").split(",") if a.strip()]
-    if hops and len(forwarded) >= hops:
-        return forwarded[-hops]
-    return request.remote_addr or "unknown"
+def _refused(citizen: str, photo_bytes: int = 0):
+    """Why this message or photo is not taken now (an answer with 429), or None. Every request
+    counts, before anything of it is read or stored."""
+    repository, settings = _repository(), current_app.extensions["settings"]
+    if not rate_limit.within(repository, limit_key("web-ip"), settings.web_chat_ip_per_minute, 60):
+        return TOO_MANY_FROM_ADDRESS, 429
+    if not rate_limit.within(repository, f"web-citizen:{citizen}", MESSAGES_PER_MINUTE, 60):
+        return TOO_FAST, 429
+    if photo_bytes and not (
+            rate_limit.within(repository, limit_key("web-photo-bytes"), PHOTO_BYTES_PER_ADDRESS_DAY, 86400, photo_bytes)
+            and rate_limit.within(repository, f"web-photo-bytes:{citizen}", PHOTO_BYTES_PER_CITIZEN_DAY, 86400,
+                                  photo_bytes)):
+        return TOO_MANY_PHOTOS, 429
+    return None
 
 
-def _address_key() -> str:
-    # Hashed: the counter needs to tell addresses apart, not to know them.
-    return "web-ip:" + hashlib.sha256(client_address().encode()).hexdigest()[:32]
-
-
-def _accept(message: InboundMessage):
-    repository, now = _repository(), time.time()
-    address = _address_key()
+def _accept(message: InboundMessage, then=None) -> tuple[dict, int]:
+    """Store the message (a resend of the same id is stored once); `then()` runs when it was new."""
     try:
-        if repository.hits_since(address, now - 60) >= current_app.extensions["settings"].web_chat_ip_per_minute:
-            return TOO_MANY_FROM_ADDRESS, 429
-        if _too_fast(message.user_id):
-            return TOO_FAST, 429
-        if intake.accept(repository, [message]).get("stored"):
-            repository.add_hit(address, now)
+        new = intake.accept(_repository(), [message]).get("stored")
     except DatabaseUnavailable:
-        return {"error": "Hệ thống đang bận, anh/chị vui lòng gửi lại sau ít phút."}, 503
+        return BUSY, 503
+    if new and then:
+        then()
     return {"status": "stored", "id": message.message_id}, 202
 
 
@@ -177,29 +204,49 @@ def post_message():
         return {"error": f"Tin nhắn dài quá {PLATFORM_TEXT_LIMIT} ký tự, anh/chị vui lòng chia nhỏ."}, 400
     payload = body.get("payload") if isinstance(body.get("payload"), str) else None
     citizen = _citizen()
-    return _accept(InboundMessage(channel="web", message_id=_message_id(citizen, body.get("id")), user_id=citizen,
-                                  text=text, sent_at_ms=int(time.time() * 1000), payload=payload))
+    try:
+        refused = _refused(citizen)
+    except DatabaseUnavailable:
+        return BUSY, 503
+    return refused or _accept(InboundMessage(channel="web", message_id=_message_id(citizen, body.get("id")),
+                                             user_id=citizen, text=text, sent_at_ms=int(time.time() * 1000),
+                                             payload=payload))
 
 
 @web_chat.post("/chat/photos")
 def post_photo():
+    """Every check that needs no byte of the photo comes first (the header, the declared size, the
+    limits and the day's quota); then the photo is read into memory, decoded (its type is what its
+    bytes are), recorded, and only then written to disk: a refused or repeated upload leaves no file."""
     if request.headers.get(UPLOAD_HEADER[0]) != UPLOAD_HEADER[1]:
         return {"error": "Yêu cầu không hợp lệ."}, 403
+    declared = request.content_length
+    if declared is None:
+        return {"error": "Yêu cầu không hợp lệ."}, 411
+    if declared > MAX_PHOTO_BODY_BYTES:
+        return {"error": texts.WEB_CHAT_TOO_LARGE}, 413
+    citizen = _citizen()
+    try:
+        refused = _refused(citizen, photo_bytes=declared)
+    except DatabaseUnavailable:
+        return BUSY, 503
+    if refused:
+        return refused
+    request.max_content_length = MAX_PHOTO_BODY_BYTES
     photo = request.files.get("photo")
     if photo is None:
         return {"error": "Anh/chị chưa chọn ảnh."}, 400
     data = photo.read(MAX_PHOTO_BYTES + 1)
-    if len(data) > MAX_PHOTO_BYTES:
-        return {"error": "Ảnh lớn hơn 10 MB, anh/chị vui lòng chọn ảnh khác."}, 413
-    kept = _media().store(data, (photo.mimetype or "").lower())
-    if "stored" not in kept or not kept["stored"]["content_type"].startswith("image/"):
-        return {"error": "Chỉ nhận ảnh (JPG, PNG, GIF, WEBP, HEIC)."}, 400
-    citizen = _citizen()
+    media = _media()
+    described = media.describe_image(data)
+    if "stored" not in described:
+        return {"error": "Chỉ nhận ảnh JPG, PNG, GIF hoặc WEBP, tối đa 10 MB."}, 400
     caption = nfc(request.form.get("caption", "")).strip()[:PLATFORM_TEXT_LIMIT]
     attachment = Attachment("image", name=(photo.filename or "")[:200] or None, size=len(data),
-                            stored=kept["stored"])
-    return _accept(InboundMessage(channel="web", message_id=_message_id(citizen), user_id=citizen,
-                                  text=caption, sent_at_ms=int(time.time() * 1000), attachments=(attachment,)))
+                            stored=described["stored"])
+    return _accept(InboundMessage(channel="web", message_id=_message_id(citizen), user_id=citizen, text=caption,
+                                  sent_at_ms=int(time.time() * 1000), attachments=(attachment,)),
+                   then=lambda: media.write(data, described["stored"]))
 
 
 @web_chat.get("/chat/messages")

@@ -67,6 +67,9 @@ def megabytes(size: int) -> str:
 
 class ZaloChannel:
     name = "zalo"
+    # Zalo retries a failed delivery after 30 s, 5, 15, 30 min and 1 h, then disables the webhook
+    # (older write-ups: for up to 12 h). An event older than a day is no retry: it is refused.
+    max_event_age_seconds = 24 * 3600
 
     def __init__(self, settings: Settings, repository: Repository, http: requests.Session | None = None):
         self.settings = settings

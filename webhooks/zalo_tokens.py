@@ -10,6 +10,7 @@ import requests
 
 from bot.config import Settings
 from bot.repository import Repository
+from bot.token_cipher import TokenCipher, TokenUnreadable, is_sealed
 
 log = logging.getLogger("tongdai.zalo")
 
@@ -26,7 +27,8 @@ class ZaloTokens:
 
     Zalo's refresh token is single-use: two processes refreshing at once would burn it and lock
     the OA out. So one process at a time refreshes, under a lease in the database; the new pair
-    is stored before it is used; an OAuth error never overwrites the stored pair."""
+    is stored before it is used; an OAuth error never overwrites the stored pair. The pair is
+    stored encrypted (bot/token_cipher.py)."""
 
     NAME = "zalo"
 
@@ -34,16 +36,28 @@ class ZaloTokens:
         self.settings = settings
         self.repository = repository
         self.http = http
+        self.cipher = TokenCipher.for_settings(settings)
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{id(self)}"
         self._cached: tuple[dict, float] | None = None  # (the stored pair, until when it is used)
 
     def _stored(self) -> dict:
+        """The stored pair, decrypted. A pair stored in the clear by an earlier version is
+        encrypted now, unless another process changed it meanwhile."""
         stored = self.repository.token(self.NAME)
         if stored is None:
-            self.repository.seed_token(self.NAME, access_token=self.settings.zalo_access_token,
-                                       refresh_token=self.settings.zalo_refresh_token, expires_ts=None)
+            self.repository.seed_token(self.NAME, access_token=self.cipher.seal(self.settings.zalo_access_token),
+                                       refresh_token=self.cipher.seal(self.settings.zalo_refresh_token),
+                                       expires_ts=None)
             stored = self.repository.token(self.NAME)
-        return stored
+        if stored.get("access_token") and not is_sealed(stored["access_token"]):
+            self.repository.replace_token_pair(self.NAME, stored["access_token"], self.cipher.seal(stored["access_token"]),
+                                               self.cipher.seal(stored.get("refresh_token")))
+        try:
+            return {**stored, "access_token": self.cipher.open(stored.get("access_token")),
+                    "refresh_token": self.cipher.open(stored.get("refresh_token"))}
+        except TokenUnreadable:
+            log.error("the stored Zalo tokens cannot be decrypted: SECRET_KEY or TOKEN_KEY changed (README)")
+            return {**stored, "access_token": None, "refresh_token": None, "unreadable": True}
 
     def access_token(self) -> str | None:
         cached = self._cached
@@ -95,7 +109,8 @@ class ZaloTokens:
         if isinstance(body, dict) and body.get("access_token") and body.get("refresh_token"):
             # Stored before anyone uses it: the old refresh token is spent from this moment.
             self.repository.update_token(
-                self.NAME, access_token=body["access_token"], refresh_token=body["refresh_token"],
+                self.NAME, access_token=self.cipher.seal(body["access_token"]),
+                refresh_token=self.cipher.seal(body["refresh_token"]),
                 expires_ts=time.time() + int(body.get("expires_in") or 90000),
                 refresh_error=None, refresh_failed_ts=None)
             log.info("Zalo access token refreshed")
@@ -112,4 +127,6 @@ class ZaloTokens:
 
     def health(self) -> str:
         stored = self.repository.token(self.NAME) or {}
+        if stored and self._stored().get("unreadable"):
+            return "token_unreadable"
         return "token_refresh_failed" if stored.get("refresh_failed_ts") else "ok"

@@ -1,9 +1,10 @@
 """Who may do what in the console: staff accounts, passwords, lock-out, roles, the audit log."""
 from __future__ import annotations
 
+import os
 import secrets
-import time
 from functools import wraps
+from pathlib import Path
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -12,12 +13,11 @@ from flask_login import LoginManager, UserMixin, current_user, login_required
 from flask_wtf.csrf import CSRFProtect
 
 from bot.alerts import HOTLINE_ROLES
-from bot.config import Settings
+from bot.config import Settings, private_dir
+from bot.console import password_policy, sessions
 from bot.repository import Repository
 
 ROLES = {"operator": "Điện thoại viên", "agency": "Cơ quan xử lý", "admin": "Quản trị viên"}
-MAX_FAILURES = 5          # wrong passwords in a row before the account locks
-LOCK_MINUTES = 15
 # Who sees a citizen's full phone number, per category (an admin changes it under "Bảo mật"): the
 # hotline always calls back; an agency only where it must call the citizen itself. A violation's
 # reporter was promised confidentiality, so the district committee does not see it.
@@ -30,8 +30,9 @@ login_manager = LoginManager()
 login_manager.login_view = "console.login"
 login_manager.login_message = "Vui lòng đăng nhập để tiếp tục."
 login_manager.login_message_category = "info"
-# A stolen verifier (e.g. a dummy hash for unknown users) takes as long to check as a real one.
-_DUMMY_HASH = passwords.hash(secrets.token_urlsafe(16))
+# Checked for an unknown or closed account: as long to verify as a real one, so the answer's time
+# does not tell whether an account exists.
+DUMMY_HASH = passwords.hash(secrets.token_urlsafe(16))
 
 
 class Staff(UserMixin):
@@ -40,6 +41,8 @@ class Staff(UserMixin):
         self.name = document.get("name") or self.username
         self.role = document["role"]
         self.agency = document.get("agency")
+        self.session_epoch = sessions.epoch_of(document)
+        self.must_change_password = document.get("must_change_password") == "yes"
 
     def get_id(self) -> str:
         return self.username
@@ -82,29 +85,12 @@ def staff_names() -> dict[str, str]:
 @login_manager.user_loader
 def load_staff(username: str) -> Staff | None:
     document = repository().find_staff(username)
-    return Staff(document) if document and document.get("active") == "yes" else None
+    if not document or document.get("active") != "yes" or not sessions.valid(document):
+        return None
+    return Staff(document)
 
 
-def check_password(username: str, password: str) -> tuple[Staff | None, str | None]:
-    """The staff member, or why not (in Vietnamese). Failures are counted per account."""
-    document = repository().find_staff(username)
-    if document is None or document.get("active") != "yes":
-        _verify(_DUMMY_HASH, password)  # same time as a real account: usernames cannot be probed
-        return None, "Tên đăng nhập hoặc mật khẩu không đúng."
-    if document.get("locked_until", 0) > time.time():
-        minutes = int((document["locked_until"] - time.time()) // 60) + 1
-        return None, f"Tài khoản tạm khóa do nhập sai mật khẩu nhiều lần. Vui lòng thử lại sau {minutes} phút."
-    if not _verify(document["password_hash"], password):
-        repository().record_login_failure(username, MAX_FAILURES, LOCK_MINUTES * 60)
-        return None, "Tên đăng nhập hoặc mật khẩu không đúng."
-    fields = {"failed_logins": 0, "last_login_ts": time.time()}
-    if passwords.check_needs_rehash(document["password_hash"]):
-        fields["password_hash"] = passwords.hash(password)
-    repository().update_staff(username, **fields)
-    return Staff(document), None
-
-
-def _verify(hash_: str, password: str) -> bool:
+def verify(hash_: str, password: str) -> bool:
     try:
         return passwords.verify(hash_, password)
     except (VerificationError, InvalidHashError):
@@ -129,14 +115,46 @@ def audit(action: str, target: str, before=None, after=None) -> None:
     repository().audit_log(current_user.username, action, target, before, after)
 
 
-def ensure_first_admin(repo: Repository, settings: Settings) -> str | None:
-    """Create ADMIN_USERNAME when there is no staff account. Returns the generated password (to be
-    printed once), or None when ADMIN_PASSWORD was given or an account exists."""
+FIRST_ADMIN_FILE = "first-admin-password"
+
+
+class WeakAdminPassword(Exception):
+    """ADMIN_PASSWORD does not pass the password policy: the first admin is not created with it."""
+
+
+def ensure_first_admin(repo: Repository, settings: Settings) -> Path | None:
+    """Create ADMIN_USERNAME when there is no staff account, with ADMIN_PASSWORD or a generated
+    password that must be changed at the first sign-in. The generated one is written to a file
+    only its owner reads (never to the output or a log); returns that file, or None when
+    ADMIN_PASSWORD was given or an account exists. Raises WeakAdminPassword."""
     if repo.count_staff():
         return None
-    password = settings.admin_password or secrets.token_urlsafe(12)
+    check_admin_password(settings)
+    password = settings.admin_password or secrets.token_urlsafe(15)
     created = repo.create_staff(username=settings.admin_username, password_hash=passwords.hash(password),
                                 role="admin", name="Quản trị viên")
-    if created:
-        repo.audit_log("hệ thống", "staff.create", settings.admin_username, None, {"role": "admin"})
-    return password if created and not settings.admin_password else None
+    if not created:
+        return None
+    repo.audit_log("hệ thống", "staff.create", settings.admin_username, None, {"role": "admin"})
+    if settings.admin_password:
+        return None
+    repo.update_staff(settings.admin_username, must_change_password="yes")
+    path = private_dir(settings.var_dir) / FIRST_ADMIN_FILE
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(f"{settings.admin_username}\n{password}\n")
+    return path
+
+
+def check_admin_password(settings: Settings) -> None:
+    """Raises WeakAdminPassword when ADMIN_PASSWORD is given and fails the password policy."""
+    weak = settings.admin_password and password_policy.problem(settings.admin_password, settings.admin_username)
+    if weak:
+        raise WeakAdminPassword(f"ADMIN_PASSWORD: {weak}")
+
+
+def forget_first_admin_password(username: str) -> None:
+    """The generated password has been replaced: its file goes."""
+    settings = current_app.extensions["settings"]
+    if username == settings.admin_username:
+        (settings.var_dir / FIRST_ADMIN_FILE).unlink(missing_ok=True)

@@ -2,21 +2,23 @@
 the routing table: routing_admin.py; canned replies: replies.py.)"""
 from __future__ import annotations
 
+import logging
 import math
-import time
 from datetime import timedelta
 
 from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from bot import texts
-from bot.console import audit_view, format as vn
-from bot.console.access import PHONE_VISIBILITY_DEFAULT, ROLES, audit, passwords, phone_visibility, repository, roles
+from bot.console import audit_view, format as vn, throttle
+from bot.console.access import (PHONE_VISIBILITY_DEFAULT, ROLES, audit, passwords, phone_visibility, repository,
+                                roles, verify)
 from bot.console.blueprint import console
 from bot.console.cases import routing
 from bot.console.forms import ActionForm, StaffForm, StaffUpdateForm, errors_of, options
 
 AUDIT_PAGE_SIZE = 50
+log = logging.getLogger("tongdai.console.login")
 
 
 def _agency_choices(agencies: dict | None = None) -> list:
@@ -56,8 +58,10 @@ def staff_list():
                                  active=account.get("active") == "yes", email=account.get("email") or "")
         update.agency.choices = _agency_choices(table.agencies)
         updates[account["username"]] = update
+    waiting = throttle.Throttle(repository()).waiting_accounts()
+    slowed = {a["username"] for a in accounts if throttle.account_key(a["username"]) in waiting}
     return render_template("console/staff.html", form=form, accounts=accounts, updates=updates, roles=ROLES,
-                           agency_name=table.agency_name, retired=table.retired_agencies, now_ts=time.time())
+                           agency_name=table.agency_name, retired=table.retired_agencies, slowed=slowed)
 
 
 @console.post("/admin/staff/<username>")
@@ -68,8 +72,12 @@ def staff_update(username: str):
         return redirect(url_for("console.staff_list"))
     form = StaffUpdateForm(prefix=username)
     form.agency.choices = _agency_choices()
+    form.account = username
     if not form.validate_on_submit():
         flash(errors_of(form), "error")
+        return redirect(url_for("console.staff_list"))
+    if form.password.data and verify(account["password_hash"], form.password.data):
+        flash("Mật khẩu mới phải khác mật khẩu hiện tại.", "error")
         return redirect(url_for("console.staff_list"))
     if form.role.data == "agency" and not form.agency.data:
         flash("Tài khoản cơ quan xử lý cần chọn cơ quan.", "error")
@@ -81,14 +89,20 @@ def staff_update(username: str):
                "active": "yes" if form.active.data else "no", "email": form.email.data or None}
     if form.name.data:
         changes["name"] = form.name.data
-    if form.unlock.data:
-        changes.update(locked_until=0.0, failed_logins=0)
     before = {k: account.get(k) for k in changes}
     if form.password.data:
         changes["password_hash"] = passwords.hash(form.password.data)
     repository().update_staff(username, **changes)
+    # Less or other access, a new password, an unlock after a suspected attack: the account's open
+    # sessions end (bot/console/sessions.py).
+    if form.password.data or form.unlock.data or any(changes[k] != account.get(k) for k in ("role", "agency", "active")):
+        repository().end_sessions(username)
     audit("staff.update", username, before,
           {k: v for k, v in changes.items() if k != "password_hash"} | ({"password": "đã đổi"} if form.password.data else {}))
+    if form.unlock.data:
+        cleared = throttle.Throttle(repository()).unlock(username)
+        log.warning("sign-in unlocked", extra={"account": username, "counts_cleared": cleared})
+        audit("login.unlock", username, None, {"counts_cleared": cleared})
     flash(f"Đã cập nhật tài khoản {username}.", "info")
     return redirect(url_for("console.staff_list"))
 

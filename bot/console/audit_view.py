@@ -7,12 +7,13 @@ from bot.console.access import ROLES
 
 ACTIONS = {
     "login": "Đăng nhập", "logout": "Đăng xuất", "account.password": "Đổi mật khẩu",
+    "login.failed": "Đăng nhập sai", "login.throttled": "Tạm khóa đăng nhập", "login.unlock": "Mở khóa đăng nhập",
     "staff.create": "Tạo tài khoản", "staff.update": "Sửa tài khoản",
     "chat.claim": "Nhận xử lý cuộc trò chuyện", "chat.takeover": "Tiếp quản cuộc trò chuyện",
     "chat.reply": "Trả lời người dân", "chat.handback": "Giao lại cho trợ lý tự động",
     "chat.close": "Đóng cuộc trò chuyện",
     "case.status": "Đổi trạng thái hồ sơ", "case.note": "Ghi chú hồ sơ", "case.route": "Chuyển cơ quan xử lý",
-    "case.send_back": "Trả hồ sơ về tổng đài", "cases.export": "Tải danh sách hồ sơ (CSV)",
+    "case.send_back": "Trả hồ sơ về tổng đài", "cases.export": "Tải danh sách hồ sơ",
     "routing.update": "Sửa cơ quan, phân công, thời hạn", "replies.update": "Sửa mẫu trả lời",
     "privacy.update": "Sửa quyền xem số điện thoại",
     "kb.create": "Soạn mục hỏi đáp", "kb.update": "Sửa mục hỏi đáp", "kb.publish": "Duyệt, đưa mục hỏi đáp vào sử dụng",
@@ -39,9 +40,12 @@ FIELDS = {
     "main": "Hồ sơ chính", "possible_duplicates": "Gợi ý trùng", "rating_flag": "Đánh giá thấp cần xem",
     "state": "Trạng thái yêu cầu", "cases": "Số hồ sơ", "messages": "Số tin nhắn", "files": "Số tệp",
     "conversations": "Số cuộc trò chuyện", "notice": "Báo cho người dân", "channel": "Kênh",
+    "address": "Địa chỉ mạng", "kind": "Theo", "format": "Dạng tệp", "seconds": "Chờ (giây)", "counts_cleared": "Số bộ đếm đã xóa",
 }
 HANDLERS = {"bot": "Trợ lý tự động", "waiting": "Chờ cán bộ", "staff": "Cán bộ"}
 KB_STATUSES = {**knowledge_entries.STATUSES, **knowledge_entries.QUESTION_STATUSES}
+THROTTLE_KINDS = {"pair": "tài khoản này từ địa chỉ này", "network": "mọi tài khoản từ địa chỉ này",
+                  "account": "tài khoản này từ địa chỉ lạ"}
 
 
 def action_name(action: str) -> str:
@@ -67,6 +71,8 @@ def _value(field: str, value, agency_name) -> str:
         return HANDLERS.get(value, value)
     if field == "staff_owner":
         return vn.staff_name(value)
+    if field == "kind":
+        return THROTTLE_KINDS.get(value, value)
     if field in ("locked_until", "ts"):
         return vn.vn_datetime(value) if value else "—"
     if isinstance(value, list):
@@ -102,7 +108,8 @@ def target_text(entry: dict) -> str:
     if entry.get("action", "").startswith("chat.") and ":" in target:
         channel, user_id = target.split(":", 1)
         return f"{vn.CHANNEL_NAMES.get(channel, channel)} …{user_id[-4:]}"
-    if entry.get("action") in ("login", "logout", "account.password", "staff.create", "staff.update"):
+    if entry.get("action") in ("login", "logout", "account.password", "staff.create", "staff.update", "login.failed",
+                               "login.throttled", "login.unlock"):
         return vn.staff_name(target)
     if entry.get("action") == "cases.export":
         return "bộ lọc: " + (target or "tất cả")

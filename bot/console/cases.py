@@ -1,8 +1,6 @@
 """Cases: the list with filters, one case's page, what staff change on it, and the CSV export."""
 from __future__ import annotations
 
-import csv
-import io
 import math
 import time
 import uuid
@@ -13,7 +11,7 @@ from flask_login import current_user, login_required
 
 from bot import cases as case_actions, texts
 from bot.alerts import alert_agency, alert_hotline
-from bot.console import format as vn
+from bot.console import export, format as vn, params
 from bot.console.access import audit, repository, roles
 from bot.console.blueprint import console
 from bot.console.chats import send_attachment
@@ -77,30 +75,24 @@ def case_list():
                            districts=districts(table), categories=texts.CATEGORY_NAMES, statuses=texts.STATUS_NAMES)
 
 
-@console.get("/cases/export.csv")
+FORMATS = {"csv": ("text/csv; charset=utf-8", export.as_csv),
+           "xlsx": ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", export.as_xlsx)}
+
+
+@console.get("/cases/export.<kind>")
 @login_required
-def case_export():
+def case_export(kind: str):
+    if kind not in FORMATS:
+        abort(404)
     _, query, errors = _filters(routing())
     if errors:
         flash(" ".join(errors.values()), "error")
-        return redirect(url_for("console.case_list", **request.args))
+        return redirect(url_for("console.case_list", **params.query()))
     found, _ = repository().find_cases(**query, limit=EXPORT_LIMIT)
-    out = io.StringIO()
-    out.write("\ufeff")  # the BOM: Excel then reads the file as UTF-8, Vietnamese intact
-    writer = csv.writer(out)
-    writer.writerow(["Mã hồ sơ", "Ngày tiếp nhận", "Loại", "Trạng thái", "Ưu tiên", "Huyện", "Cơ quan xử lý",
-                     "Hạn xử lý", "Quá hạn", "Kênh", "Số điện thoại", "Nội dung"])
-    for case in found:
-        writer.writerow([case["code"], vn.vn_datetime(case.get("created_ts")),
-                         texts.CATEGORY_NAMES.get(case["category"], case["category"]),
-                         texts.STATUS_NAMES.get(case["status"], case["status"]),
-                         "Khẩn" if case.get("priority") == "urgent" else "Thường", case.get("district") or "",
-                         case.get("agency_name") or "", vn.vn_datetime(case.get("due_ts")),
-                         "Có" if vn.is_overdue(case) else "Không", vn.CHANNEL_NAMES.get(case["channel"], ""),
-                         vn.mask_phone((case.get("details") or {}).get("phone")), case.get("description") or ""])
-    audit("cases.export", request.query_string.decode()[:500], None, {"rows": len(found)})
-    filename = f"ho-so-1022-{time.strftime('%Y%m%d-%H%M')}.csv"
-    return Response(out.getvalue().encode("utf-8"), mimetype="text/csv; charset=utf-8",
+    mimetype, write = FORMATS[kind]
+    audit("cases.export", request.query_string.decode()[:500], None, {"rows": len(found), "format": kind})
+    filename = f"ho-so-1022-{time.strftime('%Y%m%d-%H%M')}.{kind}"
+    return Response(write(export.rows(found)), mimetype=mimetype,
                     headers={"Content-Disposition": f'attachment; filename="{filename}"'})
 
 

@@ -183,7 +183,7 @@ def reply(channel: str, user_id: str):
     window = outbox.window(channel, user_id, by_staff=True)
     states = []
     if form.photo.data:
-        kept = _media().store(form.photo.data.read(), (form.photo.data.mimetype or "").lower())
+        kept = _media().store_image(form.photo.data.read())
         if "stored" not in kept:
             flash(f"Không gửi được ảnh: {kept['fetch_error']}", "error")
             return back

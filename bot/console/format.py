@@ -33,14 +33,19 @@ def vn_date(ts: float | None) -> str:
     return local(ts).strftime("%d/%m/%Y") if ts else ""
 
 
+# The hotline's records start in 2021; a year like 9999 is a typo (and its next day overflows).
+YEARS = range(2000, 2101)
+
+
 def parse_vn_date(value: str | None) -> date | None:
-    """"25/11/2026" (what staff type) or "2026-11-25" (what a date picker sends)."""
+    """"25/11/2026" (what staff type) or "2026-11-25" (what a date picker sends), between 2000 and 2100."""
     value = (value or "").strip()
     for pattern in ("%d/%m/%Y", "%Y-%m-%d"):
         try:
-            return datetime.strptime(value, pattern).date()
+            day = datetime.strptime(value, pattern).date()
         except ValueError:
             continue
+        return day if day.year in YEARS else None
     return None
 
 
@@ -114,6 +119,13 @@ def chat_label(chat: dict) -> str:
     return f"{name} ({CHANNEL_NAMES.get(chat.get('channel'), chat.get('channel'))} …{str(chat.get('user_id', ''))[-4:]})"
 
 
+def web_link(url: str | None) -> str | None:
+    """A link a citizen's attachment carries, only when it is a web address: a `javascript:` or
+    `data:` URL is never made a link (the CSP would block it; it must not rely on that)."""
+    url = (url or "").strip()
+    return url if url.lower().startswith(("https://", "http://")) else None
+
+
 def register_filters(app: Flask) -> None:
     app.jinja_env.filters.update(
         vn_datetime=vn_datetime, vn_date=vn_date, waited=waited, sla=sla, mask_phone=mask_phone,
@@ -122,5 +134,5 @@ def register_filters(app: Flask) -> None:
         channel_name=lambda c: CHANNEL_NAMES.get(c, c),
         handoff_reason=lambda r: HANDOFF_REASONS.get(r, r or ""),
         send_state=lambda s: SEND_STATES.get(s, s or ""),
-        actor=actor, staff_name=staff_name, ago=ago, chat_label=chat_label)
+        actor=actor, staff_name=staff_name, ago=ago, chat_label=chat_label, web_link=web_link)
     app.jinja_env.globals.update(is_overdue=is_overdue)

@@ -5,9 +5,10 @@ from flask_wtf import FlaskForm
 from flask_wtf.file import FileAllowed, FileField
 from wtforms import BooleanField, HiddenField, PasswordField, RadioField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, EqualTo, Length, Optional, Regexp
+from wtforms.validators import DataRequired, EqualTo, Length, Optional, Regexp, ValidationError
 
 from bot.cases import STATUSES
+from bot.console import password_policy
 from bot.console.access import ROLES
 from bot import texts
 
@@ -31,6 +32,19 @@ LIBRARY_MESSAGES = {
     "The CSRF tokens do not match.": "Phiên làm việc đã hết hạn: vui lòng tải lại trang rồi thử lại.",
 }
 INVALID_FORM = "Biểu mẫu không hợp lệ: vui lòng tải lại trang rồi thử lại."
+
+
+class StrongPassword:
+    """The password policy (bot/console/password_policy.py); the username is read from the form's
+    `username` field or its `account` attribute (set by the view)."""
+
+    def __call__(self, form, field):
+        if not field.data:
+            return
+        username = form.username.data if hasattr(form, "username") else getattr(form, "account", None)
+        found = password_policy.problem(field.data, username)
+        if found:
+            raise ValidationError(found)
 
 
 def errors_of(form: FlaskForm) -> str:
@@ -118,7 +132,7 @@ class StaffForm(FlaskForm):
         DataRequired(REQUIRED.format("tên đăng nhập")),
         Regexp(r"^[a-z0-9._-]{3,40}$", message="Tên đăng nhập 3–40 ký tự: chữ thường không dấu, số, . _ -")])
     name = StringField("Họ và tên", filters=[stripped], validators=[DataRequired(REQUIRED.format("họ và tên")), Length(max=100)])
-    password = PasswordField("Mật khẩu", validators=[Length(min=10, message="Mật khẩu ít nhất 10 ký tự.")])
+    password = PasswordField("Mật khẩu (ít nhất 12 ký tự)", validators=[StrongPassword()])
     role = SelectField("Vai trò", choices=options(ROLES.items()))
     agency = SelectField("Cơ quan (với vai trò cơ quan xử lý)", validators=[Optional()])
     email = StringField("Thư điện tử (nhận cảnh báo hồ sơ quá hạn, không bắt buộc)", filters=[stripped],
@@ -132,13 +146,12 @@ class StaffUpdateForm(FlaskForm):
     email = StringField("Thư điện tử", filters=[stripped],
                         validators=[Optional(), Length(max=200), EMAIL])
     active = BooleanField("Đang hoạt động")
-    password = PasswordField("Mật khẩu mới (để trống nếu không đổi)",
-                             validators=[Optional(), Length(min=10, message="Mật khẩu ít nhất 10 ký tự.")])
+    password = PasswordField("Mật khẩu mới (để trống nếu không đổi)", validators=[Optional(), StrongPassword()])
     unlock = BooleanField("Mở khóa đăng nhập")
 
 
 class PasswordChangeForm(FlaskForm):
     current = PasswordField("Mật khẩu hiện tại", validators=[DataRequired(REQUIRED.format("mật khẩu hiện tại"))])
-    new = PasswordField("Mật khẩu mới", validators=[DataRequired(REQUIRED.format("mật khẩu mới")),
-                                                    Length(min=10, message="Mật khẩu ít nhất 10 ký tự.")])
+    new = PasswordField("Mật khẩu mới (ít nhất 12 ký tự)", validators=[DataRequired(REQUIRED.format("mật khẩu mới")),
+                                                                       StrongPassword()])
     again = PasswordField("Nhập lại mật khẩu mới", validators=[EqualTo("new", "Hai lần nhập mật khẩu mới không khớp.")])

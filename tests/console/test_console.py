@@ -10,7 +10,7 @@ import pytest
 from bot import texts
 from bot.app import create_app
 from bot.config import Settings
-from bot.console.access import MAX_FAILURES
+from bot.console.throttle import PAIR_FREE as MAX_FAILURES
 from bot.routing import RoutingTable
 from tests.conftest import post_zalo
 from tests.console.conftest import PASSWORD, csrf_token, sign_in
@@ -61,14 +61,14 @@ def test_first_admin_comes_from_the_environment(settings, repository):
         app.extensions["repository"].close()
 
 
-def test_without_admin_password_one_is_generated_and_printed_once(settings, repository, capsys):
+def test_without_admin_password_one_is_generated_into_a_file_only_once(settings, repository, capsys):
     env = {"MONGODB_URI": settings.database_uri, "NLU_URL": settings.nlu_base_url, "VAR_DIR": str(settings.var_dir)}
     repository.staff.delete_many({})
     create_app(Settings.from_env(env)).extensions["repository"].close()
-    printed = capsys.readouterr().out
-    password = printed.split("mật khẩu: ")[1].split(" ")[0]
-    assert sign_in(create_app(Settings.from_env(env)).test_client(), "admin", password).status_code == 302
-    assert "mật khẩu" not in capsys.readouterr().out  # not printed again
+    assert "Tài khoản quản trị đầu tiên" in capsys.readouterr().out
+    username, password = (settings.var_dir / "first-admin-password").read_text().split()
+    assert sign_in(create_app(Settings.from_env(env)).test_client(), username, password).status_code == 302
+    assert "Tài khoản quản trị đầu tiên" not in capsys.readouterr().out  # not made again
 
 
 def test_wrong_passwords_lock_the_account_and_unknown_users_read_the_same(app, staff):
@@ -79,7 +79,7 @@ def test_wrong_passwords_lock_the_account_and_unknown_users_read_the_same(app, s
         assert answer.status_code == 401
     assert "Tên đăng nhập hoặc mật khẩu không đúng." in unknown
     locked = sign_in(client, "dtv2")
-    assert locked.status_code == 401 and "tạm khóa" in locked.get_data(as_text=True)
+    assert locked.status_code == 429 and "tạm khóa" in locked.get_data(as_text=True)
     admin = signed_in(app, "quantri")
     post_form(admin, "/console/admin/staff", "/console/admin/staff/dtv2",
               {"dtv2-role": "operator", "dtv2-active": "y", "dtv2-unlock": "y"})
@@ -398,15 +398,15 @@ def test_chat_history_shows_photos_inline_locations_as_map_links_and_replies_fro
 def test_staff_change_their_own_password(app, staff):
     operator = signed_in(app, "dtv1")
     wrong = post_form(operator, "/console/account", "/console/account",
-                      {"current": "khong-dung", "new": "mat-khau-moi-123", "again": "mat-khau-moi-123"})
+                      {"current": "khong-dung", "new": "mat-khau-thu-hai-2026", "again": "mat-khau-thu-hai-2026"})
     assert "không đúng" in wrong.get_data(as_text=True)
     mismatch = post_form(operator, "/console/account", "/console/account",
-                         {"current": PASSWORD, "new": "mat-khau-moi-123", "again": "khac-hoan-toan"})
+                         {"current": PASSWORD, "new": "mat-khau-thu-hai-2026", "again": "khac-hoan-toan"})
     assert "không khớp" in mismatch.get_data(as_text=True)
     assert post_form(operator, "/console/account", "/console/account",
-                     {"current": PASSWORD, "new": "mat-khau-moi-123", "again": "mat-khau-moi-123"}).status_code == 302
+                     {"current": PASSWORD, "new": "mat-khau-thu-hai-2026", "again": "mat-khau-thu-hai-2026"}).status_code == 302
     assert sign_in(app.test_client(), "dtv1").status_code == 401
-    assert sign_in(app.test_client(), "dtv1", "mat-khau-moi-123").status_code == 302
+    assert sign_in(app.test_client(), "dtv1", "mat-khau-thu-hai-2026").status_code == 302
     assert staff.audit_entries()[0]["action"] in ("login", "account.password")
 
 

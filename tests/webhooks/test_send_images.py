@@ -6,6 +6,7 @@ import pytest
 from bot.media import MediaStore
 from tests.conftest import load_fixture, post_facebook, post_zalo
 from tests.webhooks.test_web import png, say
+from tests.webhooks.test_zalo_tokens import stored_pair
 from webhooks.facebook import FacebookChannel
 from webhooks.facebook_events import BOT_METADATA
 from webhooks.web import WebChannel
@@ -19,7 +20,7 @@ PNG = png(320, 200, (30, 120, 60))
 @pytest.fixture
 def photo(settings, repository) -> dict:
     """A photo staff attached, kept like every file (bot/media.py)."""
-    return MediaStore(settings.var_dir / "media", repository).store(PNG, "image/png")["stored"]
+    return MediaStore(settings.var_dir / "media", repository).store_image(PNG)["stored"]
 
 
 def file_of(tmp_path, size: int, name: str = "anh.png"):
@@ -58,7 +59,7 @@ def test_zalo_photo_with_an_expired_token_refreshes_once_and_uploads_once(settin
     result = ZaloChannel(settings, repository).send_image(CITIZEN, path, "image/png")
     assert result.ok
     assert fake_zalo.oauth_calls == 1 and len(fake_zalo.uploads) == 1 and len(fake_zalo.received) == 1
-    assert repository.token("zalo")["access_token"] == fake_zalo.access_token
+    assert stored_pair(settings, repository)["access_token"] == fake_zalo.access_token
 
 
 @pytest.mark.parametrize("size, mime, code, reason", [

@@ -4,6 +4,7 @@ import struct
 import zlib
 
 from tests.helpers import database_contents, inbound
+from webhooks.web import CITIZEN_COOKIE
 
 
 def png(width: int = 160, height: int = 100, rgb: tuple = (200, 60, 40)) -> bytes:
@@ -26,7 +27,7 @@ def test_page_is_vietnamese_and_gives_a_signed_identity(client):
     response = client.get("/")
     assert response.status_code == 200
     assert 'lang="vi"' in response.get_data(as_text=True) and "Tổng đài 1022" in response.get_data(as_text=True)
-    cookie = client.get_cookie("session")
+    cookie = client.get_cookie(CITIZEN_COOKIE)
     assert cookie is not None and cookie.http_only and cookie.same_site == "Lax"
 
 

@@ -1,4 +1,5 @@
-"""Zalo OA tokens: kept in the database, refreshed under one lease, never overwritten by an error."""
+"""Zalo OA tokens: kept in the database (encrypted: tests/security/test_data_at_rest.py), refreshed
+under one lease, never overwritten by an error."""
 import threading
 import time
 
@@ -10,12 +11,17 @@ from webhooks.zalo import ZaloChannel
 from webhooks.zalo_tokens import ZaloTokens
 
 
+def stored_pair(settings, repository) -> dict:
+    """The stored pair as the app reads it (decrypted)."""
+    return ZaloTokens(settings, repository, requests.Session())._stored()
+
+
 def test_expired_access_token_is_refreshed_once_and_the_send_retried(settings, repository, fake_zalo):
     fake_zalo.access_token_expired = True
     result = ZaloChannel(settings, repository).send_text("246845883529197922", "Xin chào")
     assert result.ok
     assert fake_zalo.oauth_calls == 1 and len(fake_zalo.received) == 1
-    stored = repository.token("zalo")
+    stored = stored_pair(settings, repository)
     assert (stored["access_token"], stored["refresh_token"]) == (fake_zalo.access_token, fake_zalo.refresh_token)
     assert stored["expires_ts"] > time.time() + 24 * 3600
 
@@ -34,7 +40,7 @@ def test_oauth_error_with_http_200_keeps_the_stored_pair_and_is_reported(setting
     result = ZaloChannel(settings, repository).send_text("u1", "Xin chào")
     assert not result.ok and result.error_code == "-220" and not result.retryable
     assert "hết hạn" in result.error
-    stored = repository.token("zalo")
+    stored = stored_pair(settings, repository)
     assert stored["access_token"] == FakeZalo.ACCESS_TOKEN and stored["refresh_token"] == FakeZalo.REFRESH_TOKEN
     assert "-14014" in stored["refresh_error"]
     health = client.get("/healthz").get_json()
@@ -70,4 +76,4 @@ def test_token_near_expiry_is_refreshed_before_sending(settings, repository, fak
     channel = ZaloChannel(settings, repository)  # (a process reads the stored pair again every 30 s)
     assert channel.send_text("u1", "Xin chào").ok
     assert fake_zalo.oauth_calls == 1
-    assert fake_zalo.received and repository.token("zalo")["access_token"] == fake_zalo.access_token
+    assert fake_zalo.received and stored_pair(settings, repository)["access_token"] == fake_zalo.access_token

@@ -45,8 +45,16 @@
     if (next) { next.href = body.dataset.loginUrl + "?next=" + encodeURIComponent(location.pathname + location.search); }
     document.title = (state === "signed_out" ? "[Đã đăng xuất] " : "[Mất kết nối] ") + baseTitle;
   }
+  // A session ends after a while without the person doing anything; the page's own polling is not
+  // them, unless they typed or clicked in the page since the last poll (bot/console/sessions.py).
+  var used = false;
+  ["keydown", "pointerdown", "input"].forEach(function (kind) {
+    document.addEventListener(kind, function () { used = true; }, { capture: true, passive: true });
+  });
   function poll(url, accept) {
-    return fetch(url, { credentials: "same-origin", cache: "no-store", headers: { "Accept": accept } })
+    var headers = { "Accept": accept, "X-Console-Poll": "1" };
+    if (used) { headers["X-Console-Active"] = "1"; used = false; }
+    return fetch(url, { credentials: "same-origin", cache: "no-store", headers: headers })
       .then(function (response) {
         // The sign-in page (a redirect) or a refusal: the session is over, whatever the page shows.
         if (response.status === 401 || response.status === 403 ||
