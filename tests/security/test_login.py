@@ -9,7 +9,7 @@ import threading
 
 from prometheus_client import REGISTRY
 
-from bot.console import throttle
+from bot.console import signin, throttle
 from tests.console.conftest import PASSWORD, csrf_token
 
 ATTACKER = "203.0.113.66"
@@ -50,6 +50,37 @@ def test_forty_guesses_at_once_get_five_password_checks(app, staff):
         t.join(60)
     assert len(answers) == 40 and set(answers) <= {401, 429, 503}
     assert checks() - before <= throttle.PAIR_FREE
+
+
+def test_a_flood_from_many_addresses_is_told_to_wait_not_given_password_checks(app, staff, repository):
+    """The flood that made Zalo's webhook wait ~2 s: every post from an address and for a username of
+    its own, so no count slows any of them down. Password checks (64 MiB, ~0.15 s of a core each)
+    still run one at a time with two waiting: the rest are answered 503 at once, before the
+    database is asked anything (python -m bench login times the webhook meanwhile)."""
+    flood = 40
+    clients = [app.test_client() for _ in range(flood)]
+    tokens = [csrf_token(c.get("/console/login", environ_base={"REMOTE_ADDR": f"198.51.100.{n}"}).get_data(as_text=True))
+              for n, c in enumerate(clients)]
+    start, answers = threading.Barrier(flood), []
+    before, counted_before = checks(), repository.db["login_throttle"].count_documents({})
+
+    def guess(client, token, n):
+        start.wait()
+        answers.append(client.post("/console/login", environ_base={"REMOTE_ADDR": f"198.51.100.{n}"}, data={
+            "username": f"nguoi-{n}", "password": f"doan-thu-{n}", "csrf_token": token}))
+
+    threads = [threading.Thread(target=guess, args=(c, t, n)) for n, (c, t) in enumerate(zip(clients, tokens))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    codes = [a.status_code for a in answers]
+    assert len(codes) == flood and set(codes) <= {401, 503}
+    busy = [a for a in answers if a.status_code == 503]
+    assert len(busy) >= flood // 2 and checks() - before == codes.count(401)
+    assert all(a.headers["Retry-After"] == "2" and said(a) == signin.BUSY for a in busy)
+    # Only the attempts that got a turn were counted (a pair, a network and an account key each).
+    assert repository.db["login_throttle"].count_documents({}) - counted_before == 3 * codes.count(401)
 
 
 def test_guesses_from_elsewhere_never_lock_the_admin_out_of_the_usual_desk(app, staff):

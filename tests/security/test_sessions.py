@@ -78,12 +78,14 @@ def test_a_change_of_name_keeps_the_session(app, staff):
 
 def test_signing_in_starts_from_an_empty_session(app, staff):
     client = app.test_client()
-    page = client.get("/console/login")
     with client.session_transaction("/console/") as session:
+        session["_user_id"] = "quantri"  # an identity the server never started a session for
+    assert client.get("/console/cases").status_code == 302  # signed in as nobody, and forgotten
+    client.get("/console/login")
+    with client.session_transaction("/console/") as session:
+        assert "_user_id" not in session
         session["planted"] = "by someone before the staff member sat down"
-        session["_user_id"] = "quantri"
-    client.post("/console/login", data={"username": "dtv1", "password": PASSWORD,
-                                        "csrf_token": csrf_token(page.get_data(as_text=True))})
+    assert sign_in(client, "dtv1").status_code == 302
     with client.session_transaction("/console/") as session:
         assert "planted" not in session and session["_user_id"] == "dtv1"
 

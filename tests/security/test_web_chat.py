@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import dataclasses
 import io
+import struct
 import threading
+import zlib
 
 import pytest
 
@@ -78,6 +80,26 @@ def test_a_photo_is_what_its_bytes_decode_as_not_what_the_browser_claims(client,
     answer = post_photo(client, data, "image/png")
     assert answer.status_code == 400 and "JPG, PNG" in answer.get_json()["error"]
     assert inbound(repository) == [] and media_files(settings) == []
+
+
+def grey_png(side: int) -> bytes:
+    """A black PNG `side` pixels square: a few dozen kilobytes however many pixels it decodes to."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    packer, row = zlib.compressobj(9), b"\0" * (side + 1)
+    pixels = b"".join(packer.compress(row) for _ in range(side)) + packer.flush()
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", side, side, 8, 0, 0, 0, 0))
+            + chunk(b"IDAT", pixels) + chunk(b"IEND", b""))
+
+
+def test_a_photo_that_would_decode_to_more_pixels_than_a_camera_takes_is_refused(client, repository, settings):
+    """ASVS 12.1.2: 64 megapixels (64 MB once decoded) in a small upload are refused before decoding."""
+    client.get("/")
+    bomb = grey_png(8000)
+    assert len(bomb) < 200 * 1024
+    assert post_photo(client, bomb).status_code == 400
+    assert inbound(repository) == [] and media_files(settings) == []
+    assert post_photo(client, grey_png(1000)).status_code == 202  # the same picture, a camera's size
 
 
 def test_a_real_photo_is_kept_under_the_type_its_bytes_say(client, repository, settings):
