@@ -847,12 +847,13 @@ class Repository:
         return self._count(self.staff, {})
 
     def create_staff(self, *, username: str, password_hash: str, role: str, agency: str | None = None,
-                     name: str | None = None, email: str | None = None) -> bool:
+                     name: str | None = None, email: str | None = None, must_change_password: bool = False) -> bool:
         """False when the username is taken (also when two processes create the first admin at once)."""
         try:
             self.staff.insert_one({"username": username, "password_hash": password_hash, "role": role,
                                    "agency": agency, "name": name or username, "active": "yes", "email": email,
-                                   "session_epoch": 0, "created_at": utcnow(),
+                                   "must_change_password": _yes(must_change_password), "session_epoch": 0,
+                                   "created_at": utcnow(),
                                    "created_ts": time.time()})
             return True
         except DuplicateKeyError:

@@ -55,7 +55,7 @@ def unit(path: Path) -> dict[str, dict[str, list[str]]]:
 
 def read_settings() -> set[str]:
     source = (REPO_ROOT / "bot" / "config.py").read_text()
-    return set(re.findall(r'get\("([A-Z_]+)"', source)) - SETTINGS_NOT_FOR_SERVERS
+    return set(re.findall(r'(?:get|_generated)\("([A-Z_]+)"', source)) - SETTINGS_NOT_FOR_SERVERS
 
 
 def test_the_env_template_and_the_readme_name_every_setting():

@@ -42,7 +42,8 @@ def staff_list():
             flash("Vui lòng nhập mật khẩu.", "error")
         elif repository().create_staff(username=form.username.data, name=form.name.data,
                                        password_hash=passwords.hash(form.password.data),
-                                       role=form.role.data, agency=agency, email=form.email.data or None):
+                                       role=form.role.data, agency=agency, email=form.email.data or None,
+                                       must_change_password=True):  # the admin knows it: the owner changes it
             audit("staff.create", form.username.data, None, {"name": form.name.data, "role": form.role.data,
                                                              "agency": agency, "email": form.email.data or None})
             flash(f"Đã tạo tài khoản {form.username.data}.", "info")
@@ -92,6 +93,8 @@ def staff_update(username: str):
     before = {k: account.get(k) for k in changes}
     if form.password.data:
         changes["password_hash"] = passwords.hash(form.password.data)
+        if username != current_user.username:  # a password the admin knows: its owner must change it
+            changes["must_change_password"] = "yes"
     repository().update_staff(username, **changes)
     # Less or other access, a new password, an unlock after a suspected attack: the account's open
     # sessions end (bot/console/sessions.py).

@@ -106,3 +106,21 @@ def test_the_generated_first_admin_password_is_never_printed_and_must_be_changed
         assert sign_in(app.test_client(), username, password).status_code == 401
     finally:
         app.extensions["repository"].close()
+
+
+def test_a_password_an_admin_sets_must_be_changed_by_its_owner_at_the_first_sign_in(app, staff):
+    admin = signed_in(app, "quantri")
+    assert post_form(admin, "/console/admin/staff", "/console/admin/staff", {
+        "username": "ldtbxh_ck", "name": "Phòng LĐ-TB&XH Cầu Kè", "password": "giao-tam-cho-phong-ck",
+        "role": "agency", "agency": "ldtbxh_cau_ke"}).status_code == 302
+    post_form(admin, "/console/admin/staff", "/console/admin/staff/dtv2",
+              {"dtv2-role": "operator", "dtv2-active": "y", "dtv2-password": "cap-lai-cho-ban-nhe"})
+    for username, given in (("ldtbxh_ck", "giao-tam-cho-phong-ck"), ("dtv2", "cap-lai-cho-ban-nhe")):
+        person = signed_in(app, username, given)
+        answer = person.get("/console/cases")
+        assert answer.status_code == 302 and answer.headers["Location"] == "/console/account", username
+        assert post_form(person, "/console/account", "/console/account",
+                         {"current": given, "new": "chi-minh-toi-biet-thoi", "again": "chi-minh-toi-biet-thoi"}
+                         ).status_code == 302
+        assert person.get("/console/cases").status_code == 200, username
+    assert staff.find_staff("quantri").get("must_change_password") != "yes"
