@@ -250,6 +250,11 @@ def test_the_nginx_site_serves_the_app_over_tls(nginx, app, repository, tmp_path
         assert plain.status_code == 301 and plain.headers["Location"] == f"https://127.0.0.1/console/"
         assert https.get(f"{base}/console/", allow_redirects=False, timeout=5).status_code in (200, 302)
         assert https.get(f"{base}/metrics", timeout=5).status_code == 403
+        # One address's sign-in flood stops at nginx (30 a minute, a burst of 10) before the app
+        posts = [https.post(f"{base}/console/login", data={"username": "admin", "password": "x"}, timeout=5)
+                 for _ in range(14)]
+        assert {p.status_code for p in posts[:5]} == {400}  # the app's answer: no CSRF token
+        assert posts[-1].status_code == 429 and "nginx" in posts[-1].text
 
         event = load_fixture("zalo", "user_send_text")
         body = json.dumps(event).encode()
