@@ -146,6 +146,12 @@ class AuthenticatingHandler(NeoSQLiteHandler):
             self._conversations.pop(conn_id, None)
 
 
+# nx-27017's worker threads are not daemons: one blocked in a query once kept a terminated server
+# alive for minutes (a restore drill timed out on it). Every write is a committed SQLite
+# transaction, so leaving after this grace loses nothing a client was told was written.
+STOP_GRACE_SECONDS = 5.0
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description="embedded MongoDB-compatible server")
     parser.add_argument("--port", type=int, required=True)
@@ -168,8 +174,15 @@ def main() -> None:
         handler = NeoSQLiteHandler(str(args.data_dir), **options)
     if not write_pid_file(str(args.pid_file)):
         sys.exit(1)
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    signal.signal(signal.SIGINT, lambda *_: sys.exit(0))
+
+    def stop(*_):
+        timer = threading.Timer(STOP_GRACE_SECONDS, lambda: (remove_pid_file(str(args.pid_file)), os._exit(0)))
+        timer.daemon = True
+        timer.start()
+        sys.exit(0)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
     try:
         run_server_threaded("127.0.0.1", args.port, handler, use_threading=False)
     finally:
