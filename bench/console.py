@@ -2,24 +2,19 @@
 the database (the embedded server), through the real web process over HTTP."""
 from __future__ import annotations
 
-import os
 import random
 import re
-import subprocess
-import sys
-import tempfile
 import time
 from datetime import datetime, timezone
-from pathlib import Path
 
 import requests
 
 from bench.message_flow import summary
-from bot.config import REPO_ROOT
+from bench.services import web_on_embedded_database
 from bot.console.access import passwords
 from bot.repository import Repository, new_case_code
 from bot.routing import RoutingTable
-from tests.conftest import free_port, wait_until
+
 
 CASES, MESSAGES, CITIZENS, WAITING_CHATS, AUDIT_ENTRIES = 10_000, 100_000, 5_000, 40, 20_000
 REQUESTS = 50
@@ -95,60 +90,30 @@ def sign_in(session: requests.Session, base: str, username: str) -> None:
 
 
 def run() -> None:
-    with tempfile.TemporaryDirectory() as var:
-        db_port, web_port = free_port(), free_port()
-        database = subprocess.Popen([sys.executable, "-m", "bot.embedded_db", "--port", str(db_port),
-                                     "--data-dir", f"{var}/db", "--pid-file", f"{var}/db.pid",
-                                     "--log-file", f"{var}/db.log"], cwd=REPO_ROOT)
-        uri = f"mongodb://127.0.0.1:{db_port}/bench_console"
-        repository = Repository(uri)
-        web = None
-        try:
-            repository.wait_until_ready(30)
-            seed(repository)
-            env = dict(os.environ, MONGODB_URI=uri, NLU_URL="http://127.0.0.1:9", VAR_DIR=var, PORT=str(web_port),
-                       ADMIN_PASSWORD="not-used-here-123")
-            web = subprocess.Popen([sys.executable, "-m", "bot.web"], cwd=REPO_ROOT, env=env,
-                                   stdout=open(Path(var) / "web.log", "w"), stderr=subprocess.STDOUT)
-            base = f"http://127.0.0.1:{web_port}"
-            session = requests.Session()
-
-            def login_page():
-                try:
-                    return session.get(f"{base}/console/login", timeout=2)
-                except requests.RequestException:
-                    return None
-
-            wait_until(login_page, 60, "the web process")
-            sign_in(session, base, "bench")
-            admin = requests.Session()
-            sign_in(admin, base, "bench-admin")
-            case = repository.cases.find_one({})
-            phone = case["details"]["phone"]
-            for who, name, path in [
-                    (session, "queue page (40 waiting chats)", "/console/chats"),
-                    (session, "queue refresh (the part polled every 5 s)", "/console/chats/rows"),
-                    (session, "live poll (every page, every 5 s)", "/console/live"),
-                    (session, "all conversations, first page (2,500)", "/console/chats/all"),
-                    (session, "chat page (history, citizen panel, canned replies)", f"/console/chats/zalo/{case['user_id']}"),
-                    (session, "case list, first page", "/console/cases"),
-                    (session, "case list, one district + status", "/console/cases?district=Huy%E1%BB%87n+C%C3%A0ng+Long&status=in_progress"),
-                    (session, "case list, overdue", "/console/cases?overdue=1"),
-                    (session, "case list, page 100", "/console/cases?page=100"),
-                    (session, "case search by phone", f"/console/cases?q={phone}"),
-                    (session, "case search by the phone's last 4 digits", f"/console/cases?q={phone[-4:]}"),
-                    (session, "case page (history, citizen panel)", f"/console/cases/{case['code']}"),
-                    (session, "dashboard, 30 days", "/console/dashboard"),
-                    (admin, "audit log, first page (20,000 entries)", "/console/admin/audit"),
-                    (admin, "routing page", "/console/admin/routing")]:
-                print("console " + summary(name, timed(who, base + path)))
-        finally:
-            if web:
-                web.terminate()
-                web.wait(timeout=30)
-            repository.close()
-            database.terminate()
-            database.wait(timeout=30)
+    with web_on_embedded_database("bench_console", seed, "/console/login") as (base, repository, _):
+        session = requests.Session()
+        sign_in(session, base, "bench")
+        admin = requests.Session()
+        sign_in(admin, base, "bench-admin")
+        case = repository.cases.find_one({})
+        phone = case["details"]["phone"]
+        for who, name, path in [
+                (session, "queue page (40 waiting chats)", "/console/chats"),
+                (session, "queue refresh (the part polled every 5 s)", "/console/chats/rows"),
+                (session, "live poll (every page, every 5 s)", "/console/live"),
+                (session, "all conversations, first page (2,500)", "/console/chats/all"),
+                (session, "chat page (history, citizen panel, canned replies)", f"/console/chats/zalo/{case['user_id']}"),
+                (session, "case list, first page", "/console/cases"),
+                (session, "case list, one district + status", "/console/cases?district=Huy%E1%BB%87n+C%C3%A0ng+Long&status=in_progress"),
+                (session, "case list, overdue", "/console/cases?overdue=1"),
+                (session, "case list, page 100", "/console/cases?page=100"),
+                (session, "case search by phone", f"/console/cases?q={phone}"),
+                (session, "case search by the phone's last 4 digits", f"/console/cases?q={phone[-4:]}"),
+                (session, "case page (history, citizen panel)", f"/console/cases/{case['code']}"),
+                (session, "dashboard, 30 days", "/console/dashboard"),
+                (admin, "audit log, first page (20,000 entries)", "/console/admin/audit"),
+                (admin, "routing page", "/console/admin/routing")]:
+            print("console " + summary(name, timed(who, base + path)))
 
 
 if __name__ == "__main__":

@@ -14,12 +14,9 @@ from __future__ import annotations
 import copy
 import itertools
 import json
-import os
 import re
 import statistics
-import subprocess
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -27,10 +24,11 @@ from pathlib import Path
 import requests
 
 from bench.message_flow import percentile
+from bench.services import web_on_embedded_database
 from bot.config import REPO_ROOT
 from bot.console.access import passwords
 from bot.repository import Repository
-from tests.conftest import ZALO_APP_ID, ZALO_OA_SECRET_KEY, free_port, load_fixture, wait_until, zalo_signature
+from tests.conftest import ZALO_APP_ID, ZALO_OA_SECRET_KEY, load_fixture, zalo_signature
 
 RATE, SECONDS = 10, 30
 ATTACKERS = 16
@@ -134,52 +132,27 @@ def sign_in_times(url: str) -> None:
 
 
 def run(checkout: Path = REPO_ROOT) -> None:
-    with tempfile.TemporaryDirectory() as var:
-        db_port, web_port = free_port(), free_port()
-        database = subprocess.Popen([sys.executable, "-m", "bot.embedded_db", "--port", str(db_port), "--data-dir",
-                                     f"{var}/db", "--pid-file", f"{var}/db.pid", "--log-file", f"{var}/db.log"],
-                                    cwd=REPO_ROOT)
-        uri = f"mongodb://127.0.0.1:{db_port}/bench_login"
-        web = None
-        try:
-            repository = Repository(uri)
-            repository.wait_until_ready(30)
-            repository.create_staff(username="quantri", password_hash=passwords.hash(PASSWORD), role="admin")
-            env = dict(os.environ, MONGODB_URI=uri, NLU_URL="http://127.0.0.1:9", VAR_DIR=var, PORT=str(web_port),
-                       ZALO_APP_ID=ZALO_APP_ID, ZALO_OA_SECRET_KEY=ZALO_OA_SECRET_KEY, TRUST_PROXY="1",
-                       SECURE_COOKIES="0", PYTHONPATH=str(checkout))
-            web = subprocess.Popen([str(checkout / ".venv" / "bin" / "python"), "-m", "bot.web"], cwd=checkout, env=env,
-                                   stdout=open(Path(var) / "web.log", "w"), stderr=subprocess.STDOUT)
-            url = f"http://127.0.0.1:{web_port}"
+    def seed(repository: Repository) -> None:
+        repository.create_staff(username="quantri", password_hash=passwords.hash(PASSWORD), role="admin")
 
-            def up():
-                try:
-                    return requests.get(f"{url}/console/login", timeout=2).status_code == 200
-                except requests.RequestException:
-                    return False
-
-            wait_until(up, 60, "the web process")
-            print(f"Time of wrong sign-ins, {checkout}:")
-            sign_in_times(url)
-            print(f"Zalo webhook answers, {RATE} events/s for {SECONDS} s, one web process (waitress, 8 threads), "
-                  f"{checkout}:")
-            print("  " + line("alone", zalo_posts(url, SECONDS / 3, "alone")))
-            for spread in (False, True):
-                before = checks(url)
-                with Flood(url, spread) as flood:
-                    webhook = zalo_posts(url, SECONDS, f"flood-{spread}")
-                where = "a new address each time" if spread else "one address"
-                answered = sum(flood.statuses.values())
-                print("  " + line(f"while {ATTACKERS} attackers flood /console/login from {where}", webhook))
-                print(f"    sign-in posts answered: {answered / flood.seconds:.0f}/s, by status "
-                      f"{dict(sorted(flood.statuses.items()))}, password checks: "
-                      f"{(checks(url) - before) / flood.seconds:.1f}/s; " + line("their answers", flood.times))
-        finally:
-            if web is not None:
-                web.terminate()
-                web.wait(timeout=30)
-            database.terminate()
-            database.wait(timeout=30)
+    env = {"ZALO_APP_ID": ZALO_APP_ID, "ZALO_OA_SECRET_KEY": ZALO_OA_SECRET_KEY, "TRUST_PROXY": "1",
+           "SECURE_COOKIES": "0"}
+    with web_on_embedded_database("bench_login", seed, "/console/login", env, checkout) as (url, _, _):
+        print(f"Time of wrong sign-ins, {checkout}:")
+        sign_in_times(url)
+        print(f"Zalo webhook answers, {RATE} events/s for {SECONDS} s, one web process (waitress, 8 threads), "
+              f"{checkout}:")
+        print("  " + line("alone", zalo_posts(url, SECONDS / 3, "alone")))
+        for spread in (False, True):
+            before = checks(url)
+            with Flood(url, spread) as flood:
+                webhook = zalo_posts(url, SECONDS, f"flood-{spread}")
+            where = "a new address each time" if spread else "one address"
+            answered = sum(flood.statuses.values())
+            print("  " + line(f"while {ATTACKERS} attackers flood /console/login from {where}", webhook))
+            print(f"    sign-in posts answered: {answered / flood.seconds:.0f}/s, by status "
+                  f"{dict(sorted(flood.statuses.items()))}, password checks: "
+                  f"{(checks(url) - before) / flood.seconds:.1f}/s; " + line("their answers", flood.times))
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ from __future__ import annotations
 import contextlib
 import os
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -11,6 +12,7 @@ from pathlib import Path
 import requests
 
 from bot.config import REPO_ROOT, Settings
+from bot.repository import Repository
 from bot.run import services
 from tests.conftest import environment_for_tests, free_port, wait_until
 
@@ -74,3 +76,42 @@ def _healthy(url: str) -> bool:
         return requests.get(f"{url}/healthz", timeout=2).status_code == 200
     except requests.RequestException:
         return False
+
+
+@contextlib.contextmanager
+def web_on_embedded_database(name: str, seed, ready_path: str, env: dict | None = None, checkout: Path = REPO_ROOT):
+    """One web process (`python -m bot.web`, waitress, as `make run` starts it) of `checkout` on a
+    fresh embedded database that `seed(repository)` filled first; no NLU server. Yields (base URL,
+    repository, VAR_DIR) once `ready_path` answers 200."""
+    with tempfile.TemporaryDirectory() as var:
+        db_port, web_port = free_port(), free_port()
+        database = subprocess.Popen([sys.executable, "-m", "bot.embedded_db", "--port", str(db_port),
+                                     "--data-dir", f"{var}/db", "--pid-file", f"{var}/db.pid",
+                                     "--log-file", f"{var}/db.log"], cwd=REPO_ROOT)
+        uri = f"mongodb://127.0.0.1:{db_port}/{name}"
+        repository = Repository(uri)
+        web = None
+        try:
+            repository.wait_until_ready(30)
+            seed(repository)
+            web_env = dict(os.environ, MONGODB_URI=uri, NLU_URL="http://127.0.0.1:9", VAR_DIR=var, PORT=str(web_port),
+                           ADMIN_PASSWORD="not-used-here-123", PYTHONPATH=str(checkout), **(env or {}))
+            web = subprocess.Popen([str(checkout / ".venv" / "bin" / "python"), "-m", "bot.web"], cwd=checkout,
+                                   env=web_env, stdout=open(Path(var) / "web.log", "w"), stderr=subprocess.STDOUT)
+            url = f"http://127.0.0.1:{web_port}"
+
+            def up():
+                try:
+                    return requests.get(url + ready_path, timeout=2).status_code == 200
+                except requests.RequestException:
+                    return False
+
+            wait_until(up, 60, "the web process")
+            yield url, repository, Path(var)
+        finally:
+            if web is not None:
+                web.terminate()
+                web.wait(timeout=30)
+            repository.close()
+            database.terminate()
+            database.wait(timeout=30)

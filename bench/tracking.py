@@ -4,24 +4,19 @@ phone: the last two must not be told apart by their time either), the duplicate 
 report's filing runs, and the erasure of one account."""
 from __future__ import annotations
 
-import os
 import random
-import subprocess
-import sys
-import tempfile
 import time
 from datetime import datetime, timezone
-from pathlib import Path
 
 import requests
 
 from bench.message_flow import summary
+from bench.services import web_on_embedded_database
 from bot import duplicates, erasure
-from bot.config import REPO_ROOT
 from bot.media import MediaStore
 from bot.repository import Repository, new_case_code
 from bot.routing import RoutingTable
-from tests.conftest import free_port, wait_until
+
 
 CASES, EVENTS_PER_CASE, OPEN_REPORTS_NOW = 10_000, 3, 200
 ACCOUNT_MESSAGES = 500
@@ -73,60 +68,31 @@ def timed_posts(session: requests.Session, url: str, data: dict, status: int) ->
 
 
 def run() -> None:
-    with tempfile.TemporaryDirectory() as var:
-        db_port, web_port = free_port(), free_port()
-        database = subprocess.Popen([sys.executable, "-m", "bot.embedded_db", "--port", str(db_port),
-                                     "--data-dir", f"{var}/db", "--pid-file", f"{var}/db.pid",
-                                     "--log-file", f"{var}/db.log"], cwd=REPO_ROOT)
-        uri = f"mongodb://127.0.0.1:{db_port}/bench_tracking"
-        repository = Repository(uri)
-        web = None
-        try:
-            repository.wait_until_ready(30)
-            seed(repository)
-            env = dict(os.environ, MONGODB_URI=uri, NLU_URL="http://127.0.0.1:9", VAR_DIR=var, PORT=str(web_port),
-                       ADMIN_PASSWORD="not-used-here-123", TRACKING_LOOKUPS_PER_HOUR="100000")
-            web = subprocess.Popen([sys.executable, "-m", "bot.web"], cwd=REPO_ROOT, env=env,
-                                   stdout=open(Path(var) / "web.log", "w"), stderr=subprocess.STDOUT)
-            base = f"http://127.0.0.1:{web_port}"
-            session = requests.Session()
-
-            def up():
-                try:
-                    return session.get(f"{base}/tra-cuu", timeout=2).status_code == 200
-                except requests.RequestException:
-                    return False
-
-            wait_until(up, 60, "the web process")
-            case = repository.cases.find_one({"status": "resolved"})
-            digits = case["details"]["phone"][-4:]
-            wrong = "0000" if digits != "0000" else "1111"
-            for name, data, status in [
-                    ("tracking page, found (code + 4 digits)", {"ma": case["code"], "so": digits}, 200),
-                    ("tracking page, wrong code", {"ma": "TV-ZZZZZZ", "so": digits}, 404),
-                    ("tracking page, wrong phone", {"ma": case["code"], "so": wrong}, 404),
-                    ("tracking page, code without the digits", {"ma": case["code"], "so": ""}, 404)]:
-                print("tracking " + summary(name, timed_posts(session, f"{base}/tra-cuu", data, status)))
-            new = repository.cases.find_one({"status": "routed"})
-            seconds = []
-            for _ in range(20):
-                repository.update_case(new["code"], possible_duplicates=None)
-                started = time.perf_counter()
-                duplicates.suggest(repository, {**new, "possible_duplicates": None})
-                seconds.append(time.perf_counter() - started)
-            print("tracking " + summary(f"duplicate suggestion on filing ({OPEN_REPORTS_NOW} open reports "
-                                        "in the last 6 h)", seconds))
+    with web_on_embedded_database("bench_tracking", seed, "/tra-cuu", env={"TRACKING_LOOKUPS_PER_HOUR": "100000"}) \
+            as (base, repository, var):
+        session = requests.Session()
+        case = repository.cases.find_one({"status": "resolved"})
+        digits = case["details"]["phone"][-4:]
+        wrong = "0000" if digits != "0000" else "1111"
+        for name, data, status in [
+                ("tracking page, found (code + 4 digits)", {"ma": case["code"], "so": digits}, 200),
+                ("tracking page, wrong code", {"ma": "TV-ZZZZZZ", "so": digits}, 404),
+                ("tracking page, wrong phone", {"ma": case["code"], "so": wrong}, 404),
+                ("tracking page, code without the digits", {"ma": case["code"], "so": ""}, 404)]:
+            print("tracking " + summary(name, timed_posts(session, f"{base}/tra-cuu", data, status)))
+        new = repository.cases.find_one({"status": "routed"})
+        seconds = []
+        for _ in range(20):
+            repository.update_case(new["code"], possible_duplicates=None)
             started = time.perf_counter()
-            erased = erasure.erase_account(repository, MediaStore(Path(var) / "media", repository), "zalo", "citizen1")
-            print(f"tracking erasure of one account ({erased['messages']} messages, {erased['cases']} cases): "
-                  f"{(time.perf_counter() - started) * 1000:.0f} ms")
-        finally:
-            if web:
-                web.terminate()
-                web.wait(timeout=30)
-            repository.close()
-            database.terminate()
-            database.wait(timeout=30)
+            duplicates.suggest(repository, {**new, "possible_duplicates": None})
+            seconds.append(time.perf_counter() - started)
+        print("tracking " + summary(f"duplicate suggestion on filing ({OPEN_REPORTS_NOW} open reports "
+                                    "in the last 6 h)", seconds))
+        started = time.perf_counter()
+        erased = erasure.erase_account(repository, MediaStore(var / "media", repository), "zalo", "citizen1")
+        print(f"tracking erasure of one account ({erased['messages']} messages, {erased['cases']} cases): "
+              f"{(time.perf_counter() - started) * 1000:.0f} ms")
 
 
 if __name__ == "__main__":
