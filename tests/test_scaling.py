@@ -72,7 +72,9 @@ def test_two_web_processes_and_two_workers_under_bot_run(database_uri, nlu_url, 
     # Which process accepts a connection is the kernel's choice, and on an idle machine one often
     # takes them all. Each web process here is replaced after 6 requests, so requests are served
     # by several processes for sure, and /metrics must still count those of the exited ones.
-    env.update(PORT=str(port), WEB_PROCESSES="2", WORKERS="2", PYTHONUNBUFFERED="1",
+    # Two citizens at a time in each worker: with the default 32 lanes, the worker that starts first
+    # could take all 8 citizens, and the second would have nothing left to show it works.
+    env.update(PORT=str(port), WEB_PROCESSES="2", WORKERS="2", WORKER_CONCURRENCY="2", PYTHONUNBUFFERED="1",
                GUNICORN_CMD_ARGS="--max-requests 6")
     run = subprocess.Popen([sys.executable, "-m", "bot.run"], cwd=REPO_ROOT, env=env, start_new_session=True,
                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
@@ -96,6 +98,8 @@ def test_two_web_processes_and_two_workers_under_bot_run(database_uri, nlu_url, 
         wait_until(lambda: len({line["pid"] for line in _json_lines(output)
                                 if line["_service"].startswith("web") and line["logger"] == "gunicorn.error"
                                 and "Booting worker" in line["message"]}) == 2, 60, "two gunicorn workers")
+        wait_until(lambda: len({line["pid"] for line in _json_lines(output) if line["_service"].startswith("worker")
+                                and " started, " in line["message"]}) == 2, 60, "both workers started")
 
         users = [f"scale-{u}" for u in range(CITIZENS)]
         with ThreadPoolExecutor(CITIZENS) as pool:

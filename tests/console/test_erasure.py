@@ -18,12 +18,12 @@ from bot.console.access import Staff
 from bot.media import MediaStore
 from tests.conftest import load_fixture, post_zalo
 from tests.console.test_console import post_form, signed_in
-from tests.helpers import Citizen
+from tests.helpers import Citizen, jpeg
 from tests.test_backup import dump
 
 ERASED_USER, KEPT_USER = "5519034418827731", "7730012298456120"
 PHONE, NAME = "0912555777", "Trần Thị Bé Ba"
-PHOTO, OTHER_PHOTO = b"\xff\xd8\xff\xe0" + b"anh-dam-nhau-khom-3" * 300, b"\xff\xd8\xff\xe0" + b"anh-cho-cau-ke" * 300
+PHOTO, OTHER_PHOTO = jpeg(rgb=(180, 40, 40)), jpeg(rgb=(40, 120, 60))  # decodable: photos are checked
 SAID = ["phản ánh tối nay ở khóm 3 phường 7 TP Trà Vinh nhà ông Tư Lùn tụ tập nhậu hơn 20 người",
         "0912555777", "đúng rồi gửi đi"]
 QUESTION = "cho hỏi chị Bé Ba ở khóm 3 đi làm ở Cần Thơ về thì có phải cách ly không"
