@@ -2,6 +2,7 @@
 TEST_MONGODB_URI), the real NLU server with the trained model, and fake platform send APIs."""
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import json
@@ -22,6 +23,8 @@ from pymongo.uri_parser import parse_uri
 
 from bot.app import create_app
 from bot.config import EMBEDDED_DB_USER, REPO_ROOT, Settings
+from bot.console.access import passwords
+from bot.repository import Repository
 from bot.worker import Worker, build_pipeline
 from nlu.client import NluClient
 from tests.fakes import FakeGraphAPI, FakeZalo
@@ -223,8 +226,21 @@ def settings(database_uri, nlu_url, fake_zalo, fake_graph, tmp_path):
                                               fake_graph.base_url, tmp_path / "var"))
 
 
+@functools.cache
+def first_admin_hash() -> str:
+    """An Argon2id hash (64 MiB, about 0.25 s) made once a run rather than once a test."""
+    return passwords.hash(secrets.token_urlsafe(15))
+
+
 @pytest.fixture
 def app(settings):
+    # The first admin as the app would create it, from a hash made once: creating it at start cost
+    # every one of some 760 tests a quarter of a second of Argon2. The first start with no account
+    # at all is tested on its own (test_passwords, test_console).
+    repository = Repository(settings.database_uri)
+    repository.create_staff(username=settings.admin_username, password_hash=first_admin_hash(), role="admin",
+                            name="Quản trị viên", must_change_password=True)
+    repository.close()
     app = create_app(settings)
     app.config["TESTING"] = True
     yield app

@@ -1,6 +1,7 @@
 """Console fixtures: staff accounts of each role, and a test client signed in as one of them."""
 from __future__ import annotations
 
+import functools
 import re
 
 import pytest
@@ -17,12 +18,20 @@ def csrf_token(html: str) -> str:
     return match.group(1) or match.group(2)
 
 
+@functools.cache
+def password_hash() -> str:
+    """PASSWORD's Argon2id hash, made once a run: an Argon2 hash at 64 MiB takes about 0.25 s, and a
+    fixture that hashed it for each of its accounts spent a second of every console test on it.
+    Signing in still checks the password against it for real."""
+    return passwords.hash(PASSWORD)
+
+
 @pytest.fixture
 def staff(repository):
     """One account per role; the agency account belongs to Càng Long's People's Committee."""
     for username, role, agency in (("dtv1", "operator", None), ("dtv2", "operator", None),
                                    ("ubnd_cl", "agency", "ubnd_cang_long"), ("quantri", "admin", None)):
-        repository.create_staff(username=username, password_hash=passwords.hash(PASSWORD), role=role,
+        repository.create_staff(username=username, password_hash=password_hash(), role=role,
                                 agency=agency, name=f"Cán bộ {username}")
     return repository
 

@@ -13,11 +13,10 @@ from playwright.sync_api import expect
 from werkzeug.serving import WSGIRequestHandler, make_server
 
 from bot import texts
-from bot.console.access import passwords
 from bot.routing import RoutingTable
 from tests.browser import CHROMIUM, CHROMIUM_ARGS, browser, live_url, screenshot  # noqa: F401  (fixtures)
 from tests.conftest import free_port, post_zalo, wait_until
-from tests.console.conftest import PASSWORD
+from tests.console.conftest import PASSWORD, password_hash
 from tests.test_end_to_end import zalo_text
 
 CITIZEN = "246845883529197922"  # the Zalo fixture's user
@@ -42,7 +41,7 @@ CREW = (("an", "Nguyễn Văn An", "operator", None), ("binh", "Trần Thị Bì
 @pytest.fixture
 def crew(repository):
     for username, name, role, agency in CREW:
-        repository.create_staff(username=username, password_hash=passwords.hash(PASSWORD), role=role, agency=agency,
+        repository.create_staff(username=username, password_hash=password_hash(), role=role, agency=agency,
                                 name=name)
     return repository
 

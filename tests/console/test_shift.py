@@ -338,9 +338,8 @@ def test_who_sees_a_phone_is_a_setting_per_category_and_role(app, staff, reposit
 
 
 def signed_in_as(app, repository, username: str):
-    from bot.console.access import passwords
-    from tests.console.conftest import PASSWORD
-    repository.update_staff(username, password_hash=passwords.hash(PASSWORD))
+    from tests.console.conftest import password_hash
+    repository.update_staff(username, password_hash=password_hash())
     return signed_in(app, username)
 
 
