@@ -179,6 +179,7 @@ def main() -> None:
         timer = threading.Timer(STOP_GRACE_SECONDS, lambda: (remove_pid_file(str(args.pid_file)), os._exit(0)))
         timer.daemon = True
         timer.start()
+        logging.getLogger("asyncio").setLevel(logging.CRITICAL)  # the open clients' tasks, cancelled: not errors
         sys.exit(0)
 
     signal.signal(signal.SIGTERM, stop)
