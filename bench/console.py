@@ -61,7 +61,8 @@ def seed(repository: Repository) -> None:
     for i in range(0, CASES, 2000):
         repository.cases.insert_many(cases[i:i + 2000], ordered=False)
     for n in range(WAITING_CHATS):
-        repository.start_handoff("zalo", f"citizen{n}", "ask_human", urgent=n % 7 == 0)
+        repository.update_conversation("zalo", f"citizen{n}", handler="waiting", handler_since_ts=time.time(),
+                                       handoff_reason="ask_human", handoff_priority="urgent" if n % 7 == 0 else "normal")
     repository.create_staff(username="bench", password_hash=passwords.hash(PASSWORD), role="operator")
     repository.create_staff(username="bench-admin", password_hash=passwords.hash(PASSWORD), role="admin")
     repository.audit.insert_many([{"who": "bench", "action": rng.choice(("login", "chat.claim", "case.status")),

@@ -24,7 +24,11 @@ ROLES = {"operator": "Điện thoại viên", "agency": "Cơ quan xử lý", "ad
 PHONE_VISIBILITY_DEFAULT = {"report": ["operator"], "suggestion": ["operator"],
                             "welfare": ["operator", "agency"], "health_advice": ["operator", "agency"]}
 
-passwords = PasswordHasher()
+# Argon2id at 64 MiB and 3 passes, on one lane: with argon2-cffi's default of four lanes a check
+# took both cores for 110 ms, and the webhooks' answers waited behind it (p99 109 ms during a sign-in
+# flood); on one lane it takes 150 ms of one core and leaves the other to them. Hashes made with
+# four lanes still verify, and are redone on the next sign-in (check_needs_rehash).
+passwords = PasswordHasher(parallelism=1)
 csrf = CSRFProtect()
 login_manager = LoginManager()
 login_manager.login_view = "console.login"
