@@ -10,9 +10,9 @@ from datetime import datetime, timezone
 import requests
 
 from bench.message_flow import summary
-from bench.services import web_on_embedded_database
+from bench.services import case_codes, web_on_embedded_database
 from bot.console.access import passwords
-from bot.repository import Repository, new_case_code
+from bot.repository import Repository
 from bot.routing import RoutingTable
 
 
@@ -47,12 +47,12 @@ def seed(repository: Repository) -> None:
     repository.conversations.insert_many([
         {"channel": "zalo", "user_id": user, "handler": "bot", "created_at": created, "updated_ts": m["received_ts"],
          "last_in_ts": m["received_ts"], "last_in_text": m["text"], "last_in_media": "no"} for user, m in last.items()])
-    cases = []
+    cases, codes = [], case_codes(CASES)
     for n in range(CASES):
         category, district = rng.choice(CATEGORIES), rng.choice(districts)
         route = table.route(category, district)
         ts = now - rng.uniform(0, 365 * 86400)
-        cases.append({"code": new_case_code(), "source": f"zalo:m{n * 10}", "channel": "zalo",
+        cases.append({"code": codes[n], "source": f"zalo:m{n * 10}", "channel": "zalo",
                       "user_id": f"citizen{n % CITIZENS}", "category": category, "description": "nội dung",
                       "details": {"phone": f"09{rng.randrange(10**8):08d}"}, "media_messages": [],
                       "district": district, "priority": "normal", "agency": route.agency,

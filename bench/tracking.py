@@ -11,10 +11,10 @@ from datetime import datetime, timezone
 import requests
 
 from bench.message_flow import summary
-from bench.services import web_on_embedded_database
+from bench.services import case_codes, web_on_embedded_database
 from bot import duplicates, erasure
 from bot.media import MediaStore
-from bot.repository import Repository, new_case_code
+from bot.repository import Repository
 from bot.routing import RoutingTable
 
 
@@ -29,13 +29,13 @@ def seed(repository: Repository) -> None:
     table = RoutingTable.load()
     districts = [d for d in table.routes["report"] if d != "*"]
     now, created, started = time.time(), datetime.now(timezone.utc), time.monotonic()
-    cases, events = [], []
+    cases, events, codes = [], [], case_codes(CASES)
     for n in range(CASES):
         district = rng.choice(districts)
         route = table.route("report", district)
         recent = n < OPEN_REPORTS_NOW  # the open reports of the last hours a new report is compared with
         ts = now - (rng.uniform(0, 5 * 3600) if recent else rng.uniform(6 * 3600, 365 * 86400))
-        code = new_case_code()
+        code = codes[n]
         cases.append({"code": code, "source": f"zalo:t{n}", "channel": "zalo", "user_id": f"citizen{n % 4000}",
                       "category": "report", "description": f"ấp {n % 30} có {rng.choice(WORDS)} đông người",
                       "details": {"phone": f"09{rng.randrange(10**8):08d}", "place": f"ấp {n % 30}",
