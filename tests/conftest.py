@@ -228,7 +228,7 @@ def settings(database_uri, nlu_url, fake_zalo, fake_graph, tmp_path):
 
 @functools.cache
 def first_admin_hash() -> str:
-    """An Argon2id hash (64 MiB, about 0.25 s) made once a run rather than once a test."""
+    """An Argon2id hash (64 MiB: 0.15–0.25 s) made once a run rather than once a test."""
     return passwords.hash(secrets.token_urlsafe(15))
 
 

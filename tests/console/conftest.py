@@ -20,7 +20,7 @@ def csrf_token(html: str) -> str:
 
 @functools.cache
 def password_hash() -> str:
-    """PASSWORD's Argon2id hash, made once a run: an Argon2 hash at 64 MiB takes about 0.25 s, and a
+    """PASSWORD's Argon2id hash, made once a run: an Argon2 hash at 64 MiB takes 0.15–0.25 s, and a
     fixture that hashed it for each of its accounts spent a second of every console test on it.
     Signing in still checks the password against it for real."""
     return passwords.hash(PASSWORD)
