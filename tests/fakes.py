@@ -37,6 +37,7 @@ class FakePlatform:
 
     def __init__(self, latency: float = 0.0):
         self.latency = latency  # seconds before a send is answered: the real APIs take 100-500 ms
+        self.closed = threading.Event()  # a closed fake answers at once: its latency never holds up a shutdown
         self.received: list[dict] = []
         self.received_at: list[float] = []  # time.monotonic() of each send, for benchmarks
         self.queued_errors: list = []
@@ -66,7 +67,7 @@ class FakePlatform:
                     except ValueError:
                         payload = None
                 if platform.latency:
-                    time.sleep(platform.latency)  # the platform's own response time
+                    platform.closed.wait(platform.latency)  # the platform's own response time
                 status, body = platform.handle(url.path, query, self.headers, payload)
                 data = json.dumps(body).encode()
                 self.send_response(status)
@@ -124,6 +125,7 @@ class FakePlatform:
             return list(self.received)
 
     def close(self):
+        self.closed.set()
         self.server.shutdown()
         self.server.server_close()
 
