@@ -11,9 +11,7 @@ unknown account (a difference would tell which usernames exist).
 measures another (the web process and its code are that checkout's; the database is this one's)."""
 from __future__ import annotations
 
-import copy
 import itertools
-import json
 import re
 import statistics
 import sys
@@ -23,12 +21,12 @@ from pathlib import Path
 
 import requests
 
-from bench.message_flow import percentile
+from bench.message_flow import percentile, post_zalo_text
 from bench.services import web_on_embedded_database
 from bot.config import REPO_ROOT
 from bot.console.access import passwords
 from bot.repository import Repository
-from tests.conftest import ZALO_APP_ID, ZALO_OA_SECRET_KEY, load_fixture, zalo_signature
+from tests.conftest import ZALO_APP_ID, ZALO_OA_SECRET_KEY
 
 RATE, SECONDS = 10, 30
 ATTACKERS = 16
@@ -37,17 +35,10 @@ PASSWORD = "mat-khau-cua-quan-tri-vien"
 
 def zalo_posts(url: str, seconds: float, tag: str) -> list[float]:
     """Zalo text events at RATE a second for `seconds`; each answer's time (s)."""
-    template, times = load_fixture("zalo", "user_send_text"), []
+    times = []
     for n in range(int(seconds * RATE)):
-        event = copy.deepcopy(template)
-        event["sender"]["id"] = f"flood-{tag}-{n % 50}"
-        event["message"].update(msg_id=f"flood-{tag}-{n}", text="xin chào tổng đài")
-        body = json.dumps(event).encode()
         started = time.monotonic()
-        answer = requests.post(f"{url}/webhooks/zalo", data=body, timeout=30, headers={
-            "Content-Type": "application/json", "X-ZEvent-Signature": zalo_signature(body)})
-        times.append(time.monotonic() - started)
-        assert answer.status_code == 200, answer.text
+        times.append(post_zalo_text(url, f"flood-{tag}-{n % 50}", f"flood-{tag}-{n}", "xin chào tổng đài"))
         time.sleep(max(0.0, started + 1 / RATE - time.monotonic()))
     return times
 

@@ -12,21 +12,11 @@ from bot.config import REPO_ROOT
 from tests.console.conftest import sign_in
 from tests.console.test_knowledge_console import post_form
 from tests.helpers import Citizen
+from tests.test_conversations import people, platform  # noqa: F401  (fixtures: each citizen on Zalo and on Messenger)
 
 SEED = yaml.safe_load((REPO_ROOT / "data" / "knowledge_seed.yml").read_text(encoding="utf-8"))
 WEDDING = "cho hoi dam cuoi 50 nguoi co dc to chuc ko"
 FOOTBALL = "cho hỏi sân bóng đá mini có được mở lại không"
-
-
-@pytest.fixture(params=["zalo", "facebook"])
-def platform(request):
-    return request.param
-
-
-@pytest.fixture
-def people(platform, client, worker, fake_zalo, fake_graph):
-    fake = fake_zalo if platform == "zalo" else fake_graph
-    return lambda user_id: Citizen(platform, user_id, client, worker, fake)
 
 
 @pytest.fixture
