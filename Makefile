@@ -7,9 +7,13 @@ setup:
 run: setup
 	@.venv/bin/python -m bot.run
 
+# Several test processes (two per core, at most 8; TEST_PROCESSES overrides), each test module in
+# one of them: a module's fixtures and order stay as they are in a serial run.
+TEST_PROCESSES ?= $(shell n=$$(nproc 2>/dev/null || echo 2); echo $$(( 2 * n < 8 ? 2 * n : 8 )))
+
 test:
 	@bash scripts/setup.sh --with-browser
-	@.venv/bin/python -m pytest
+	@.venv/bin/python -m pytest -n $(TEST_PROCESSES) --dist loadfile
 
 # The edit loop: the tests that need neither the database nor the NLU server (tests/conftest.py).
 test-fast:

@@ -114,6 +114,8 @@ class Settings:
     metrics_token: str | None = None
     console_session_hours: float = 12.0  # a staff session ends this long after sign-in (a shift)
     console_idle_minutes: float = 30.0   # … or after this long without the person doing anything
+    # How often an open console page asks for news (queue, chat, alerts); twice as long in a hidden tab.
+    console_refresh_seconds: float = 5.0
     media_hosts: tuple[str, ...] = _items(MEDIA_HOSTS_DEFAULT)
     # Private networks attachments may still come from (tests and local fakes only): by default a
     # URL that resolves to a loopback, private, link-local or metadata address is never fetched.
@@ -184,6 +186,7 @@ class Settings:
             metrics_token=get("METRICS_TOKEN"),
             console_session_hours=float(get("CONSOLE_SESSION_HOURS", "12")),
             console_idle_minutes=float(get("CONSOLE_IDLE_MINUTES", "30")),
+            console_refresh_seconds=max(1.0, float(get("CONSOLE_REFRESH_SECONDS", "5"))),
             media_hosts=_items(get("MEDIA_HOSTS", MEDIA_HOSTS_DEFAULT)),
             media_private_networks=_items(get("MEDIA_ALLOW_PRIVATE", "")),
             token_key=get("TOKEN_KEY"),

@@ -10,14 +10,15 @@ DESIGN.md and asserted by tests/test_repository_conformance.py:
 """
 from __future__ import annotations
 
-import re
+import hashlib
 import itertools
+import re
 import secrets
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from pymongo import ASCENDING, DESCENDING, MongoClient, ReturnDocument
+from pymongo import ASCENDING, DESCENDING, IndexModel, MongoClient, ReturnDocument
 from pymongo.errors import DuplicateKeyError, PyMongoError
 
 from bot import migrations
@@ -76,6 +77,11 @@ SINGLE_FIELD_INDEXES = [("messages", "state"), ("messages", "user_id"), ("messag
                         ("kb_questions", "status"), ("cases", "duplicate_review"), ("cases", "rating_flag"),
                         ("cases", "rating_ts"), ("data_requests", "state"), ("login_throttle", "account"),
                         ("login_throttle", "until")]
+# A guesser's counts are forgotten a day after they began (throttle.WINDOW is an hour); rate
+# buckets live a day and a bit (the longest is a day's photo quota).
+TTL_INDEXES = [("login_throttle", "created_at", 86400), ("rate_buckets", "created_at", 2 * 86400)]
+# Names the index set above: a database that records this one has them all (ensure_indexes).
+INDEX_SET = hashlib.sha256(repr((INDEXES, SINGLE_FIELD_INDEXES, TTL_INDEXES)).encode()).hexdigest()[:16]
 
 
 def _yes(flag: bool) -> str:
@@ -178,15 +184,23 @@ class Repository:
         The compound indexes serve MongoDB. The embedded server's planner uses single-field
         indexes only (measured with explain(): with (state, lease_until) indexed, `state:
         "pending"` was still a full scan, 100 ms at 100k messages; with `state` alone, 1 ms), so
-        the leading field of each hot query gets its own index too."""
+        the leading field of each hot query gets its own index too.
+
+        Every process start calls this: once the set below has been made, the database records
+        it, and a start that finds the same set reads one document instead of 14 createIndexes."""
+        made = {"_id": "indexes", "set": INDEX_SET}
+        if self.db[migrations.COLLECTION].find_one(made) is not None:
+            return
+        models: dict[str, list[IndexModel]] = {}
         for collection, fields, unique in INDEXES:
-            self.db[collection].create_index(fields, unique=unique)
+            models.setdefault(collection, []).append(IndexModel(fields, unique=unique))
         for collection, field in SINGLE_FIELD_INDEXES:
-            self.db[collection].create_index(field)
-        # A guesser's counts are forgotten a day after they began (throttle.WINDOW is an hour); rate
-        # buckets live a day and a bit (the longest is a day's photo quota).
-        self.db["login_throttle"].create_index("created_at", expireAfterSeconds=86400)
-        self.rate_buckets.create_index("created_at", expireAfterSeconds=2 * 86400)
+            models.setdefault(collection, []).append(IndexModel([(field, ASCENDING)]))
+        for collection, field, seconds in TTL_INDEXES:
+            models.setdefault(collection, []).append(IndexModel([(field, ASCENDING)], expireAfterSeconds=seconds))
+        for collection, indexes in models.items():  # one command a collection: 17 ms instead of 41 for 57
+            self.db[collection].create_indexes(indexes)
+        self.db[migrations.COLLECTION].replace_one({"_id": "indexes"}, {**made, "made_ts": time.time()}, upsert=True)
 
     def _count(self, collection, query: dict) -> int:
         """count_documents() takes 400 ms over 10k documents on the embedded server, this 1 ms;

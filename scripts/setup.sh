@@ -55,8 +55,10 @@ install_venv() {  # install_venv DIR PYTHON REQUIREMENTS WHAT
   say "$what: installing $requirements (this takes a while the first time)..."
   local started=$SECONDS
   # This machine's pip configuration names local indexes that may be absent: pip warns once per
-  # package about them, which would bury the set-up's own messages.
-  "$dir/bin/python" -m pip install --quiet --disable-pip-version-check -r "$requirements" \
+  # package about them, which would bury the set-up's own messages. --no-compile: pip would
+  # byte-compile every file it installs (a third of the NLU environment's 80 s: TensorFlow's
+  # thousands of modules), while Python compiles what is imported at its first import (8 s).
+  "$dir/bin/python" -m pip install --quiet --disable-pip-version-check --no-compile -r "$requirements" \
     2> >(grep -v 'is ignored: it is neither a file nor a directory' >&2)
   rm -f "$dir"/.installed-*
   touch "$stamp"

@@ -1,5 +1,5 @@
 """Playwright driving Debian's Chromium against the running app (real database, real NLU server,
-the worker running in a thread). Import the fixtures into a test module to use them."""
+the worker running in a thread). tests/conftest.py registers these fixtures for every module."""
 from __future__ import annotations
 
 import threading
@@ -29,8 +29,10 @@ def live_url(app, worker):
     server.shutdown()
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def browser():
+    """One Chromium for the run (a launch costs about a second); each test has contexts of its
+    own, which share no cookies, storage or cache."""
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield browser

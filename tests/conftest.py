@@ -30,6 +30,9 @@ from nlu.client import NluClient
 from tests.fakes import FakeGraphAPI, FakeZalo
 from webhooks.registry import build_channels
 
+# The browser fixtures (browser, page, desktop, live_url), registered once: one Chromium for the run.
+pytest_plugins = ["tests.browser"]
+
 FIXTURES = Path(__file__).parent / "fixtures"
 NLU_PYTHON = REPO_ROOT / ".venv-nlu" / "bin" / "python"
 ZALO_APP_ID = "1234567890123456789"
@@ -217,6 +220,9 @@ def environment_for_tests(database_uri, nlu_url, zalo_url, graph_url, var_dir) -
         # Staffed around the clock, so what the bot says does not depend on when the suite runs;
         # the night-time texts are tested on their own.
         "WORKING_HOURS": "00:00-00:00",
+        # The console pages ask for news every second rather than every 5: the browser tests wait
+        # for those polls.
+        "CONSOLE_REFRESH_SECONDS": "1",
     }
 
 

@@ -28,9 +28,12 @@ def jpeg(width: int = 64, height: int = 48, rgb: tuple = (180, 40, 40)) -> bytes
 
 
 def database_contents(repository) -> dict[str, int]:
-    """Document count of every collection: compared before and after a rejected request."""
+    """Document count of every collection: compared before and after a rejected request.
+    The `count` command (exact on a single server) rather than count_documents, which the
+    embedded server answers by aggregating every document: 5 ms instead of 25 for a database,
+    and the fuzz tests compare thousands of times."""
     db = repository.db
-    return {name: db[name].count_documents({}) for name in db.list_collection_names()}
+    return {name: db[name].estimated_document_count() for name in db.list_collection_names()}
 
 
 def inbound(repository) -> list[dict]:

@@ -13,7 +13,7 @@ from bot import cases
 from bot.app import create_app
 from bot.config import Settings
 from bot.worker import Worker, build_pipeline
-from tests.browser import browser, desktop, page, screenshot  # noqa: F401  (fixtures)
+from tests.browser import screenshot
 from tests.conftest import environment_for_tests, free_port
 from webhooks.registry import build_channels
 

@@ -4,7 +4,7 @@ from pathlib import Path
 
 from playwright.sync_api import expect
 
-from tests.browser import SCREENSHOTS, browser, live_url, page  # noqa: F401  (fixtures)
+from tests.browser import SCREENSHOTS
 from tests.webhooks.test_web import PNG
 
 

@@ -9,7 +9,7 @@ import pytest
 from pymongo import ASCENDING, MongoClient, ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
-from bot.repository import Repository
+from bot.repository import INDEX_SET, Repository
 
 
 @pytest.fixture
@@ -114,6 +114,27 @@ def test_repository_creates_its_indexes_idempotently(database_uri):
         assert ["channel", "message_id"] in keys
         assert any(v.get("unique") and [k for k, _ in v["key"]] == ["code"]
                    for v in repository.cases.index_information().values())
+    finally:
+        repository.close()
+
+
+def test_a_database_made_with_another_index_set_gets_the_current_one(database_uri):
+    """A start reads which index set the database has; after an upgrade that adds one, the
+    next start makes it (ensure_indexes skips only when the recorded set is this code's)."""
+    repository = Repository(database_uri)
+    try:
+        repository.ensure_indexes()
+        assert repository.db.schema.find_one({"_id": "indexes"})["set"] == INDEX_SET
+        def closed_ts_index() -> list[str]:  # by its key: the embedded server names indexes its own way
+            return [name for name, ix in repository.cases.index_information().items() if ix["key"] == [("closed_ts", 1)]]
+
+        repository.cases.drop_index(closed_ts_index()[0])
+        repository.ensure_indexes()  # the same set recorded: nothing is sent
+        assert closed_ts_index() == []
+        repository.db.schema.update_one({"_id": "indexes"}, {"$set": {"set": "made-by-older-code"}})
+        repository.ensure_indexes()
+        assert len(closed_ts_index()) == 1
+        assert repository.db.schema.find_one({"_id": "indexes"})["set"] == INDEX_SET
     finally:
         repository.close()
 

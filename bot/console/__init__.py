@@ -32,7 +32,8 @@ def init_console(app: Flask, settings: Settings, repository: Repository) -> None
     csrf.init_app(app)
     app.register_blueprint(console)
     vn.register_filters(app)
-    app.jinja_env.globals.update(page_url=params.page_url, query_args=params.query)
+    app.jinja_env.globals.update(page_url=params.page_url, query_args=params.query,
+                                 refresh_seconds=f"{settings.console_refresh_seconds:g}")
     errors.register(app)
     written = ensure_first_admin(repository, settings)
     if written:  # the password itself never reaches the output or a log

@@ -12,7 +12,7 @@ from playwright.sync_api import expect
 
 from bot.console.throttle import PAIR_FREE as MAX_FAILURES
 from bot.routing import RoutingTable
-from tests.browser import browser, desktop, live_url, page, screenshot  # noqa: F401  (fixtures)
+from tests.browser import screenshot
 from tests.conftest import post_facebook, post_zalo, wait_until
 from tests.console.conftest import PASSWORD
 from tests.test_end_to_end import facebook_text, zalo_text

@@ -7,7 +7,7 @@ from __future__ import annotations
 from playwright.sync_api import expect
 
 from bot import knowledge_entries
-from tests.browser import browser, live_url, screenshot  # noqa: F401  (fixtures)
+from tests.browser import screenshot
 from tests.conftest import post_zalo, wait_until
 from tests.console.test_browser_shift import CITIZEN, crew, log_in, person, wider_than_the_screen  # noqa: F401
 from tests.test_end_to_end import zalo_text

@@ -14,7 +14,7 @@ from werkzeug.serving import WSGIRequestHandler, make_server
 
 from bot import texts
 from bot.routing import RoutingTable
-from tests.browser import CHROMIUM, CHROMIUM_ARGS, browser, live_url, screenshot  # noqa: F401  (fixtures)
+from tests.browser import screenshot
 from tests.conftest import free_port, post_zalo, wait_until
 from tests.console.conftest import PASSWORD, password_hash
 from tests.test_end_to_end import zalo_text
@@ -22,7 +22,7 @@ from tests.test_end_to_end import zalo_text
 CITIZEN = "246845883529197922"  # the Zalo fixture's user
 PHONE = {"width": 360, "height": 740}
 DESKTOP = {"width": 1280, "height": 860}
-LIVE = 20_000  # ms: the page polls every 5 s; the worker must have handled the message first
+LIVE = 20_000  # ms: the page polls every second here; the worker must have handled the message first
 # Records what the page raises instead of showing it: browser notifications and the bell.
 RECORD_ALERTS = """
 window.__notified = [];

@@ -8,7 +8,7 @@
   var body = document.body;
   var baseTitle = document.title;
   document.documentElement.classList.add("js");
-  var LIVE_SECONDS = 5, HIDDEN_LIVE_SECONDS = 10;
+  var LIVE_SECONDS = Number(body.dataset.liveSeconds || 5), HIDDEN_LIVE_SECONDS = 2 * LIVE_SECONDS;
 
   // ---- the header menu (a phone) and panels folded on a phone, open on a wide screen ----------
   var toggle = document.querySelector(".menu-toggle");
