@@ -4,6 +4,7 @@ import threading
 from bot.repository import Repository
 from bot.worker import Worker, build_pipeline
 from tests.conftest import load_fixture, post_zalo, wait_until
+from tests.helpers import count
 from webhooks.registry import build_channels
 
 USERS, ROUNDS = 10, 4
@@ -25,7 +26,7 @@ def test_two_workers_on_interleaved_messages_of_ten_citizens_keep_each_ones_orde
     for t in threads:
         t.start()
     try:
-        wait_until(lambda: repository.messages.count_documents({"direction": "in", "state": "done"}) == USERS * ROUNDS,
+        wait_until(lambda: count(repository.messages, {"direction": "in", "state": "done"}) == USERS * ROUNDS,
                    120, "every message to be processed")
     finally:
         for w in workers:
