@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 import logging
 import re
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
@@ -140,10 +140,12 @@ class TfidfIntentClassifier(GraphComponent, IntentClassifier):
                 TfidfVectorizer(analyzer="word", ngram_range=tuple(self.config["word_ngrams"]),
                                 token_pattern=r"\S+", sublinear_tf=True, vocabulary=words)]
 
-    def _features(self, texts: List[str]) -> Any:
+    def _features(self, texts: List[str]) -> Tuple[Any, Any]:
+        """Both vectorizers' features side by side, and the word features alone."""
         from scipy.sparse import hstack
 
-        return hstack([v.transform(texts) for v in self.vectorizers]).tocsr()
+        chars, words = (v.transform(texts) for v in self.vectorizers)
+        return hstack([chars, words]).tocsr(), words
 
     def train(self, training_data: TrainingData) -> Resource:
         import numpy as np
@@ -157,6 +159,7 @@ class TfidfIntentClassifier(GraphComponent, IntentClassifier):
         self.model = LogisticRegression(C=self.config["C"], class_weight=self.config["class_weight"],
                                         max_iter=2000)
         self.model.fit(features, [m.get(INTENT) for m in examples])
+        self._prepare()
         with self._model_storage.write_to(self._resource) as directory:
             vocabularies = [sorted(v.vocabulary_, key=v.vocabulary_.get) for v in self.vectorizers]
             (directory / "vocabularies.json").write_text(json.dumps(vocabularies, ensure_ascii=False),
@@ -183,16 +186,32 @@ class TfidfIntentClassifier(GraphComponent, IntentClassifier):
                 component.model.classes_ = weights["classes"]
                 component.model.coef_ = weights["coef"]
                 component.model.intercept_ = weights["intercept"]
+        component._prepare()
         return component
+
+    def _prepare(self) -> None:
+        # LogisticRegression.predict_proba multiplies by coef_.T, which is not C-contiguous: the
+        # sparse product copied the whole weight matrix for every text (a tenth of a parse).
+        import numpy as np
+
+        self._weights = np.ascontiguousarray(self.model.coef_.T)
+
+    def _probabilities(self, features: Any) -> Any:
+        """LogisticRegression.predict_proba (multinomial: the softmax of the decision function),
+        computed the same way, with the weights laid out once."""
+        from sklearn.utils.extmath import safe_sparse_dot, softmax
+
+        return softmax(safe_sparse_dot(features, self._weights, dense_output=True) + self.model.intercept_)
 
     def process(self, messages: List[Message]) -> List[Message]:
         for message in messages:
             text = message.get(TEXT) or ""
-            probabilities = self.model.predict_proba(self._features([text]))[0]
+            features, words = self._features([text])
+            probabilities = self._probabilities(features)[0]
             # With no word the model has seen (Khmer script, emoji, a stray code), only the
             # padding spaces of the character n-grams are left, and they make any text look like
             # a short "ok": such a guess gets no confidence, so the fallback answers.
-            if not self.vectorizers[1].transform([text]).nnz:
+            if not words.nnz:
                 probabilities = probabilities * 0.0
             ranking = sorted(zip(self.model.classes_, probabilities), key=lambda p: -p[1])
             if ranking[0][0] == "affirm" and _NOT_A_YES.search(text):
