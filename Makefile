@@ -8,12 +8,14 @@ run: setup
 	@.venv/bin/python -m bot.run
 
 # Several test processes (two per core, at most 8; TEST_PROCESSES overrides), each test module in
-# one of them: a module's fixtures and order stay as they are in a serial run.
+# one of them: a module's fixtures and order stay as they are in a serial run. Modules are handed
+# out in collection order, the longest first (tests/conftest.py): xdist's own order, by number of
+# tests, left the one-test worker-kill module for last, alone for a minute.
 TEST_PROCESSES ?= $(shell n=$$(nproc 2>/dev/null || echo 2); echo $$(( 2 * n < 8 ? 2 * n : 8 )))
 
 test:
 	@bash scripts/setup.sh --with-browser
-	@.venv/bin/python -m pytest -n $(TEST_PROCESSES) --dist loadfile
+	@.venv/bin/python -m pytest -n $(TEST_PROCESSES) --dist loadfile --no-loadscope-reorder
 
 # The edit loop: the tests that need neither the database nor the NLU server (tests/conftest.py).
 test-fast:
