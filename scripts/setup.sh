@@ -87,6 +87,13 @@ ensure_test_tools() {
 }
 
 if [ "${1:-}" = "--with-browser" ]; then ensure_test_tools; fi
-install_venv .venv "$(find_app_python)" requirements.txt "app environment"
-install_venv .venv-nlu "$(find_nlu_python)" nlu/requirements.txt "NLU environment (Rasa 3.6, TensorFlow)"
+# The two environments are independent: installed side by side, the app's inside the NLU's minute.
+app_python=$(find_app_python)
+nlu_python=$(find_nlu_python)
+install_venv .venv "$app_python" requirements.txt "app environment" & app_install=$!
+install_venv .venv-nlu "$nlu_python" nlu/requirements.txt "NLU environment (Rasa 3.6, TensorFlow)" & nlu_install=$!
+status=0
+wait "$app_install" || status=$?
+wait "$nlu_install" || status=$?
+[ "$status" = 0 ] || exit "$status"
 .venv-nlu/bin/python -m nlu train

@@ -72,11 +72,12 @@ FIXTURE_SHIFT_MS = int(time.time() * 1000) - FIXTURES_NEWEST_MS
 SERVICES = {"mongo_server", "nlu_url"}
 
 
-# The modules that take longest (measured serially, 20-75 s each), longest first. `make test`
+# The modules that take longest (measured serially, 20-75 s each; the worker killed 50 times takes
+# two minutes beside the others), longest first. `make test`
 # hands whole modules to its processes in collection order: started last, one of these would
 # leave a single process working for a minute after the others had finished.
-LONGEST_MODULES = ["test_fuzz_webhooks.py", "console/test_browser_shift.py", "console/test_browser_console.py",
-                   "test_faults_worker_kill.py", "conversations/test_conversations_real.py",
+LONGEST_MODULES = ["test_faults_worker_kill.py", "test_fuzz_webhooks.py", "console/test_browser_shift.py",
+                   "console/test_browser_console.py", "conversations/test_conversations_real.py",
                    "test_supervision.py", "test_hostile_requests.py", "test_faults_database.py",
                    "security/test_media_fetch.py", "security/test_sessions.py", "console/test_console.py",
                    "test_faults_send.py", "test_backup.py", "test_browser_tracking.py", "test_faults_nlu.py",
