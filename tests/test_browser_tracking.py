@@ -58,6 +58,7 @@ def look_up(tab, url: str, code: str, digits: str = "") -> None:
     tab.get_by_label("Mã hồ sơ").fill(code)
     tab.get_by_label("4 số cuối điện thoại").fill(digits)
     tab.get_by_role("button", name="Tra cứu").click()
+    tab.wait_for_load_state()  # the answer's page laid out with its stylesheet before anything is measured
 
 
 def fits(tab) -> bool:

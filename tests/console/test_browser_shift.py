@@ -69,6 +69,9 @@ def log_in(page, base: str, username: str):
     page.get_by_label("Mật khẩu").fill(PASSWORD)
     page.get_by_role("button", name="Đăng nhập").click()
     expect(page.locator("form.who")).to_be_attached()  # signed in (the menu may be folded on a phone)
+    # The page laid out with its stylesheet: on a busy machine a size measured before it loaded
+    # was the unstyled header's (two lines, 80 px).
+    page.wait_for_load_state()
 
 
 def notified(page) -> list[str]:
