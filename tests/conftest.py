@@ -33,7 +33,8 @@ from webhooks.registry import build_channels
 # The browser fixtures (browser, page, desktop, live_url), registered once: one Chromium for the run.
 pytest_plugins = ["tests.browser"]
 
-FIXTURES = Path(__file__).parent / "fixtures"
+TESTS = Path(__file__).parent
+FIXTURES = TESTS / "fixtures"
 NLU_PYTHON = REPO_ROOT / ".venv-nlu" / "bin" / "python"
 ZALO_APP_ID = "1234567890123456789"
 ZALO_OA_SECRET_KEY = "oa-secret-key-for-tests"
@@ -73,9 +74,9 @@ SERVICES = {"mongo_server", "nlu_url"}
 
 
 # The modules that take longest (measured serially, 20-75 s each; the worker killed 50 times takes
-# two minutes beside the others), longest first. `make test`
-# hands whole modules to its processes in collection order: started last, one of these would
-# leave a single process working for a minute after the others had finished.
+# two minutes beside the others), longest first. `make test` hands whole modules to its processes
+# in collection order: started last, one of these would leave a single process working for a
+# minute after the others had finished.
 LONGEST_MODULES = ["test_faults_worker_kill.py", "test_fuzz_webhooks.py", "console/test_browser_shift.py",
                    "console/test_browser_console.py", "conversations/test_conversations_real.py",
                    "test_supervision.py", "test_hostile_requests.py", "test_faults_database.py",
@@ -93,8 +94,10 @@ def pytest_collection_modifyitems(config, items):
     rank = {name: n for n, name in enumerate(LONGEST_MODULES)}
 
     def module_rank(item) -> int:
-        path = item.path.relative_to(Path(__file__).parent).as_posix()
-        return rank.get(path, len(rank))
+        path = Path(item.path)
+        if not path.is_relative_to(TESTS):
+            return len(rank)
+        return rank.get(path.relative_to(TESTS).as_posix(), len(rank))
 
     items.sort(key=module_rank)  # stable: the order within a module, and of the others, is kept
 
