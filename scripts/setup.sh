@@ -40,8 +40,9 @@ find_nlu_python() {
   exit 1
 }
 
-install_venv() {  # install_venv DIR PYTHON REQUIREMENTS WHAT
+install_venv() {  # install_venv DIR PYTHON REQUIREMENTS WHAT [PIP_OPTION...]
   local dir=$1 python=$2 requirements=$3 what=$4
+  shift 4
   local stamp="$dir/.installed-$(sha256sum "$requirements" | cut -c1-16)"
   if [ -f "$stamp" ] && "$dir/bin/python" -c "" >/dev/null 2>&1; then
     say "$what: up to date ($dir)"
@@ -56,7 +57,7 @@ install_venv() {  # install_venv DIR PYTHON REQUIREMENTS WHAT
   local started=$SECONDS
   # This machine's pip configuration names local indexes that may be absent: pip warns once per
   # package about them, which would bury the set-up's own messages.
-  "$dir/bin/python" -m pip install --quiet --disable-pip-version-check --no-compile -r "$requirements" \
+  "$dir/bin/python" -m pip install --quiet --disable-pip-version-check --no-compile "$@" -r "$requirements" \
     2> >(grep -v 'is ignored: it is neither a file nor a directory' >&2)
   # Byte-compiled here, on every core: pip compiles one file at a time (27 of the NLU environment's
   # 81 s), and where PYTHONDONTWRITEBYTECODE is set (this machine) nothing compiled at import is
@@ -95,7 +96,7 @@ if [ "${1:-}" = "--with-browser" ]; then ensure_test_tools; fi
 app_python=$(find_app_python)
 nlu_python=$(find_nlu_python)
 install_venv .venv "$app_python" requirements.txt "app environment" & app_install=$!
-install_venv .venv-nlu "$nlu_python" nlu/requirements.txt "NLU environment (Rasa 3.6, TensorFlow)" & nlu_install=$!
+install_venv .venv-nlu "$nlu_python" nlu/requirements.txt "NLU environment (Rasa 3.6, TensorFlow)" --no-deps & nlu_install=$!
 status=0
 wait "$app_install" || status=$?
 wait "$nlu_install" || status=$?
