@@ -449,3 +449,12 @@ def test_a_form_posted_wrong_is_answered_in_vietnamese_and_changes_nothing(app, 
     assert "Vui lòng nhập ghi chú." in page and "Invalid input" not in page
     assert repository.find_case(case["code"])["status"] == "routed"
     assert [e["status"] for e in repository.case_history(case["code"])] == ["new", "routed"]
+
+
+def test_the_pages_poll_as_often_as_console_refresh_seconds_says(operator):
+    """The queue, a chat's history and the live poll ask for news every CONSOLE_REFRESH_SECONDS
+    (1 in the tests, whose browsers wait on those polls); 5 by default, never under 1."""
+    page = operator.get("/console/chats").get_data(as_text=True)
+    assert 'data-live-seconds="1"' in page and 'data-refresh-seconds="1"' in page
+    assert Settings.from_env({}).console_refresh_seconds == 5.0
+    assert Settings.from_env({"CONSOLE_REFRESH_SECONDS": "0.1"}).console_refresh_seconds == 1.0
