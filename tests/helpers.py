@@ -36,13 +36,6 @@ def database_contents(repository) -> dict[str, int]:
     return {name: db[name].estimated_document_count() for name in db.list_collection_names()}
 
 
-def count(collection, query: dict) -> int:
-    """count_documents() for the loops that poll: the embedded server answers count_documents by
-    decoding every document (15 ms over 500 messages, so a loop polling every 10 ms kept it
-    busy), and a $match + $count in 1 ms. Both are exact."""
-    return next(collection.aggregate([{"$match": query}, {"$count": "n"}]), {"n": 0})["n"]
-
-
 def inbound(repository) -> list[dict]:
     return list(repository.messages.find({"direction": "in"}))
 

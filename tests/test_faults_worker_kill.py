@@ -10,8 +10,8 @@ import time
 from collections import Counter
 
 from bot.config import REPO_ROOT
+from bot.repository import count_matching
 from tests.conftest import environment_for_tests, load_fixture, post_zalo, wait_until
-from tests.helpers import count
 
 KILLS = 50
 GREETERS = 300   # one "xin chào" each: answered without a form
@@ -65,7 +65,7 @@ def test_worker_killed_fifty_times_leaves_one_outcome_one_case_one_reply(app, re
             feeding_done.set()
 
     def done_count() -> int:
-        return count(repository.messages, {"direction": "in", "state": {"$in": ["done", "failed"]}})
+        return count_matching(repository.messages, {"direction": "in", "state": {"$in": ["done", "failed"]}})
 
     started = time.monotonic()
     feeder = threading.Thread(target=feed)

@@ -1,10 +1,9 @@
 """Several workers, many citizens: each citizen's messages are handled in order, one at a time."""
 import threading
 
-from bot.repository import Repository
+from bot.repository import Repository, count_matching
 from bot.worker import Worker, build_pipeline
 from tests.conftest import load_fixture, post_zalo, wait_until
-from tests.helpers import count
 from webhooks.registry import build_channels
 
 USERS, ROUNDS = 10, 4
@@ -26,7 +25,7 @@ def test_two_workers_on_interleaved_messages_of_ten_citizens_keep_each_ones_orde
     for t in threads:
         t.start()
     try:
-        wait_until(lambda: count(repository.messages, {"direction": "in", "state": "done"}) == USERS * ROUNDS,
+        wait_until(lambda: count_matching(repository.messages, {"direction": "in", "state": "done"}) == USERS * ROUNDS,
                    120, "every message to be processed")
     finally:
         for w in workers:

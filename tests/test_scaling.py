@@ -16,9 +16,9 @@ import requests
 from pymongo import MongoClient
 
 from bot.config import REPO_ROOT, Settings
+from bot.repository import count_matching
 from bot.run import services
 from tests.conftest import environment_for_tests, free_port, load_fixture, wait_until, zalo_signature
-from tests.helpers import count
 from tests.test_make_run import alive, descendants
 
 CITIZENS, MESSAGES_EACH = 8, 4
@@ -111,7 +111,7 @@ def test_two_web_processes_and_two_workers_under_bot_run(database_uri, nlu_url, 
             ids = dict(zip(users, pool.map(lambda user: _one_citizen(url, user), users)))
         total = CITIZENS * MESSAGES_EACH
         fake_zalo.wait_for(total, timeout=240)
-        wait_until(lambda: count(db.messages, {"direction": "in", "state": "done"}) == total, 60,
+        wait_until(lambda: count_matching(db.messages, {"direction": "in", "state": "done"}) == total, 60,
                    "every message finished")
         seen.update(descendants(run.pid))
 

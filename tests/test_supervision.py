@@ -19,8 +19,8 @@ import requests
 from pymongo import MongoClient
 
 from bot.config import REPO_ROOT, Settings
+from bot.repository import count_matching
 from tests.conftest import _NEVER_SET, environment_for_tests, free_port, load_fixture, wait_until, zalo_signature
-from tests.helpers import count
 from tests.test_make_run import alive, descendants
 
 pytestmark = pytest.mark.slow  # not in `make test-fast`: every service, killed and restarted
@@ -149,7 +149,7 @@ def test_each_service_killed_under_traffic_is_restarted_and_nothing_is_lost(fake
         traffic.thread.join(timeout=60)
         sent = list(traffic.accepted)
         wait_until(lambda: all(answered(m) for m in sent), 120, "every accepted message to be answered")
-        wait_until(lambda: count(db.messages, {"direction": "in", "state": {"$ne": "done"}}) == 0, 60,
+        wait_until(lambda: count_matching(db.messages, {"direction": "in", "state": {"$ne": "done"}}) == 0, 60,
                    "every message finished")
         inbound = list(db.messages.find({"direction": "in"}))
         seen.update(descendants(run.pid))

@@ -13,20 +13,18 @@ pytestmark = pytest.mark.slow  # loads the trained model in the Rasa environment
 NLU_PYTHON = REPO_ROOT / ".venv-nlu" / "bin" / "python"
 
 COMPARE = """
-import glob, json, sys
-import numpy as np, yaml
+import json
+import numpy as np
 from nlu.cli import Parser, _quiet_rasa
 from nlu.components import TfidfIntentClassifier
+from nlu.evaluate import TEST_SETS, load_examples
 from nlu.model import latest_model
 
 _quiet_rasa()
 parser = Parser(latest_model())
 nodes = parser.agent.processor.graph_runner._instantiated_nodes.values()
 [classifier] = [n._component for n in nodes if isinstance(getattr(n, "_component", None), TfidfIntentClassifier)]
-texts = []
-for path in sorted(glob.glob("data/heldout/*.yml")):
-    for block in (yaml.safe_load(open(path, encoding="utf-8")) or {}).get("nlu", []):
-        texts += [line[2:].strip() for line in str(block.get("examples", "")).splitlines() if line.startswith("- ")]
+texts = [text for s in TEST_SETS if s.path.is_file() for text, _, _ in load_examples(s.path)]
 texts += ["", "🙏", "ខ្ញុំ", "a" * 5000]
 features, _ = classifier._features(texts)
 ours, sklearn = classifier._probabilities(features), classifier.model.predict_proba(features)
